@@ -1,0 +1,81 @@
+// Measures EventStreamParser alone: each file is read into memory once, then parsed in 64 KiB
+// chunks (as a socket delivers it) with every event materialised, repeated for about a second.
+// Prints one line per file: path, MB/s, events per pass. Used by scripts/bench/decode.
+import EventStream
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+func readFile(_ path: String) -> [UInt8]? {
+    guard let file = fopen(path, "rb") else { return nil }
+    defer { fclose(file) }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    while true {
+        let count = fread(&buffer, 1, buffer.count, file)
+        if count <= 0 { break }
+        bytes.append(contentsOf: buffer[..<count])
+    }
+    return bytes
+}
+
+func parseOnce(_ bytes: [UInt8], chunkSize: Int) -> (events: Int, dataBytes: Int) {
+    var parser = EventStreamParser(limits: .init(maxLineLength: 1 << 24, maxEventSize: 1 << 26))
+    var events = 0
+    var dataBytes = 0
+    bytes.withUnsafeBytes { all in
+        var offset = 0
+        while offset < all.count {
+            let end = min(offset + chunkSize, all.count)
+            do {
+                try parser.parse(UnsafeRawBufferPointer(rebasing: all[offset..<end])) { output in
+                    if case .event(let event) = output {
+                        events += 1
+                        dataBytes &+= event.data.utf8.count &+ event.type.utf8.count
+                    }
+                }
+            } catch {
+                fatalError("bench input rejected: \(error)")
+            }
+            offset = end
+        }
+    }
+    parser.endOfStream()
+    return (events, dataBytes)
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard !arguments.isEmpty else {
+    print("usage: drip-bench FILE...")
+    exit(2)
+}
+let clock = ContinuousClock()
+for path in arguments {
+    guard let bytes = readFile(path) else {
+        print("drip-bench: cannot read \(path)")
+        exit(1)
+    }
+    _ = parseOnce(bytes, chunkSize: 64 << 10)  // warm-up
+    var passes = 0
+    var checksum = 0
+    var events = 0
+    let start = clock.now
+    while passes < 200, clock.now - start < .seconds(1) {
+        let result = parseOnce(bytes, chunkSize: 64 << 10)
+        events = result.events
+        checksum &+= result.dataBytes
+        passes += 1
+    }
+    let elapsed = clock.now - start
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    let megabytesPerSecond = Double(bytes.count * passes) / seconds / 1e6
+    print("\(path)\t\(String(format: megabytesPerSecond))\t\(events)\t\(checksum)")
+}
+
+func String(format value: Double) -> String {
+    let rounded = (value * 10).rounded() / 10
+    return "\(rounded)"
+}

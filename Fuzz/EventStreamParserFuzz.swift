@@ -1,0 +1,80 @@
+// libFuzzer target for EventStreamParser, built by scripts/fuzz together with the EventStream sources
+// as one module (swiftc -sanitize=fuzzer). Each input is checked for:
+// - no crash and bounded memory under small limits (libFuzzer's -rss_limit_mb and -malloc_limit_mb);
+// - the same outputs whole, in 1-byte chunks, and in chunks of a size the input picks;
+// - parse → encode → parse giving back the same events, retries and last event id;
+// - the JSON reader never crashing on the same bytes.
+
+private func parse(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([EventStreamParser.Output], String, EventStreamError?) {
+    var parser = EventStreamParser(limits: limits, reportsComments: true)
+    var outputs: [EventStreamParser.Output] = []
+    var failure: EventStreamError?
+    var offset = 0
+    while offset < bytes.count {
+        let end = min(offset + chunkSize, bytes.count)
+        do {
+            try parser.parse(bytes[offset..<end]) { outputs.append($0) }
+        } catch {
+            failure = error
+            break
+        }
+        offset = end
+    }
+    parser.endOfStream()
+    return (outputs, parser.lastEventId, failure)
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzEventStreamParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    let limits = EventStreamParser.Limits(maxLineLength: 256, maxEventSize: 1024)
+    let chunkSize = 1 + Int(bytes.first ?? 0) % 17
+
+    let whole = parse(bytes, chunkSize: max(1, bytes.count), limits: limits)
+    let single = parse(bytes, chunkSize: 1, limits: limits)
+    let picked = parse(bytes, chunkSize: chunkSize, limits: limits)
+    guard whole == single, whole == picked else {
+        fatalError("chunking changed the outputs: whole \(whole) vs 1-byte \(single) vs \(chunkSize)-byte \(picked)")
+    }
+
+    if whole.2 == nil {
+        let encoder = EventStreamEncoder()
+        var wire: [UInt8] = []
+        var lastEventId = ""
+        for output in whole.0 {
+            switch output {
+            case .event(var event):
+                if event.id == lastEventId { event.id = nil } else { lastEventId = event.id ?? "" }
+                event.retry = nil
+                do { try encoder.append(event, to: &wire) } catch { fatalError("a parsed event failed to encode: \(error)") }
+            case .retry(let milliseconds):
+                do { try encoder.appendRetry(milliseconds, to: &wire) } catch { fatalError("a parsed retry failed to encode: \(error)") }
+            case .comment(let text):
+                encoder.appendComment(text, to: &wire)
+            }
+        }
+        if whole.1 != lastEventId {
+            // The id was last set by a block without data: write one the same way.
+            wire += Array("id: \(whole.1)\n\n".utf8)
+        }
+        var parser = EventStreamParser(limits: .init(), reportsComments: true)
+        var again: [EventStreamParser.Output] = []
+        do { try parser.parse(wire) { again.append($0) } } catch { fatalError("re-encoded stream rejected: \(error)") }
+        // Which block a retry field sits in may change on re-encoding; compare events without it.
+        func withoutEventRetry(_ outputs: [EventStreamParser.Output]) -> [EventStreamParser.Output] {
+            outputs.map { output in
+                guard case .event(var event) = output else { return output }
+                event.retry = nil
+                return .event(event)
+            }
+        }
+        let stripped = withoutEventRetry(whole.0)
+        again = withoutEventRetry(again)
+        guard again == stripped, parser.lastEventId == whole.1 else {
+            fatalError("parse → encode → parse changed the stream: \(stripped) vs \(again)")
+        }
+    }
+
+    _ = try? JSONValue(parsing: String(decoding: bytes, as: UTF8.self))
+    return 0
+}

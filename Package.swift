@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Dependencies, each with its reason:
+// - swift-argument-parser: the `drip` executable's subcommands, help, and (later) man pages and completions.
+let package = Package(
+    name: "drip",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "drip", targets: ["drip"]),
+        .library(name: "EventStream", targets: ["EventStream"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // Wire format only: parser, encoder, event model. No I/O, no NIO.
+        .target(name: "EventStream"),
+        .target(name: "SSEServer", dependencies: ["EventStream"]),
+        .target(name: "SSEClient", dependencies: ["EventStream"]),
+        .target(name: "Workbench", dependencies: ["EventStream", "SSEServer", "SSEClient"]),
+        .systemLibrary(
+            name: "CLibEdit",
+            pkgConfig: "libedit",
+            providers: [.apt(["libedit-dev"])]
+        ),
+        .target(name: "LineEditor", dependencies: ["CLibEdit"]),
+        .executableTarget(
+            name: "drip",
+            dependencies: [
+                "Workbench",
+                "LineEditor",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Measures the parser alone for scripts/bench/decode; not shipped.
+        .executableTarget(name: "drip-bench", dependencies: ["EventStream"], path: "Benchmarks/DecodeBenchmark"),
+
+        .testTarget(name: "EventStreamTests", dependencies: ["EventStream"]),
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench"]),
+        .testTarget(name: "LineEditorTests", dependencies: ["LineEditor"]),
+        .testTarget(name: "dripTests", dependencies: ["drip"], exclude: ["Fixtures"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

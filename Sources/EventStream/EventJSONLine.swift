@@ -1,0 +1,75 @@
+/// The one-JSON-object-per-line form of a parsed stream, shared by `drip decode`, `drip encode` and
+/// `drip connect --json`:
+///
+///     {"type":"message","data":"hello","lastEventId":"7"}
+///     {"retry":3000}
+///     {"comment":"keep-alive"}
+///
+/// An event line's `type` defaults to `"message"`; without `lastEventId` the last event id is kept.
+extension EventStreamParser.Output {
+    /// Appends this output as one JSON object and a line feed.
+    public func appendJSONLine(to output: inout [UInt8]) {
+        switch self {
+        case .event(let event):
+            output.append(contentsOf: #"{"type":"#.utf8)
+            JSONValue.appendQuoted(event.type, to: &output)
+            output.append(contentsOf: #","data":"#.utf8)
+            JSONValue.appendQuoted(event.data, to: &output)
+            output.append(contentsOf: #","lastEventId":"#.utf8)
+            JSONValue.appendQuoted(event.id ?? "", to: &output)
+        case .retry(let milliseconds):
+            output.append(contentsOf: #"{"retry":"#.utf8)
+            output.append(contentsOf: String(milliseconds).utf8)
+        case .comment(let text):
+            output.append(contentsOf: #"{"comment":"#.utf8)
+            JSONValue.appendQuoted(text, to: &output)
+        }
+        output.append(contentsOf: "}\n".utf8)
+    }
+
+    /// This output as one JSON object, without a line feed.
+    public var jsonLine: String {
+        var output: [UInt8] = []
+        appendJSONLine(to: &output)
+        return String(decoding: output.dropLast(), as: UTF8.self)
+    }
+
+    /// Reads one JSON line. A parsed event's `id` is nil when the line has no `lastEventId`.
+    public init(jsonLine: String) throws(JSONSyntaxError) {
+        let value = try JSONValue(parsing: jsonLine)
+        guard case .object(let members) = value else {
+            throw JSONSyntaxError(column: 1, message: "expected a JSON object")
+        }
+        func string(_ key: String) throws(JSONSyntaxError) -> String? {
+            guard let member = value[key] else { return nil }
+            guard let string = member.stringValue else {
+                throw JSONSyntaxError(column: 1, message: "\"\(key)\" must be a string, not \(member.serialized)")
+            }
+            return string
+        }
+        let eventKeys: Set = ["type", "data", "lastEventId"]
+        let keys = members.map(\.key)
+        if let unknown = keys.first(where: { !eventKeys.contains($0) && $0 != "retry" && $0 != "comment" }) {
+            throw JSONSyntaxError(column: 1, message: "unknown key \"\(unknown)\"; expected type, data, lastEventId, retry or comment")
+        }
+        if keys.contains(where: eventKeys.contains) {
+            if let extra = keys.first(where: { !eventKeys.contains($0) }) {
+                throw JSONSyntaxError(column: 1, message: "\"\(extra)\" cannot share a line with an event; put it on its own line")
+            }
+            guard let data = try string("data") else {
+                throw JSONSyntaxError(column: 1, message: "an event line needs \"data\"")
+            }
+            let type = try string("type") ?? ServerSentEvent.defaultType
+            self = .event(ServerSentEvent(type: type, data: data, id: try string("lastEventId")))
+        } else if keys == ["retry"], let retryValue = value["retry"] {
+            guard let milliseconds = retryValue.intValue, milliseconds >= 0 else {
+                throw JSONSyntaxError(column: 1, message: "\"retry\" must be a whole number of milliseconds, not \(retryValue.serialized)")
+            }
+            self = .retry(milliseconds)
+        } else if keys == ["comment"] {
+            self = .comment(try string("comment") ?? "")
+        } else {
+            throw JSONSyntaxError(column: 1, message: "expected an event {\"type\",\"data\",\"lastEventId\"}, {\"retry\":N} or {\"comment\":…}")
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import ArgumentParser
+import EventStream
+import Workbench
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+@main
+struct Drip: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drip",
+        abstract: "A scriptable Server-Sent Events workbench: an SSE server and client behind a REPL.",
+        version: dripVersion,
+        subcommands: [Repl.self, Decode.self, Encode.self],
+        defaultSubcommand: Repl.self
+    )
+}
+
+let dripVersion = "0.1.0"
+
+struct Repl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open the interactive workbench (the default when no subcommand is given)."
+    )
+
+    func run() throws {
+        printError("drip: the REPL is not built yet; `drip decode` and `drip encode` work today (see `drip --help`).")
+        throw ExitCode(1)
+    }
+}
+
+/// Options shared by the tools that read a captured stream.
+struct LimitOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Longest line accepted (e.g. 1MiB, 64KB).", valueName: "size"))
+    var maxLineLength = ByteSize(bytes: EventStreamParser.Limits().maxLineLength)
+
+    @Option(help: ArgumentHelp("Largest event data accepted.", valueName: "size"))
+    var maxEventSize = ByteSize(bytes: EventStreamParser.Limits().maxEventSize)
+}
+
+struct Decode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print what a browser's EventSource would dispatch from a captured text/event-stream.",
+        discussion: """
+            Reads FILE (or standard input) and prints one JSON object per line, in stream order:
+              {"type":…,"data":…,"lastEventId":…}  for each dispatched event
+              {"retry":N}                          for each valid retry field
+              {"comment":…}                        for each comment, with --comments
+            An unterminated final event is discarded, as at the end of a real stream.
+            Exit status: 0 on success, 2 for bad input (missing file, line over the limit), 1 for I/O failures.
+            """
+    )
+
+    @Argument(help: "The captured stream; standard input when omitted or '-'.")
+    var file: String?
+
+    @Flag(help: "Also print comment lines as {\"comment\":…}.")
+    var comments = false
+
+    @OptionGroup var limits: LimitOptions
+
+    func run() throws {
+        let tool = DecodeTool(
+            limits: .init(maxLineLength: limits.maxLineLength.bytes, maxEventSize: limits.maxEventSize.bytes),
+            reportsComments: comments
+        )
+        try runTool("decode") { (output) throws(ToolError) in
+            let input = try InputFile(path: file)
+            try tool.run(input: input, output: &output)
+        }
+    }
+}
+
+struct Encode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a text/event-stream from JSON lines in the shape `drip decode` prints.",
+        discussion: """
+            Each line of FILE (or standard input) is one of:
+              {"type":…,"data":…,"lastEventId":…}  an event; type defaults to "message"; an id: field is
+                                                   written only when lastEventId changes
+              {"retry":N}                          a retry field
+              {"comment":…}                        a comment line
+            Blank lines are skipped. `drip decode | drip encode | drip decode` prints what the first decode did.
+            Exit status: 0 on success, 2 for bad input (malformed JSON, an id with a line break), 1 for I/O failures.
+            """
+    )
+
+    @Argument(help: "JSON lines; standard input when omitted or '-'.")
+    var file: String?
+
+    @Option(help: ArgumentHelp("Longest JSON line accepted (e.g. 1MiB).", valueName: "size"))
+    var maxLineLength = ByteSize(bytes: EventStreamParser.Limits().maxLineLength)
+
+    func run() throws {
+        let tool = EncodeTool(maxLineLength: maxLineLength.bytes)
+        try runTool("encode") { (output) throws(ToolError) in
+            let input = try InputFile(path: file)
+            try tool.run(input: input, output: &output)
+        }
+    }
+}
+
+/// Runs a one-shot tool, turning its failure into one line on standard error and its exit status.
+func runTool(_ name: String, _ body: (inout OutputWriter) throws(ToolError) -> Void) throws {
+    var output = OutputWriter()
+    do {
+        try body(&output)
+    } catch {
+        try? output.flush()
+        printError("drip \(name): \(error.message)")
+        throw ExitCode(error.kind.rawValue)
+    }
+}
+
+func printError(_ message: String) {
+    var line = Array(message.utf8)
+    line.append(UInt8(ascii: "\n"))
+    _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+extension ByteSize: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+    public var defaultValueDescription: String { description }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+
+/// Runs the built `drip` binary as a user would: arguments, standard input, exit status, both outputs.
+struct Drip {
+    static let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("drip")
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], input: Data = Data(), stdoutPath: String? = nil) throws -> Result {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardInput = stdin
+        if let stdoutPath {
+            process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+        } else {
+            process.standardOutput = stdout
+        }
+        process.standardError = stderr
+        try process.run()
+        let writer = Thread {
+            stdin.fileHandleForWriting.write(input)
+            try? stdin.fileHandleForWriting.close()
+        }
+        writer.start()
+        let out = stdoutPath == nil ? stdout.fileHandleForReading.readDataToEndOfFile() : Data()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
+    }
+}
+
+@Suite("drip decode and drip encode, end to end")
+struct DecodeEncodeTests {
+    let capture = Drip.fixtures.appendingPathComponent("capture.txt").path
+
+    @Test("decode prints what EventSource dispatches, in order, from a file")
+    func decodeFile() throws {
+        let result = try Drip.run(["decode", "--comments", capture])
+        #expect(result.status == 0)
+        #expect(result.stderr == "")
+        #expect(
+            result.stdout == """
+                {"comment":"welcome"}
+                {"retry":2500}
+                {"type":"tick","data":"{\\"n\\":1}","lastEventId":"1"}
+                {"type":"tick","data":"line one\\n indented","lastEventId":"2"}
+                {"type":"message","data":"no id change","lastEventId":"2"}
+                {"type":"message","data":"reset","lastEventId":""}
+
+                """)
+    }
+
+    @Test("decode reads standard input, and ignores comments unless asked")
+    func decodeStdin() throws {
+        let result = try Drip.run(["decode"], input: Data(": c\ndata: x\n\n".utf8))
+        #expect(result.status == 0)
+        #expect(result.stdout == "{\"type\":\"message\",\"data\":\"x\",\"lastEventId\":\"\"}\n")
+    }
+
+    @Test("decode | encode | decode gives back the first decode exactly")
+    func roundTrip() throws {
+        let first = try Drip.run(["decode", "--comments", capture])
+        let encoded = try Drip.run(["encode"], input: Data(first.stdout.utf8))
+        #expect(encoded.status == 0)
+        let second = try Drip.run(["decode", "--comments", "-"], input: Data(encoded.stdout.utf8))
+        #expect(second.stdout == first.stdout)
+    }
+
+    @Test("encode writes the wire format, ids only when they change")
+    func encode() throws {
+        let input = """
+            {"type":"tick","data":"a\\nb","lastEventId":"1"}
+            {"data":"c","lastEventId":"1"}
+
+            {"retry":100}
+            {"comment":"hi"}
+            {"data":"d","lastEventId":""}
+            """
+        let result = try Drip.run(["encode"], input: Data(input.utf8))
+        #expect(result.status == 0)
+        #expect(result.stdout == "id: 1\nevent: tick\ndata: a\ndata: b\n\ndata: c\n\nretry: 100\n: hi\nid:\ndata: d\n\n")
+    }
+
+    @Test("a missing file is bad input: one line naming it, status 2")
+    func missingFile() throws {
+        let result = try Drip.run(["decode", "/no/such/capture"])
+        #expect(result.status == 2)
+        #expect(result.stderr == "drip decode: /no/such/capture: No such file or directory\n")
+    }
+
+    @Test("a directory is bad input too")
+    func directory() throws {
+        let result = try Drip.run(["encode", Drip.fixtures.path])
+        #expect(result.status == 2)
+        #expect(result.stderr == "drip encode: \(Drip.fixtures.path): is a directory\n")
+    }
+
+    @Test("a line over the limit stops decode with its line number; earlier events are printed")
+    func lineOverLimit() throws {
+        let input = "data: ok\n\ndata: " + String(repeating: "x", count: 2000) + "\n\n"
+        let result = try Drip.run(["decode", "--max-line-length", "1KiB"], input: Data(input.utf8))
+        #expect(result.status == 2)
+        #expect(result.stdout == "{\"type\":\"message\",\"data\":\"ok\",\"lastEventId\":\"\"}\n")
+        #expect(result.stderr == "drip decode: <stdin>:3: line longer than the limit of 1024 bytes\n")
+    }
+
+    @Test("an invalid size is a usage error naming the value")
+    func badSize() throws {
+        let result = try Drip.run(["decode", "--max-line-length", "lots"])
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("'lots'"))
+    }
+
+    @Test("malformed JSON for encode names file, line and column; status 2")
+    func malformedJSON() throws {
+        let result = try Drip.run(["encode"], input: Data("{\"data\":\"x\"}\n{\"data\":\"y\",}\n".utf8))
+        #expect(result.status == 2)
+        #expect(result.stdout == "data: x\n\n")
+        #expect(result.stderr == "drip encode: <stdin>:2:13: expected a member name in quotes\n")
+    }
+
+    @Test("an id that cannot be encoded names the line; status 2")
+    func unencodableID() throws {
+        let result = try Drip.run(["encode"], input: Data(#"{"data":"x","lastEventId":"a\nb"}"#.utf8))
+        #expect(result.status == 2)
+        #expect(result.stderr == #"drip encode: <stdin>:1: id "a\nb" contains CR, LF or NUL"# + "\n")
+    }
+
+    @Test("a failure to write is an I/O failure: status 1")
+    func writeFailure() throws {
+        try #require(FileManager.default.fileExists(atPath: "/dev/full"))
+        let result = try Drip.run(["decode", capture], stdoutPath: "/dev/full")
+        #expect(result.status == 1)
+        #expect(result.stderr.hasPrefix("drip decode: write failed: No space left on device"))
+    }
+}
