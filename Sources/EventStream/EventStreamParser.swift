@@ -59,6 +59,8 @@ public struct EventStreamParser: Sendable {
     private var dataLineCount = 0
     private var dataSize = 0
     private var typeBuffer = ""
+    /// The last type read; streams repeat a few types, so reusing it saves decoding one per event.
+    private var lastType = ""
     private var idBuffer: String
     private var idBufferChanged = false
     private var blockRetry: Int?
@@ -74,7 +76,7 @@ public struct EventStreamParser: Sendable {
     }
 
     /// Parses one chunk, calling `output` for everything it completes, in order.
-    public mutating func parse(_ chunk: UnsafeRawBufferPointer, _ output: (Output) -> Void) throws(EventStreamError) {
+    public mutating func parse(_ chunk: UnsafeRawBufferPointer, _ output: (consuming Output) -> Void) throws(EventStreamError) {
         if let failure { throw failure }
         let bytes = chunk.bindMemory(to: UInt8.self)
         var scanner = LineEndScanner(chunk)
@@ -120,7 +122,7 @@ public struct EventStreamParser: Sendable {
     }
 
     /// Parses one chunk of any contiguous or non-contiguous byte collection.
-    public mutating func parse(_ chunk: some Sequence<UInt8>, _ output: (Output) -> Void) throws(EventStreamError) {
+    public mutating func parse(_ chunk: some Sequence<UInt8>, _ output: (consuming Output) -> Void) throws(EventStreamError) {
         let result = chunk.withContiguousStorageIfAvailable { buffer in
             Result { () throws(EventStreamError) in try parse(UnsafeRawBufferPointer(buffer), output) }
         } ?? Array(chunk).withUnsafeBytes { buffer in
@@ -159,7 +161,7 @@ public struct EventStreamParser: Sendable {
     }
 
     @inline(__always)
-    private mutating func process(line fullLine: UnsafeBufferPointer<UInt8>, _ output: (Output) -> Void) throws(EventStreamError) {
+    private mutating func process(line fullLine: UnsafeBufferPointer<UInt8>, _ output: (consuming Output) -> Void) throws(EventStreamError) {
         var line = fullLine
         if atStreamStart {
             atStreamStart = false
@@ -180,10 +182,11 @@ public struct EventStreamParser: Sendable {
             appendData(value)
         case UInt8(ascii: "e"):
             guard let value = Self.value(of: line, named: "event") else { return }
-            typeBuffer = Self.text(value)
+            if !Self.utf8(of: &lastType, equals: value) { lastType = Self.text(value) }
+            typeBuffer = lastType
         case UInt8(ascii: "i"):
             guard let value = Self.value(of: line, named: "id") else { return }
-            if value.baseAddress.map({ memchr($0, 0, value.count) == nil }) ?? true {
+            if !value.contains(0) {
                 idBuffer = Self.text(value)
                 idBufferChanged = true
             }
@@ -230,7 +233,7 @@ public struct EventStreamParser: Sendable {
         dataSize = 0
     }
 
-    private mutating func dispatch(_ output: (Output) -> Void) {
+    private mutating func dispatch(_ output: (consuming Output) -> Void) {
         if idBufferChanged {
             idBufferChanged = false
             lastEventId = idBuffer
@@ -240,13 +243,16 @@ public struct EventStreamParser: Sendable {
             blockRetry = nil
             return
         }
-        let data = dataLineCount == 1 ? firstDataLine : Self.text(joinedData)
-        let type = typeBuffer.isEmpty ? ServerSentEvent.defaultType : typeBuffer
-        let event = ServerSentEvent(type: type, data: data, id: lastEventId, retry: blockRetry)
-        clearData()
-        typeBuffer = ""
+        // Move the buffers into the event instead of copying them: no reference counting per event.
+        var data = ""
+        if dataLineCount == 1 { swap(&data, &firstDataLine) } else { data = Self.text(joinedData) }
+        var type = ""
+        swap(&type, &typeBuffer)
+        if type.isEmpty { type = ServerSentEvent.defaultType }
+        let retry = blockRetry
         blockRetry = nil
-        output(.event(event))
+        clearData()
+        output(.event(ServerSentEvent(data: consume data, type: consume type, id: lastEventId, retry: retry)))
     }
 
     /// Buffers larger than this are released after each event, so one huge event does not pin memory.
@@ -258,9 +264,19 @@ public struct EventStreamParser: Sendable {
     @inline(__always)
     private static func value(of line: UnsafeBufferPointer<UInt8>, named name: StaticString) -> UnsafeBufferPointer<UInt8>? {
         let length = name.utf8CodeUnitCount
-        guard line.count >= length, let base = line.baseAddress, memcmp(base, name.utf8Start, length) == 0 else { return nil }
+        guard line.count >= length, let base = line.baseAddress else { return nil }
+        let expected = name.utf8Start
+        for index in 0..<length where base[index] != expected[index] { return nil }
         if line.count == length { return UnsafeBufferPointer(start: base + length, count: 0) }
         return line[length] == .colon ? value(of: line, after: length) : nil
+    }
+
+    private static func utf8(of string: inout String, equals bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        string.withUTF8 { utf8 in
+            guard utf8.count == bytes.count else { return false }
+            guard let left = utf8.baseAddress, let right = bytes.baseAddress else { return true }
+            return memcmp(left, right, utf8.count) == 0
+        }
     }
 
     private static func text<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
@@ -303,10 +319,38 @@ struct LineEndScanner {
 
     /// The offset of the first CR or LF at or after `start`, if any.
     mutating func lineEnd(from start: Int) -> Int? {
+        #if _endian(little)
+        // Most lines are short: look at the next 16 bytes directly before paying for a call.
+        if let base, start + 16 <= count {
+            if let found = Self.firstLineBreak(in: base.loadUnaligned(fromByteOffset: start, as: UInt64.self)) {
+                return start + found
+            }
+            if let found = Self.firstLineBreak(in: base.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self)) {
+                return start + 8 + found
+            }
+            return scan(from: start + 16)
+        }
+        #endif
+        return scan(from: start)
+    }
+
+    private mutating func scan(from start: Int) -> Int? {
         if nextLineFeed < start { nextLineFeed = find(.lineFeed, from: start) }
         if nextCarriageReturn < start { nextCarriageReturn = find(.carriageReturn, from: start) }
         let end = min(nextLineFeed, nextCarriageReturn)
         return end < count ? end : nil
+    }
+
+    /// The index of the first CR or LF byte in a little-endian word, found with SWAR arithmetic:
+    /// a byte equal to the target becomes zero after XOR, and `(x - 1) & ~x` sets its high bit
+    /// (borrows only travel upwards, so the lowest flagged byte is exact).
+    @inline(__always)
+    private static func firstLineBreak(in word: UInt64) -> Int? {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let lineFeeds = word ^ (ones &* UInt64(UInt8.lineFeed))
+        let carriageReturns = word ^ (ones &* UInt64(UInt8.carriageReturn))
+        let found = ((lineFeeds &- ones) & ~lineFeeds | (carriageReturns &- ones) & ~carriageReturns) & 0x8080_8080_8080_8080
+        return found == 0 ? nil : found.trailingZeroBitCount / 8
     }
 
     private func find(_ byte: UInt8, from start: Int) -> Int {
