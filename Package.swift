@@ -3,6 +3,8 @@ import PackageDescription
 
 // Dependencies, each with its reason:
 // - swift-argument-parser: the `drip` executable's subcommands, help, and (later) man pages and completions.
+// - swift-nio (NIOCore, NIOPosix, NIOHTTP1): the embedded server and the client; event loops, HTTP/1.1
+//   framing, and the socket options fault injection needs (TCP_NODELAY, SO_LINGER for resets).
 let package = Package(
     name: "drip",
     platforms: [.macOS(.v14)],
@@ -12,11 +14,20 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     ],
     targets: [
         // Wire format only: parser, encoder, event model. No I/O, no NIO.
         .target(name: "EventStream"),
-        .target(name: "SSEServer", dependencies: ["EventStream"]),
+        .target(
+            name: "SSEServer",
+            dependencies: [
+                "EventStream",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .target(name: "SSEClient", dependencies: ["EventStream"]),
         .target(name: "Workbench", dependencies: ["EventStream", "SSEServer", "SSEClient"]),
         .systemLibrary(
@@ -37,6 +48,7 @@ let package = Package(
         .executableTarget(name: "drip-bench", dependencies: ["EventStream"], path: "Benchmarks/DecodeBenchmark"),
 
         .testTarget(name: "EventStreamTests", dependencies: ["EventStream"]),
+        .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "EventStream"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench"]),
         .testTarget(name: "LineEditorTests", dependencies: ["LineEditor"]),
         .testTarget(name: "dripTests", dependencies: ["drip"], exclude: ["Fixtures"]),

@@ -1,14 +1,74 @@
-/// Where the embedded SSE server listens and the limits it enforces.
+/// Where the embedded SSE server listens, who may use it, and the limits it enforces.
 ///
-/// Defaults suit a workbench: loopback only, any free port chosen by the system.
+/// Defaults suit a workbench: loopback only, any free port chosen by the system, any origin allowed,
+/// no token, and limits that bound memory per connection.
 public struct ServerConfiguration: Sendable, Hashable {
     /// The address to bind; `127.0.0.1` unless the user asks for another.
     public var host: String
     /// The port to bind; 0 asks the system for any free port.
     public var port: Int
+    /// When set, streams, publishing and the listing need `Authorization: Bearer TOKEN` or `?token=TOKEN`.
+    public var token: String?
+    /// Origins allowed by CORS; empty means any origin.
+    public var allowedOrigins: [String]
+    /// Settings a stream starts with when it is created on first use.
+    public var streamDefaults: StreamSettings
+    public var limits: ServerLimits
 
-    public init(host: String = "127.0.0.1", port: Int = 0) {
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        token: String? = nil,
+        allowedOrigins: [String] = [],
+        streamDefaults: StreamSettings = StreamSettings(),
+        limits: ServerLimits = ServerLimits()
+    ) {
         self.host = host
         self.port = port
+        self.token = token
+        self.allowedOrigins = allowedOrigins
+        self.streamDefaults = streamDefaults
+        self.limits = limits
     }
 }
+
+/// Bounds the server enforces; going over one is an HTTP error or a dropped client, and a log line.
+public struct ServerLimits: Sendable, Hashable {
+    /// Open connections at once; more are answered 503.
+    public var maxConnections: Int
+    /// Request body bytes (publishing); more are answered 413.
+    public var maxBodySize: Int
+    /// Request head bytes (request line and headers); more are answered 431.
+    public var maxHeaderSize: Int
+    /// Bytes queued for one subscriber that it has not read yet; past this it is dropped as too slow.
+    public var maxQueuedBytes: Int
+
+    public init(maxConnections: Int = 10_000, maxBodySize: Int = 1 << 20, maxHeaderSize: Int = 16 << 10, maxQueuedBytes: Int = 1 << 20) {
+        self.maxConnections = maxConnections
+        self.maxBodySize = maxBodySize
+        self.maxHeaderSize = maxHeaderSize
+        self.maxQueuedBytes = maxQueuedBytes
+    }
+}
+
+/// How one stream behaves: how much history it keeps, how often it sends a heartbeat comment, the
+/// `retry:` it announces to each newcomer, and the current-state event each newcomer gets first.
+public struct StreamSettings: Sendable, Hashable {
+    /// Events kept for `Last-Event-ID` resumption (a ring of the last N).
+    public var historySize: Int
+    /// Interval of the `: heartbeat` comment in milliseconds; 0 sends none.
+    public var heartbeatMilliseconds: Int
+    /// The reconnection time announced on connect, in milliseconds; nil announces none.
+    public var retryMilliseconds: Int?
+    /// Sent to each new subscriber before anything else of the stream (the dashboard-channel pattern).
+    public var initialEvent: ServerSentEvent?
+
+    public init(historySize: Int = 100, heartbeatMilliseconds: Int = 15_000, retryMilliseconds: Int? = nil, initialEvent: ServerSentEvent? = nil) {
+        self.historySize = historySize
+        self.heartbeatMilliseconds = heartbeatMilliseconds
+        self.retryMilliseconds = retryMilliseconds
+        self.initialEvent = initialEvent
+    }
+}
+
+import EventStream

@@ -9,12 +9,12 @@ import Darwin
 #endif
 
 @main
-struct Drip: ParsableCommand {
+struct Drip: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drip",
         abstract: "A scriptable Server-Sent Events workbench: an SSE server and client behind a REPL.",
         version: dripVersion,
-        subcommands: [Repl.self, Decode.self, Encode.self],
+        subcommands: [Repl.self, Serve.self, Decode.self, Encode.self],
         defaultSubcommand: Repl.self
     )
 }
@@ -119,6 +119,11 @@ func printError(_ message: String) {
     var line = Array(message.utf8)
     line.append(UInt8(ascii: "\n"))
     _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+}
+
+extension DurationValue: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+    public var defaultValueDescription: String { description }
 }
 
 extension ByteSize: ExpressibleByArgument {

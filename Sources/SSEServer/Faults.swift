@@ -1,0 +1,114 @@
+/// Which subscribers a fault or a publish reaches: every client of a stream, or one client by its id.
+public enum Audience: Sendable, Hashable {
+    case stream(String)
+    case client(Int)
+}
+
+/// How the server ends a subscriber's connection on purpose.
+public enum DropMode: String, Sendable, Hashable, CaseIterable {
+    /// The chunked body is ended properly, then the connection closed: a clean end of stream.
+    case clean
+    /// The connection is closed without ending the chunked body: the client sees a truncated response.
+    case truncate
+    /// `SO_LINGER {1, 0}` then close: the client sees a TCP reset.
+    case reset
+}
+
+/// A malformation written into the stream once, to see how a client copes.
+public enum Corruption: Sendable, Hashable {
+    /// The next event's line ends are bare CRs.
+    case bareCarriageReturns
+    /// The next event's data carries bytes that are not UTF-8 (FF FE).
+    case invalidUTF8
+    /// A `data:` line of this many bytes is written before the next event.
+    case longLine(Int)
+    /// The next event is written without the blank line that dispatches it.
+    case noBlankLine
+}
+
+/// How the next connections to a stream are answered instead of being subscribed.
+public enum Rejection: Sendable, Hashable {
+    /// Any status without a body of events: 204 (stop), 4xx, 5xx.
+    case status(Int)
+    /// A redirect (301, 302, 303, 307, 308) to `location`.
+    case redirect(Int, location: String)
+    /// 200 with a content type that is not `text/event-stream`.
+    case wrongContentType(String)
+}
+
+/// Why a publish or a fault could not be applied.
+public enum ServerError: Error, Hashable, Sendable, CustomStringConvertible {
+    case bindFailed(address: String, reason: String)
+    case notRunning
+    case invalidStreamName(String)
+    case noSuchClient(Int)
+    case invalidEvent(String)
+
+    public var description: String {
+        switch self {
+        case .bindFailed(let address, let reason): "cannot listen on \(address): \(reason)"
+        case .notRunning: "the server is not running"
+        case .invalidStreamName(let reason): reason
+        case .noSuchClient(let id): "no client with id \(id)"
+        case .invalidEvent(let reason): reason
+        }
+    }
+}
+
+/// What a publish did: the id the event got (nil when it has none) and how many subscribers it reached.
+public struct PublishReceipt: Sendable, Hashable {
+    public var id: String?
+    public var clients: Int
+
+    public init(id: String?, clients: Int) {
+        self.id = id
+        self.clients = clients
+    }
+}
+
+/// Something the server did that a person watching may want to see.
+public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
+    case listening(url: String)
+    case connected(client: Int, stream: String, remote: String, lastEventId: String?)
+    case disconnected(client: Int, stream: String, reason: String)
+    case published(stream: String, id: String?, type: String, clients: Int)
+    case rejected(stream: String, status: Int, remote: String)
+    case requestError(remote: String, status: Int, reason: String)
+    case stopped
+
+    public var description: String {
+        switch self {
+        case .listening(let url): "listening on \(url)"
+        case .connected(let client, let stream, let remote, let lastEventId):
+            "client \(client) connected to \(stream) from \(remote)" + (lastEventId.map { " (Last-Event-ID: \($0))" } ?? "")
+        case .disconnected(let client, let stream, let reason): "client \(client) left \(stream): \(reason)"
+        case .published(let stream, let id, let type, let clients):
+            "published \(type) to \(stream)" + (id.map { " id=\($0)" } ?? "") + " → \(clients) client\(clients == 1 ? "" : "s")"
+        case .rejected(let stream, let status, let remote): "rejected \(remote) on \(stream) with \(status) (fault)"
+        case .requestError(let remote, let status, let reason): "\(status) to \(remote): \(reason)"
+        case .stopped: "stopped"
+        }
+    }
+}
+
+/// A read-only picture of the server for listings (`GET /streams`, the REPL's `streams`/`clients`).
+public struct ServerSnapshot: Sendable, Hashable {
+    public struct Client: Sendable, Hashable {
+        public var id: Int
+        public var stream: String
+        public var remote: String
+        public var connectedAt: Double
+        public var eventsSent: Int
+    }
+
+    public struct Stream: Sendable, Hashable {
+        public var name: String
+        public var settings: StreamSettings
+        public var historyCount: Int
+        public var lastId: String?
+        public var types: [String]
+        public var clients: [Client]
+    }
+
+    public var streams: [Stream]
+}

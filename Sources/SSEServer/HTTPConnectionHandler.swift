@@ -1,0 +1,247 @@
+import EventStream
+import NIOCore
+import NIOHTTP1
+
+/// Serves one HTTP connection: routes each request, answers plain requests (keep-alive), and turns
+/// a `GET /streams/NAME` into a subscription that lives until either side closes.
+///
+/// Invariant: runs on the server's event loop, where `core` lives; once subscribed, further request
+/// bytes are ignored.
+final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        case idle
+        case reading(HTTPRequestHead, ByteBuffer?)
+        case discarding
+        case subscribed(Subscriber)
+        case closed
+    }
+
+    private let core: NIOLoopBoundBox<ServerCore>
+    private var state = State.idle
+    private var remote = "unknown"
+    private var peerReason = "the client closed the connection"
+
+    init(core: NIOLoopBoundBox<ServerCore>) {
+        self.core = core
+    }
+
+    private var server: ServerCore { core.value }
+
+    func channelActive(context: ChannelHandlerContext) {
+        remote = Self.describe(context.channel.remoteAddress)
+        guard server.connectionOpened(context.channel) else {
+            let reason = server.isStopping ? "the server is stopping" : "too many connections (limit \(server.configuration.limits.maxConnections))"
+            server.log(.requestError(remote: remote, status: 503, reason: reason))
+            respond(context, status: 503, body: "503 Service Unavailable: \(reason)\n", keepAlive: false)
+            state = .closed
+            return
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        server.connectionClosed(context.channel)
+        if case .subscribed(let subscriber) = state { server.unsubscribe(subscriber, peerReason: peerReason) }
+        state = .closed
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch (state, part) {
+        case (.idle, .head(let head)):
+            if let problem = headProblem(head) {
+                server.log(.requestError(remote: remote, status: problem.status, reason: problem.reason))
+                respond(context, status: problem.status, body: "\(problem.status) \(HTTPResponse.reasonPhrase(problem.status)): \(problem.reason)\n", keepAlive: false)
+                state = .discarding
+                return
+            }
+            state = .reading(head, nil)
+        case (.reading(let head, var body), .body(var chunk)):
+            let size = (body?.readableBytes ?? 0) + chunk.readableBytes
+            if size > server.configuration.limits.maxBodySize {
+                let reason = "request body larger than the limit of \(server.configuration.limits.maxBodySize) bytes"
+                server.log(.requestError(remote: remote, status: 413, reason: reason))
+                respond(context, status: 413, body: "413 Payload Too Large: \(reason)\n", keepAlive: false)
+                state = .discarding
+                return
+            }
+            if body == nil { body = chunk } else { body?.writeBuffer(&chunk) }
+            state = .reading(head, body)
+        case (.reading(let head, let body), .end):
+            state = .idle
+            route(context, head: head, body: body ?? context.channel.allocator.buffer(capacity: 0))
+        default:
+            break
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        switch state {
+        case .subscribed:
+            peerReason = Self.describe(error)
+            context.close(promise: nil)
+        case .closed, .discarding:
+            context.close(promise: nil)
+        case .idle, .reading:
+            let status = (error as? HTTPParserError) == .headerOverflow ? 431 : 400
+            let reason = "malformed request: \(Self.describe(error))"
+            server.log(.requestError(remote: remote, status: status, reason: reason))
+            respond(context, status: status, body: "\(status) \(HTTPResponse.reasonPhrase(status)): \(reason)\n", keepAlive: false)
+            state = .discarding
+        }
+    }
+
+    // MARK: Routing
+
+    private func headProblem(_ head: HTTPRequestHead) -> (status: Int, reason: String)? {
+        let headerBytes = head.uri.utf8.count + head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        if headerBytes > server.configuration.limits.maxHeaderSize {
+            return (431, "request head of \(headerBytes) bytes is over the limit of \(server.configuration.limits.maxHeaderSize)")
+        }
+        return nil
+    }
+
+    private func route(_ context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer) {
+        let request = Request(head: head)
+        let keepAlive = head.isKeepAlive
+        let cors = corsHeaders(for: head)
+        guard let segments = request.pathSegments else {
+            return fail(context, 400, "the path \(head.uri.prefix(80).debugDescription) is not valid percent-encoded UTF-8", cors: cors, keepAlive: keepAlive)
+        }
+        if head.method == .OPTIONS {
+            var headers = cors
+            headers.append(("Access-Control-Allow-Methods", "GET, POST, OPTIONS"))
+            let requested = head.headers.first(name: "Access-Control-Request-Headers")
+            headers.append(("Access-Control-Allow-Headers", requested ?? "Authorization, Content-Type, Last-Event-ID, Cache-Control"))
+            headers.append(("Access-Control-Max-Age", "600"))
+            return respond(context, status: 204, body: "", headers: headers, keepAlive: keepAlive)
+        }
+        switch (head.method, segments.count, segments.first) {
+        case (.GET, 0, _), (.HEAD, 0, _):
+            respond(context, status: 200, contentType: "text/html; charset=utf-8", body: ViewerPage.html, headers: cors, keepAlive: keepAlive)
+        case (.GET, 1, "streams"):
+            guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
+            respond(context, status: 200, contentType: "application/json", body: ServerListing.json(server.snapshot()), headers: cors, keepAlive: keepAlive)
+        case (.GET, 2, "streams"):
+            guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
+            let name = segments[1]
+            do throws(ServerError) { try StreamName.validate(name) } catch {
+                return fail(context, 400, error.description, cors: cors, keepAlive: keepAlive)
+            }
+            let lastEventId = head.headers.first(name: "Last-Event-ID") ?? request.query["lastEventId"]
+            let chunked = head.version.major == 1 && head.version.minor >= 1
+            if let subscriber = server.subscribe(
+                streamName: name, lastEventId: lastEventId, usesChunkedFraming: chunked, corsHeaders: cors, remote: remote, context: context)
+            {
+                state = .subscribed(subscriber)
+            } else {
+                state = .discarding
+            }
+        case (.POST, 2, "streams"):
+            guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
+            publish(context, stream: segments[1], request: request, body: body, cors: cors, keepAlive: keepAlive)
+        case (_, 0, _), (_, 1, "streams"), (_, 2, "streams"):
+            fail(context, 405, "\(head.method.rawValue) is not allowed on \(request.path); use GET (or POST to publish)", cors: cors, keepAlive: keepAlive)
+        default:
+            fail(context, 404, "nothing at \(request.path.prefix(80).debugDescription); streams live at /streams/NAME", cors: cors, keepAlive: keepAlive)
+        }
+    }
+
+    private func publish(_ context: ChannelHandlerContext, stream: String, request: Request, body: ByteBuffer, cors: [(String, String)], keepAlive: Bool) {
+        let event: ServerSentEvent
+        switch PublishRequest.event(query: request.query, contentType: request.head.headers.first(name: "Content-Type"), body: body) {
+        case .success(let parsed): event = parsed
+        case .failure(let problem): return fail(context, 400, problem.message, cors: cors, keepAlive: keepAlive)
+        }
+        let target = request.query["client"].flatMap(Int.init)
+        if request.query["client"] != nil, target == nil {
+            return fail(context, 400, "client must be a client id number", cors: cors, keepAlive: keepAlive)
+        }
+        do throws(ServerError) {
+            let receipt = try server.publish(stream: stream, event: event, to: target)
+            let json = JSONValue.object([
+                ("id", receipt.id.map(JSONValue.string) ?? .null), ("clients", .number(String(receipt.clients))),
+            ]).serialized
+            respond(context, status: 200, contentType: "application/json", body: json + "\n", headers: cors, keepAlive: keepAlive)
+        } catch {
+            let status = if case .noSuchClient = error { 404 } else { 400 }
+            fail(context, status, error.description, cors: cors, keepAlive: keepAlive)
+        }
+    }
+
+    // MARK: Access
+
+    private func authorized(_ request: Request) -> Bool {
+        guard let token = server.configuration.token else { return true }
+        let bearer = request.head.headers.first(name: "Authorization").flatMap { value -> String? in
+            let prefix = "Bearer "
+            return value.hasPrefix(prefix) ? String(value.dropFirst(prefix.count)) : nil
+        }
+        let offered = bearer ?? request.query["token"] ?? ""
+        return ConstantTime.equals(offered, token)
+    }
+
+    private func unauthorized(_ context: ChannelHandlerContext, cors: [(String, String)], keepAlive: Bool) {
+        server.log(.requestError(remote: remote, status: 401, reason: "missing or wrong token"))
+        respond(
+            context, status: 401, body: "401 Unauthorized: send Authorization: Bearer TOKEN or ?token=TOKEN\n",
+            headers: cors + [("WWW-Authenticate", "Bearer")], keepAlive: keepAlive)
+    }
+
+    private func corsHeaders(for head: HTTPRequestHead) -> [(String, String)] {
+        let origin = head.headers.first(name: "Origin")
+        let allowed = server.configuration.allowedOrigins
+        if allowed.isEmpty {
+            guard let origin else { return [("Access-Control-Allow-Origin", "*")] }
+            return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+        }
+        guard let origin, allowed.contains(origin) else { return [("Vary", "Origin")] }
+        return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
+    }
+
+    // MARK: Responses
+
+    private func fail(_ context: ChannelHandlerContext, _ status: Int, _ reason: String, cors: [(String, String)], keepAlive: Bool) {
+        server.log(.requestError(remote: remote, status: status, reason: reason))
+        respond(context, status: status, body: "\(status) \(HTTPResponse.reasonPhrase(status)): \(reason)\n", headers: cors, keepAlive: keepAlive)
+    }
+
+    private func respond(
+        _ context: ChannelHandlerContext, status: Int, contentType: String = "text/plain; charset=utf-8", body: String,
+        headers: [(String, String)] = [], keepAlive: Bool
+    ) {
+        let response = HTTPResponse.complete(
+            status: status, contentType: contentType, body: body, headers: headers, keepAlive: keepAlive, allocator: context.channel.allocator)
+        let written = context.writeAndFlush(wrapOutboundOut(response))
+        if !keepAlive {
+            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    static func describe(_ address: SocketAddress?) -> String {
+        guard let address else { return "unknown" }
+        guard let ip = address.ipAddress, let port = address.port else { return address.description }
+        return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
+    static func describe(_ error: Error) -> String {
+        if let ioError = error as? IOError {
+            switch ioError.errnoCode {
+            case ECONNRESET: return "connection reset by the client"
+            case EPIPE: return "the client went away while being written to"
+            default: return ioError.description
+            }
+        }
+        return String(describing: error)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

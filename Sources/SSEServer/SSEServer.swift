@@ -1,0 +1,180 @@
+import EventStream
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The embedded SSE server: binds, serves streams, the listing and the viewer page, and exposes
+/// publishing and fault injection to Swift callers (the REPL, scripts, `drip serve`).
+///
+/// Invariants: all state lives on one event loop of a one-thread group the server owns, so every
+/// operation is ordered with the traffic it affects; `start` succeeds at most once, and `stop` closes
+/// every connection cleanly before releasing the thread. Safe to call from any task.
+public final class SSEServer: Sendable {
+    public let configuration: ServerConfiguration
+    private let group: MultiThreadedEventLoopGroup
+    private let eventLoop: EventLoop
+    private let core: NIOLoopBoundBox<ServerCore>
+    private let listener: NIOLoopBoundBox<Channel?>
+
+    public init(configuration: ServerConfiguration = ServerConfiguration(), log: @escaping @Sendable (ServerLogEntry) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.eventLoop = group.next()
+        self.core = .makeBoxSendingValue(ServerCore(eventLoop: eventLoop, configuration: configuration, log: log), eventLoop: eventLoop)
+        self.listener = .makeEmptyBox(valueType: Channel.self, eventLoop: eventLoop)
+    }
+
+    /// Binds and starts serving; returns the bound address (with the real port when 0 was asked).
+    @discardableResult
+    public func start() async throws(ServerError) -> SocketAddress {
+        let core = self.core
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(low: configuration.limits.maxQueuedBytes / 2, high: configuration.limits.maxQueuedBytes)
+            )
+            .childChannelOption(.allowRemoteHalfClosure, value: false)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try sync.addHandler(HTTPConnectionHandler(core: core))
+                }
+            }
+        let address = "\(configuration.host):\(configuration.port)"
+        let channel: Channel
+        do {
+            channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            throw .bindFailed(address: address, reason: Self.describeBindError(error))
+        }
+        guard let local = channel.localAddress else { throw .bindFailed(address: address, reason: "no local address") }
+        let listener = self.listener
+        try? await eventLoop.submit { listener.value = channel }.get()
+        core.eventLoop.execute { core.value.log(.listening(url: Self.url(for: local))) }
+        return local
+    }
+
+    /// The `http://host:port` URL of a bound address.
+    public static func url(for address: SocketAddress) -> String {
+        let host = address.ipAddress ?? "127.0.0.1"
+        let port = address.port ?? 0
+        return address.protocol == .inet6 ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
+    }
+
+    /// Ends every stream cleanly, closes every connection and the listener, and releases the thread.
+    public func stop() async {
+        let core = self.core
+        let listener = self.listener
+        let closed = eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
+            let channel = listener.value
+            listener.value = nil
+            let closeListener = channel?.close().recover { _ in } ?? core.eventLoop.makeSucceededVoidFuture()
+            return closeListener.flatMap { core.value.closeEverything() }.map { core.value.log(.stopped) }
+        }
+        try? await closed.get()
+        try? await group.shutdownGracefully()
+    }
+
+    // MARK: Operations, each run on the server's loop
+
+    private func onLoop<T: Sendable>(_ body: @escaping @Sendable (ServerCore) throws(ServerError) -> T) async throws(ServerError) -> T {
+        let core = self.core
+        let result: Result<T, ServerError>
+        do {
+            result = try await eventLoop.submit { () -> Result<T, ServerError> in
+                do throws(ServerError) { return .success(try body(core.value)) } catch { return .failure(error) }
+            }.get()
+        } catch {
+            throw .notRunning
+        }
+        return try result.get()
+    }
+
+    /// Publishes `event` to `stream` (or one client of it). An id of `auto` takes the next counter value.
+    @discardableResult
+    public func publish(stream: String, event: ServerSentEvent, to client: Int? = nil) async throws(ServerError) -> PublishReceipt {
+        try await onLoop { (core) throws(ServerError) in try core.publish(stream: stream, event: event, to: client) }
+    }
+
+    /// Sends a comment line to `stream` (or one client of it); returns how many clients got it.
+    @discardableResult
+    public func comment(stream: String, text: String, to client: Int? = nil) async throws(ServerError) -> Int {
+        try await onLoop { (core) throws(ServerError) in try core.comment(stream: stream, text: text, to: client) }
+    }
+
+    /// Changes a stream's settings (creating the stream) and returns them.
+    @discardableResult
+    public func configure(
+        stream: String, _ update: @escaping @Sendable (inout StreamSettings) -> Void
+    ) async throws(ServerError) -> StreamSettings {
+        try await onLoop { (core) throws(ServerError) in try core.configure(stream: stream, update) }
+    }
+
+    /// Closes the connections of `audience` on purpose; returns how many.
+    @discardableResult
+    public func drop(_ audience: Audience, mode: DropMode = .clean) async throws(ServerError) -> Int {
+        try await onLoop { (core) throws(ServerError) in try core.drop(audience, mode: mode) }
+    }
+
+    /// Holds every write to `audience` for `duration` (heartbeats too), then sends what was held.
+    @discardableResult
+    public func stall(_ audience: Audience, for duration: TimeAmount) async throws(ServerError) -> Int {
+        try await onLoop { (core) throws(ServerError) in try core.pace(audience) { $0.stalledUntil = .now() + duration } }
+    }
+
+    /// Delays every frame to `audience` by `delay`; nil or zero removes the delay.
+    @discardableResult
+    public func delay(_ audience: Audience, by delay: TimeAmount?) async throws(ServerError) -> Int {
+        try await onLoop { (core) throws(ServerError) in try core.pace(audience) { $0.delay = delay == .zero ? nil : delay } }
+    }
+
+    /// Writes frames to `audience` in pieces of `size` bytes, `interval` apart; nil size writes whole frames again.
+    @discardableResult
+    public func chunk(_ audience: Audience, size: Int?, interval: TimeAmount = .milliseconds(10)) async throws(ServerError) -> Int {
+        try await onLoop { core throws(ServerError) in
+            try core.pace(audience) {
+                $0.chunkSize = size.map { max(1, $0) }
+                $0.chunkInterval = interval
+            }
+        }
+    }
+
+    /// Corrupts the next event published to `stream`.
+    public func corrupt(stream: String, _ corruption: Corruption) async throws(ServerError) {
+        try await onLoop { core throws(ServerError) in
+            try StreamName.validate(stream)
+            core.stream(named: stream).corruptions.append(corruption)
+        }
+    }
+
+    /// Answers the next `count` connections to `stream` with `rejection` instead of subscribing them.
+    public func reject(stream: String, _ rejection: Rejection, count: Int = 1) async throws(ServerError) {
+        try await onLoop { core throws(ServerError) in
+            try StreamName.validate(stream)
+            core.stream(named: stream).rejections += Array(repeating: rejection, count: max(1, count))
+        }
+    }
+
+    /// The streams and their clients, as they are now.
+    public func snapshot() async throws(ServerError) -> ServerSnapshot {
+        try await onLoop { $0.snapshot() }
+    }
+
+    private static func describeBindError(_ error: Error) -> String {
+        if let ioError = error as? IOError, ioError.errnoCode == EADDRINUSE { return "the address is already in use" }
+        if let ioError = error as? IOError, ioError.errnoCode == EACCES { return "permission denied" }
+        if let ioError = error as? IOError, ioError.errnoCode == EADDRNOTAVAIL { return "no such local address" }
+        return String(describing: error)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

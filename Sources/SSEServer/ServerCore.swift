@@ -1,0 +1,400 @@
+import EventStream
+import NIOCore
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One named stream: its settings, history ring, subscribers, and the faults set on it.
+///
+/// Invariant: used only on the server's event loop; `history` holds at most `settings.historySize`
+/// entries, oldest first.
+final class StreamState {
+    struct HistoryEntry {
+        let id: String?
+        let frame: Frame
+    }
+
+    let name: String
+    var settings: StreamSettings
+    private(set) var history: [HistoryEntry] = []
+    var nextAutoID = 1
+    var lastId: String?
+    var types: [String] = []
+    var subscribers: [Subscriber] = []
+    var pacing = Pacing()
+    var corruptions: [Corruption] = []
+    var rejections: [Rejection] = []
+    var heartbeat: Scheduled<Void>?
+
+    init(name: String, settings: StreamSettings) {
+        self.name = name
+        self.settings = settings
+    }
+
+    func remember(_ entry: HistoryEntry) {
+        guard settings.historySize > 0 else { return }
+        history.append(entry)
+        trimHistory()
+    }
+
+    func trimHistory() {
+        if history.count > settings.historySize { history.removeFirst(history.count - max(0, settings.historySize)) }
+    }
+
+    /// The entries after the one with `id`, or nil when no entry has that id.
+    func entries(after id: String) -> ArraySlice<HistoryEntry>? {
+        guard let index = history.lastIndex(where: { $0.id == id }) else { return nil }
+        return history[(index + 1)...]
+    }
+}
+
+/// The server's state: streams, subscribers and open connections, and every operation on them.
+///
+/// Invariant: confined to the server's single event loop (reached through `NIOLoopBound`), so
+/// subscribing, replaying history and publishing never interleave: a resuming client gets every
+/// event after its `Last-Event-ID` exactly once.
+final class ServerCore {
+    let eventLoop: EventLoop
+    let configuration: ServerConfiguration
+    let log: @Sendable (ServerLogEntry) -> Void
+    let allocator = ByteBufferAllocator()
+    private let encoder = EventStreamEncoder()
+    var streams: [String: StreamState] = [:]
+    private(set) var subscribers: [Int: Subscriber] = [:]
+    private var nextClientID = 1
+    private(set) var openConnections: [ObjectIdentifier: Channel] = [:]
+    var isStopping = false
+
+    init(eventLoop: EventLoop, configuration: ServerConfiguration, log: @escaping @Sendable (ServerLogEntry) -> Void) {
+        self.eventLoop = eventLoop
+        self.configuration = configuration
+        self.log = log
+    }
+
+    // MARK: Connections
+
+    /// Registers a new connection; false when the connection limit is reached.
+    func connectionOpened(_ channel: Channel) -> Bool {
+        guard !isStopping, openConnections.count < configuration.limits.maxConnections else { return false }
+        openConnections[ObjectIdentifier(channel)] = channel
+        return true
+    }
+
+    func connectionClosed(_ channel: Channel) {
+        openConnections[ObjectIdentifier(channel)] = nil
+    }
+
+    // MARK: Streams
+
+    /// The stream named `name`, created with the default settings on first use.
+    func stream(named name: String) -> StreamState {
+        if let stream = streams[name] { return stream }
+        let stream = StreamState(name: name, settings: configuration.streamDefaults)
+        streams[name] = stream
+        scheduleHeartbeat(for: stream)
+        return stream
+    }
+
+    func configure(stream name: String, _ update: (inout StreamSettings) -> Void) throws(ServerError) -> StreamSettings {
+        try StreamName.validate(name)
+        let stream = stream(named: name)
+        update(&stream.settings)
+        stream.trimHistory()
+        scheduleHeartbeat(for: stream)
+        return stream.settings
+    }
+
+    private func scheduleHeartbeat(for stream: StreamState) {
+        stream.heartbeat?.cancel()
+        stream.heartbeat = nil
+        let interval = stream.settings.heartbeatMilliseconds
+        guard interval > 0 else { return }
+        stream.heartbeat = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(interval))) { [weak self, weak stream] in
+            guard let self, let stream, !self.isStopping else { return }
+            self.broadcastComment(to: stream, text: "heartbeat")
+            self.scheduleHeartbeat(for: stream)
+        }
+    }
+
+    // MARK: Subscribing
+
+    /// Subscribes the connection behind `context` to `streamName`: writes the response head, the
+    /// announced retry, the initial event, and the history after `lastEventId`, then adds it to the
+    /// live audience. Returns nil (having answered) when a rejection fault applies.
+    func subscribe(
+        streamName: String,
+        lastEventId: String?,
+        usesChunkedFraming: Bool,
+        corsHeaders: [(String, String)],
+        remote: String,
+        context: ChannelHandlerContext
+    ) -> Subscriber? {
+        let stream = stream(named: streamName)
+        if !stream.rejections.isEmpty {
+            let rejection = stream.rejections.removeFirst()
+            answer(rejection, corsHeaders: corsHeaders, context: context)
+            log(.rejected(stream: streamName, status: rejection.status, remote: remote))
+            return nil
+        }
+        let subscriber = Subscriber(
+            id: nextClientID,
+            streamName: streamName,
+            remote: remote,
+            connectedAt: Self.now(),
+            usesChunkedFraming: usesChunkedFraming,
+            context: context,
+            core: self
+        )
+        nextClientID += 1
+        var headers: [(String, String)] = [
+            ("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"),
+        ]
+        headers.append(usesChunkedFraming ? ("Transfer-Encoding", "chunked") : ("Connection", "close"))
+        subscriber.writeHead(HTTPResponse.head(status: 200, headers: headers + corsHeaders, allocator: allocator))
+
+        if let retry = stream.settings.retryMilliseconds {
+            var bytes: [UInt8] = []
+            try? encoder.appendRetry(retry, to: &bytes)
+            bytes.append(UInt8(ascii: "\n"))
+            subscriber.send(frame(bytes, isEvent: false))
+        }
+        if let initial = stream.settings.initialEvent, let bytes = try? encoded(initial) {
+            subscriber.send(frame(bytes, isEvent: true))
+        }
+        if let lastEventId, !lastEventId.isEmpty {
+            if let missed = stream.entries(after: lastEventId) {
+                for entry in missed { subscriber.send(entry.frame) }
+            } else {
+                var note: [UInt8] = []
+                encoder.appendComment(
+                    "unknown Last-Event-ID \(lastEventId.debugDescription): replaying all \(stream.history.count) events in history", to: &note)
+                subscriber.send(frame(note, isEvent: false))
+                for entry in stream.history { subscriber.send(entry.frame) }
+            }
+        }
+        guard !subscriber.isClosed else { return nil }
+        stream.subscribers.append(subscriber)
+        subscribers[subscriber.id] = subscriber
+        log(.connected(client: subscriber.id, stream: streamName, remote: remote, lastEventId: lastEventId))
+        return subscriber
+    }
+
+    /// Forgets a subscriber whose connection closed, logging why.
+    func unsubscribe(_ subscriber: Subscriber, peerReason: String) {
+        guard subscribers.removeValue(forKey: subscriber.id) != nil else { return }
+        streams[subscriber.streamName]?.subscribers.removeAll { $0 === subscriber }
+        log(.disconnected(client: subscriber.id, stream: subscriber.streamName, reason: subscriber.closeReason ?? peerReason))
+    }
+
+    private func answer(_ rejection: Rejection, corsHeaders: [(String, String)], context: ChannelHandlerContext) {
+        let response: ByteBuffer
+        switch rejection {
+        case .status(let status):
+            let body = status == 204 ? "" : "\(status) \(HTTPResponse.reasonPhrase(status)) (drip reject fault)\n"
+            response = HTTPResponse.complete(status: status, body: body, headers: corsHeaders, keepAlive: false, allocator: allocator)
+        case .redirect(let status, let location):
+            response = HTTPResponse.complete(
+                status: status, body: "redirecting to \(location)\n", headers: corsHeaders + [("Location", location)], keepAlive: false,
+                allocator: allocator)
+        case .wrongContentType(let type):
+            response = HTTPResponse.complete(
+                status: 200, contentType: type, body: "data: this is not an event stream\n\n", headers: corsHeaders, keepAlive: false,
+                allocator: allocator)
+        }
+        context.writeAndFlush(NIOAny(response)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    // MARK: Publishing
+
+    /// Publishes `event` to a stream's subscribers (or one of them), remembering it in the history
+    /// when it goes to the whole stream. An id of `auto` takes the stream's next counter value.
+    func publish(stream streamName: String, event: ServerSentEvent, to clientID: Int? = nil) throws(ServerError) -> PublishReceipt {
+        try StreamName.validate(streamName)
+        let stream = stream(named: streamName)
+        var event = event
+        if event.id == "auto" {
+            event.id = String(stream.nextAutoID)
+            stream.nextAutoID += 1
+        }
+        let bytes: [UInt8]
+        do { bytes = try encoded(event) } catch { throw .invalidEvent(error.description) }
+        let clean = frame(bytes, isEvent: true)
+        var live = clean
+        if !stream.corruptions.isEmpty {
+            live = frame(Self.corrupt(bytes, with: stream.corruptions.removeFirst()), isEvent: true)
+        }
+        let recipients: [Subscriber]
+        if let clientID {
+            guard let subscriber = subscribers[clientID], subscriber.streamName == streamName else { throw .noSuchClient(clientID) }
+            recipients = [subscriber]
+        } else {
+            stream.remember(.init(id: event.id, frame: clean))
+            if let id = event.id { stream.lastId = id }
+            if !stream.types.contains(event.type) { stream.types.append(event.type) }
+            recipients = stream.subscribers
+        }
+        for subscriber in recipients { subscriber.send(live) }
+        log(.published(stream: streamName, id: event.id, type: event.type, clients: recipients.count))
+        return PublishReceipt(id: event.id, clients: recipients.count)
+    }
+
+    /// Sends a comment to every subscriber of `stream`.
+    func broadcastComment(to stream: StreamState, text: String) {
+        var bytes: [UInt8] = []
+        encoder.appendComment(text, to: &bytes)
+        let comment = frame(bytes, isEvent: false)
+        for subscriber in stream.subscribers { subscriber.send(comment) }
+    }
+
+    func comment(stream name: String, text: String, to clientID: Int?) throws(ServerError) -> Int {
+        try StreamName.validate(name)
+        let recipients = try audience(name, clientID)
+        var bytes: [UInt8] = []
+        encoder.appendComment(text, to: &bytes)
+        let comment = frame(bytes, isEvent: false)
+        for subscriber in recipients { subscriber.send(comment) }
+        return recipients.count
+    }
+
+    // MARK: Faults
+
+    func audience(_ streamName: String, _ clientID: Int?) throws(ServerError) -> [Subscriber] {
+        if let clientID {
+            guard let subscriber = subscribers[clientID], subscriber.streamName == streamName else { throw .noSuchClient(clientID) }
+            return [subscriber]
+        }
+        return streams[streamName]?.subscribers ?? []
+    }
+
+    /// Applies `change` to the pacing of a stream (all its clients, and newcomers) or of one client.
+    func pace(_ audience: Audience, _ change: (inout Pacing) -> Void) throws(ServerError) -> Int {
+        switch audience {
+        case .stream(let name):
+            try StreamName.validate(name)
+            let stream = stream(named: name)
+            change(&stream.pacing)
+            for subscriber in stream.subscribers { subscriber.pump() }
+            return stream.subscribers.count
+        case .client(let id):
+            guard let subscriber = subscribers[id] else { throw .noSuchClient(id) }
+            change(&subscriber.pacing)
+            subscriber.pump()
+            return 1
+        }
+    }
+
+    func drop(_ audience: Audience, mode: DropMode) throws(ServerError) -> Int {
+        let victims: [Subscriber]
+        switch audience {
+        case .stream(let name): victims = streams[name]?.subscribers ?? []
+        case .client(let id):
+            guard let subscriber = subscribers[id] else { throw .noSuchClient(id) }
+            victims = [subscriber]
+        }
+        for victim in victims { victim.drop(mode, reason: "dropped by the server (\(mode.rawValue))") }
+        return victims.count
+    }
+
+    // MARK: Snapshot
+
+    func snapshot() -> ServerSnapshot {
+        ServerSnapshot(
+            streams: streams.values.sorted { $0.name < $1.name }.map { stream in
+                ServerSnapshot.Stream(
+                    name: stream.name,
+                    settings: stream.settings,
+                    historyCount: stream.history.count,
+                    lastId: stream.lastId,
+                    types: stream.types,
+                    clients: stream.subscribers.map {
+                        .init(id: $0.id, stream: stream.name, remote: $0.remote, connectedAt: $0.connectedAt, eventsSent: $0.eventsSent)
+                    }
+                )
+            })
+    }
+
+    // MARK: Stopping
+
+    /// Ends every subscriber's stream cleanly and closes every connection.
+    func closeEverything() -> EventLoopFuture<Void> {
+        isStopping = true
+        for stream in streams.values { stream.heartbeat?.cancel() }
+        for subscriber in subscribers.values { subscriber.drop(.clean, reason: "the server stopped") }
+        let closes = openConnections.values.map { channel in
+            channel.close().recover { _ in }
+        }
+        return EventLoopFuture.andAllComplete(closes, on: eventLoop)
+    }
+
+    // MARK: Encoding
+
+    private func encoded(_ event: ServerSentEvent) throws(EventEncodingError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        try encoder.append(event, to: &bytes)
+        return bytes
+    }
+
+    func frame(_ bytes: [UInt8], isEvent: Bool) -> Frame {
+        var buffer = allocator.buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        return Frame(buffer, isEvent: isEvent, allocator: allocator)
+    }
+
+    static func corrupt(_ bytes: [UInt8], with corruption: Corruption) -> [UInt8] {
+        switch corruption {
+        case .bareCarriageReturns:
+            return bytes.map { $0 == UInt8(ascii: "\n") ? UInt8(ascii: "\r") : $0 }
+        case .invalidUTF8:
+            guard let dataStart = bytes.firstRange(of: Array("data:".utf8))?.upperBound else { return bytes }
+            var corrupted = bytes
+            let insertAt = dataStart < corrupted.count && corrupted[dataStart] == UInt8(ascii: " ") ? dataStart + 1 : dataStart
+            corrupted.insert(contentsOf: [0xFF, 0xFE], at: insertAt)
+            return corrupted
+        case .longLine(let size):
+            return Array("data: ".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: max(0, size - 6)) + [UInt8(ascii: "\n")] + bytes
+        case .noBlankLine:
+            return bytes.last == UInt8(ascii: "\n") ? Array(bytes.dropLast()) : bytes
+        }
+    }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
+extension Rejection {
+    var status: Int {
+        switch self {
+        case .status(let status), .redirect(let status, _): status
+        case .wrongContentType: 200
+        }
+    }
+}
+
+/// The rule for stream names, which appear in URLs, logs and the REPL.
+public enum StreamName {
+    public static let maxLength = 128
+
+    /// Throws with a message naming the problem unless `name` is 1 to 128 letters, digits, `.`, `_`,
+    /// `~` or `-`, and not `.` or `..`.
+    public static func validate(_ name: String) throws(ServerError) {
+        let shown = name.count > 40 ? "\(name.prefix(40))… (\(name.utf8.count) bytes)" : name
+        guard !name.isEmpty else { throw .invalidStreamName("a stream needs a name: /streams/NAME") }
+        guard name.utf8.count <= maxLength else {
+            throw .invalidStreamName("stream name \(shown.debugDescription) is longer than \(maxLength) bytes")
+        }
+        guard name != ".", name != ".." else { throw .invalidStreamName("stream name \(name.debugDescription) is not allowed") }
+        let allowed = name.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "~") || byte == UInt8(ascii: "-")
+        }
+        guard allowed else {
+            throw .invalidStreamName("stream name \(shown.debugDescription) may only hold letters, digits, '.', '_', '~' and '-'")
+        }
+    }
+}

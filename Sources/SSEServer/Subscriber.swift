@@ -1,0 +1,187 @@
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One encoded event (or comment, or retry field) ready to be written: the event-stream bytes, and the
+/// same bytes framed as an HTTP/1.1 chunk, both shared by every subscriber that gets them.
+struct Frame {
+    let bytes: ByteBuffer
+    let chunk: ByteBuffer
+    /// Whether this frame is an event (counted in `eventsSent`) rather than a comment or retry.
+    let isEvent: Bool
+
+    init(_ bytes: ByteBuffer, isEvent: Bool, allocator: ByteBufferAllocator) {
+        self.bytes = bytes
+        self.chunk = HTTPResponse.chunk(bytes, allocator: allocator)
+        self.isEvent = isEvent
+    }
+}
+
+/// Write pacing for faults: hold everything until a deadline, add latency per frame, or split frames
+/// into small pieces written apart in time.
+struct Pacing: Hashable {
+    var stalledUntil: NIODeadline?
+    var delay: TimeAmount?
+    var chunkSize: Int?
+    var chunkInterval: TimeAmount = .milliseconds(10)
+
+    func isActive(at now: NIODeadline) -> Bool {
+        (stalledUntil.map { $0 > now } ?? false) || delay != nil || chunkSize != nil
+    }
+}
+
+/// A client subscribed to one stream: the connection's context and the queue of frames not yet written.
+///
+/// Invariant: used only on the server's event loop. Frames are written in order; while any pacing
+/// fault is active they pass through `queue`, whose size counts toward the slow-client limit.
+final class Subscriber {
+    let id: Int
+    let streamName: String
+    let remote: String
+    let connectedAt: Double
+    let usesChunkedFraming: Bool
+    private let context: ChannelHandlerContext
+    private unowned let core: ServerCore
+    private(set) var eventsSent = 0
+    private(set) var isClosed = false
+    /// Why the connection ended, when the server ended it; otherwise the peer did.
+    var closeReason: String?
+    var pacing = Pacing()
+
+    private var queue: [(frame: Frame, notBefore: NIODeadline)] = []
+    private var queueHead = 0
+    /// Bytes of the head frame already written when it is being written in pieces.
+    private var headOffset = 0
+    private var queuedBytes = 0
+    private var pumpScheduled = false
+
+    init(id: Int, streamName: String, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext, core: ServerCore) {
+        self.id = id
+        self.streamName = streamName
+        self.remote = remote
+        self.connectedAt = connectedAt
+        self.usesChunkedFraming = usesChunkedFraming
+        self.context = context
+        self.core = core
+    }
+
+    var channel: Channel { context.channel }
+
+    /// Writes the response head right away, ahead of any pacing.
+    func writeHead(_ head: ByteBuffer) {
+        context.writeAndFlush(NIOAny(head), promise: nil)
+    }
+
+    /// Sends `frame` now, or after what is queued when a pacing fault is active.
+    func send(_ frame: Frame) {
+        guard !isClosed else { return }
+        let now = NIODeadline.now()
+        let effective = effectivePacing
+        if queueHead == queue.count, !effective.isActive(at: now) {
+            write(usesChunkedFraming ? frame.chunk : frame.bytes, countsAsEvent: frame.isEvent)
+            return
+        }
+        queue.append((frame, now + (effective.delay ?? .zero)))
+        queuedBytes += frame.bytes.readableBytes
+        if queuedBytes > core.configuration.limits.maxQueuedBytes {
+            return drop(.reset, reason: "too slow: \(queuedBytes) bytes queued by faults (limit \(core.configuration.limits.maxQueuedBytes))")
+        }
+        pump()
+    }
+
+    /// The stream's pacing combined with this client's own.
+    private var effectivePacing: Pacing {
+        let streamPacing = core.streams[streamName]?.pacing ?? Pacing()
+        var result = streamPacing
+        if let until = pacing.stalledUntil, until > (result.stalledUntil ?? .uptimeNanoseconds(0)) { result.stalledUntil = until }
+        if let delay = pacing.delay { result.delay = delay }
+        if let size = pacing.chunkSize {
+            result.chunkSize = size
+            result.chunkInterval = pacing.chunkInterval
+        }
+        return result
+    }
+
+    /// Writes queued frames as far as pacing allows, and schedules itself for the rest.
+    func pump() {
+        guard !isClosed, !pumpScheduled else { return }
+        let now = NIODeadline.now()
+        let effective = effectivePacing
+        while queueHead < queue.count {
+            let (frame, notBefore) = queue[queueHead]
+            if let until = effective.stalledUntil, until > now { return schedulePump(at: until) }
+            if notBefore > now { return schedulePump(at: notBefore) }
+            if let size = effective.chunkSize {
+                let remaining = frame.bytes.readableBytes - headOffset
+                let length = min(size, remaining)
+                guard let piece = frame.bytes.getSlice(at: frame.bytes.readerIndex + headOffset, length: length) else { return }
+                headOffset += length
+                let finished = headOffset == frame.bytes.readableBytes
+                write(usesChunkedFraming ? HTTPResponse.chunk(piece, allocator: channel.allocator) : piece, countsAsEvent: finished && frame.isEvent)
+                if finished { popHead() }
+                if isClosed { return }
+                if queueHead < queue.count { return schedulePump(at: now + effective.chunkInterval) }
+            } else {
+                write(usesChunkedFraming ? frame.chunk : frame.bytes, countsAsEvent: frame.isEvent)
+                popHead()
+                if isClosed { return }
+            }
+        }
+    }
+
+    private func popHead() {
+        queuedBytes -= queue[queueHead].frame.bytes.readableBytes
+        headOffset = 0
+        queueHead += 1
+        if queueHead == queue.count {
+            queue.removeAll(keepingCapacity: queue.capacity <= 64)
+            queueHead = 0
+        }
+    }
+
+    private func schedulePump(at deadline: NIODeadline) {
+        pumpScheduled = true
+        context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            pumpScheduled = false
+            pump()
+        }
+    }
+
+    private func write(_ bytes: ByteBuffer, countsAsEvent: Bool) {
+        if countsAsEvent { eventsSent += 1 }
+        context.writeAndFlush(NIOAny(bytes), promise: nil)
+        if !channel.isWritable {
+            drop(.reset, reason: "too slow: it stopped reading and more than \(core.configuration.limits.maxQueuedBytes) bytes are queued")
+        }
+    }
+
+    /// Ends the connection on purpose, with `reason` for the log.
+    func drop(_ mode: DropMode, reason: String) {
+        guard !isClosed else { return }
+        isClosed = true
+        closeReason = reason
+        queue.removeAll()
+        queueHead = 0
+        switch mode {
+        case .clean:
+            if usesChunkedFraming {
+                context.writeAndFlush(NIOAny(HTTPResponse.lastChunk(allocator: channel.allocator)), promise: nil)
+            }
+            context.close(promise: nil)
+        case .truncate:
+            context.close(promise: nil)
+        case .reset:
+            let channel = self.channel
+            if let provider = channel as? SocketOptionProvider {
+                provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+}

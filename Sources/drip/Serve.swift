@@ -1,0 +1,66 @@
+import ArgumentParser
+import SSEServer
+import Workbench
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the embedded SSE server alone.",
+        discussion: """
+            Streams are created on first use: GET /streams/NAME subscribes (Last-Event-ID or ?lastEventId= resumes
+            from history), POST /streams/NAME publishes (the body is the data; event, id and retry from the query,
+            or a JSON body {"event","data","id","retry"}), GET /streams lists streams and clients as JSON, and
+            GET / is a viewer page for a browser. Logs connects, disconnects (with the reason) and publishes.
+            SIGINT or SIGTERM ends every stream cleanly. A port that cannot be bound exits with status 1.
+            """
+    )
+
+    @Option(help: "Address to listen on; another than loopback only when asked.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on; 0 picks a free port (printed).")
+    var port = 8080
+
+    @Option(help: "Require this token for streams, publishing and the listing (Authorization: Bearer TOKEN or ?token=TOKEN).")
+    var token: String?
+
+    @Option(name: .customLong("cors-origin"), help: "Allow this origin (repeatable); any origin when none is given.")
+    var corsOrigins: [String] = []
+
+    @Option(help: "Events each stream keeps for Last-Event-ID resumption.")
+    var history = 100
+
+    @Option(help: ArgumentHelp("Heartbeat comment interval (e.g. 15s); 0 for none.", valueName: "duration"))
+    var heartbeat = DurationValue(milliseconds: 15_000)
+
+    @Option(help: ArgumentHelp("The retry: each stream announces on connect (e.g. 2000ms, 3s).", valueName: "duration"))
+    var retry: DurationValue?
+
+    @Option(help: "Most connections open at once; more are answered 503.")
+    var maxConnections = ServerLimits().maxConnections
+
+    @Option(help: ArgumentHelp("Largest publish body accepted.", valueName: "size"))
+    var maxBodySize = ByteSize(bytes: ServerLimits().maxBodySize)
+
+    @Option(help: ArgumentHelp("Bytes a client may leave unread before it is dropped as too slow.", valueName: "size"))
+    var maxQueue = ByteSize(bytes: ServerLimits().maxQueuedBytes)
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a port number (0 to 65535)") }
+        guard history >= 0 else { throw ValidationError("--history \(history) must be 0 or more") }
+        guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1") }
+    }
+
+    func run() async throws {
+        let configuration = ServerConfiguration(
+            host: host,
+            port: port,
+            token: token,
+            allowedOrigins: corsOrigins,
+            streamDefaults: StreamSettings(
+                historySize: history, heartbeatMilliseconds: heartbeat.milliseconds, retryMilliseconds: retry?.milliseconds),
+            limits: ServerLimits(maxConnections: maxConnections, maxBodySize: maxBodySize.bytes, maxQueuedBytes: maxQueue.bytes)
+        )
+        let status = await ServeTool(configuration: configuration).run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}

@@ -1,0 +1,174 @@
+import EventStream
+import Foundation
+import NIOCore
+import SSEServer
+import Testing
+
+/// Each fault checked from the receiving side: what arrives on the wire, read by read.
+@Suite("Server: faults as the client sees them", .serialized)
+struct FaultTests {
+    @Test("drop clean: the chunked body ends, then the connection closes")
+    func dropClean() async throws {
+        try await withServer { server, port, log in
+            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
+            try await waitForClients(server, stream: "s", count: 1)
+            #expect(try await server.drop(.stream("s"), mode: .clean) == 1)
+            subscriber.read { false }
+            #expect(subscriber.sawLastChunk)
+            #expect(subscriber.ended == .end)
+            #expect(log.wait { if case .disconnected(_, "s", let reason) = $0 { reason == "dropped by the server (clean)" } else { false } } != nil)
+        }
+    }
+
+    @Test("drop truncate: the connection closes without the last chunk")
+    func dropTruncate() async throws {
+        try await withServer { server, port, _ in
+            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
+            try await waitForClients(server, stream: "s", count: 1)
+            try await server.drop(.stream("s"), mode: .truncate)
+            subscriber.read { false }
+            #expect(!subscriber.sawLastChunk)
+            #expect(subscriber.ended == .end)
+        }
+    }
+
+    @Test("drop reset: the client sees a TCP reset, not a clean end")
+    func dropReset() async throws {
+        try await withServer { server, port, _ in
+            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
+            try await waitForClients(server, stream: "s", count: 1)
+            let client = try #require(try await server.snapshot().streams.first?.clients.first?.id)
+            try await server.drop(.client(client), mode: .reset)
+            subscriber.read { false }
+            #expect(subscriber.ended == .reset)
+        }
+    }
+
+    @Test("chunk 3: an event arrives as separate reads of at most 3 event bytes each")
+    func chunkedWrites() async throws {
+        try await withServer { server, port, _ in
+            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
+            _ = try subscriber.waitForHead()
+            try await waitForClients(server, stream: "s", count: 1)
+            let readsBefore = subscriber.reads.count
+            try await server.chunk(.stream("s"), size: 3, interval: .milliseconds(20))
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "hello"))
+            #expect(subscriber.waitForEvents(1).map(\.data) == ["hello"])
+            let pieces = subscriber.reads[readsBefore...].map { String(decoding: $0, as: UTF8.self) }
+            // "data: hello\n\n" is 13 bytes: five pieces, each its own HTTP chunk and its own read.
+            #expect(pieces == ["3\r\ndat\r\n", "3\r\na: \r\n", "3\r\nhel\r\n", "3\r\nlo\n\r\n", "1\r\n\n\r\n"])
+            try await server.chunk(.stream("s"), size: nil)
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "whole"))
+            #expect(subscriber.waitForEvents(2).last?.data == "whole")
+        }
+    }
+
+    @Test("stall: nothing arrives during the stall, everything right after it, in order")
+    func stall() async throws {
+        try await withServer { server, port, _ in
+            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
+            _ = try subscriber.waitForHead()
+            try await waitForClients(server, stream: "s", count: 1)
+            try await server.stall(.stream("s"), for: .milliseconds(600))
+            let started = RawConnection.now()
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "1"))
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "2"))
+            subscriber.read(timeout: 0.3) { false }
+            #expect(subscriber.events.isEmpty)
+            #expect(subscriber.waitForEvents(2).map(\.data) == ["1", "2"])
+            #expect(RawConnection.now() - started >= 0.55)
+        }
+    }
+
+    @Test("delay: each event arrives no sooner than the delay")
+    func delay() async throws {
+        try await withServer { server, port, _ in
+            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
+            _ = try subscriber.waitForHead()
+            try await waitForClients(server, stream: "s", count: 1)
+            try await server.delay(.stream("s"), by: .milliseconds(300))
+            let started = RawConnection.now()
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "late"))
+            #expect(subscriber.waitForEvents(1).map(\.data) == ["late"])
+            #expect(RawConnection.now() - started >= 0.28)
+        }
+    }
+
+    @Test("corrupt: bare CRs, invalid UTF-8, a long line, a missing blank line — byte for byte")
+    func corruptions() async throws {
+        try await withServer { server, port, _ in
+            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
+            _ = try subscriber.waitForHead()
+            try await waitForClients(server, stream: "s", count: 1)
+            var wire: [UInt8] { subscriber.reads.flatMap { $0 } }
+
+            try await server.corrupt(stream: "s", .bareCarriageReturns)
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "cr"))
+            subscriber.read { subscriber.events.count >= 1 }
+            #expect(wire.firstRange(of: Array("data: cr\r\r".utf8)) != nil)
+
+            try await server.corrupt(stream: "s", .invalidUTF8)
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "bad"))
+            subscriber.read { subscriber.events.count >= 2 }
+            #expect(wire.firstRange(of: Array("data: ".utf8) + [0xFF, 0xFE] + Array("bad\n".utf8)) != nil)
+            #expect(subscriber.events.last?.data == "\u{FFFD}\u{FFFD}bad")
+
+            try await server.corrupt(stream: "s", .longLine(4096))
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "after"))
+            subscriber.read { subscriber.events.count >= 3 }
+            #expect(subscriber.events.last?.data.count == 4090 + 1 + 5)
+
+            try await server.corrupt(stream: "s", .noBlankLine)
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "first"))
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "second"))
+            subscriber.read { subscriber.events.count >= 4 }
+            #expect(subscriber.events.last?.data == "first\nsecond")
+        }
+    }
+
+    @Test("reject: the next connections get 204, 503, a redirect, a wrong content type; then normal service")
+    func rejections() async throws {
+        try await withServer { server, port, log in
+            try await server.reject(stream: "s", .status(204))
+            try await server.reject(stream: "s", .status(503))
+            try await server.reject(stream: "s", .redirect(307, location: "/streams/t"))
+            try await server.reject(stream: "s", .wrongContentType("text/plain"))
+            let noContent = try httpRequest(port: port, "GET", "/streams/s")
+            #expect(noContent.0.status == 204)
+            #expect(try httpRequest(port: port, "GET", "/streams/s").0.status == 503)
+            let redirect = try httpRequest(port: port, "GET", "/streams/s").0
+            #expect(redirect.status == 307)
+            #expect(redirect.header("Location") == "/streams/t")
+            let wrong = try httpRequest(port: port, "GET", "/streams/s").0
+            #expect(wrong.status == 200)
+            #expect(wrong.header("Content-Type") == "text/plain")
+            let normal = try StreamSubscriber(port: port, path: "/streams/s")
+            #expect(try normal.waitForHead().header("Content-Type")?.hasPrefix("text/event-stream") == true)
+            #expect(log.all.filter { if case .rejected = $0 { true } else { false } }.count == 4)
+        }
+    }
+
+    @Test("a client that stops reading is dropped with a reason; the fast client gets every event")
+    func slowClientDropped() async throws {
+        let configuration = ServerConfiguration(
+            streamDefaults: StreamSettings(historySize: 0, heartbeatMilliseconds: 0), limits: ServerLimits(maxQueuedBytes: 64 << 10))
+        try await withServer(configuration) { server, port, log in
+            let slow = try StreamSubscriber(port: port, path: "/streams/s", receiveBuffer: 4096)
+            _ = try slow.waitForHead()
+            let fast = try StreamSubscriber(port: port, path: "/streams/s")
+            _ = try fast.waitForHead()
+            try await waitForClients(server, stream: "s", count: 2)
+            let payload = String(repeating: "x", count: 16 << 10)
+            let total = 200
+            for n in 1...total {
+                try await server.publish(stream: "s", event: ServerSentEvent(data: payload, id: String(n)))
+                if n % 10 == 0 { fast.read(timeout: 0.01) { false } }
+            }
+            #expect(fast.waitForEvents(total, timeout: 10).count == total)
+            #expect(fast.events.map(\.id) == (1...total).map { String($0) })
+            let dropped = log.wait { if case .disconnected(_, "s", let reason) = $0 { reason.hasPrefix("too slow") } else { false } }
+            #expect(dropped != nil)
+            #expect(try await server.snapshot().streams.first?.clients.count == 1)
+        }
+    }
+}

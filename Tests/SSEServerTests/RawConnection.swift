@@ -1,0 +1,220 @@
+import Foundation
+import EventStream
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A blocking TCP connection to 127.0.0.1 for tests: sees exactly what arrives, read by read, and
+/// tells a reset from a clean end. Every read has a timeout, so no test can hang.
+final class RawConnection {
+    enum ReadResult: Equatable {
+        case bytes([UInt8])
+        case end
+        case reset
+        case timeout
+    }
+
+    let descriptor: Int32
+
+    init(port: Int, receiveBuffer: Int32? = nil) throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw TestFailure("socket: \(errno)") }
+        if var size = receiveBuffer {
+            setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            close(descriptor)
+            throw TestFailure("connect to port \(port): errno \(errno)")
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) { send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { return }
+            offset += sent
+        }
+    }
+
+    /// One `recv`, waiting at most `timeout` seconds.
+    func read(timeout: Double = 5, maximum: Int = 1 << 20) -> ReadResult {
+        var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&poller, 1, Int32(timeout * 1000))
+        guard ready > 0 else { return .timeout }
+        var buffer = [UInt8](repeating: 0, count: maximum)
+        let count = recv(descriptor, &buffer, maximum, 0)
+        if count > 0 { return .bytes(Array(buffer[..<count])) }
+        if count == 0 { return .end }
+        return errno == ECONNRESET ? .reset : .end
+    }
+
+    /// Reads until `done` holds for everything read so far, the peer closes, or `timeout` passes.
+    func read(until done: ([UInt8]) -> Bool, timeout: Double = 5) -> (bytes: [UInt8], last: ReadResult) {
+        var all: [UInt8] = []
+        let deadline = Self.now() + timeout
+        while !done(all) {
+            let remaining = deadline - Self.now()
+            guard remaining > 0 else { return (all, .timeout) }
+            let result = read(timeout: remaining)
+            guard case .bytes(let bytes) = result else { return (all, result) }
+            all += bytes
+        }
+        return (all, .bytes([]))
+    }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A parsed HTTP response head.
+struct ResponseHead {
+    var status: Int
+    var headers: [(String, String)]
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    /// Splits `bytes` at the end of the head; nil until the head is complete.
+    static func parse(_ bytes: [UInt8]) -> (head: ResponseHead, rest: [UInt8])? {
+        guard let end = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
+        let text = String(decoding: bytes[..<end.lowerBound], as: UTF8.self)
+        let lines = text.components(separatedBy: "\r\n")
+        let statusParts = lines[0].split(separator: " ")
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { return nil }
+        let headers = lines.dropFirst().compactMap { line -> (String, String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+        }
+        return (ResponseHead(status: status, headers: headers), Array(bytes[end.upperBound...]))
+    }
+}
+
+/// An HTTP client for one simple request with a `Content-Length` answer.
+func httpRequest(port: Int, _ method: String, _ path: String, headers: [String] = [], body: String = "") throws -> (ResponseHead, String) {
+    let connection = try RawConnection(port: port)
+    var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    for header in headers { request += header + "\r\n" }
+    if !body.isEmpty || method == "POST" { request += "Content-Length: \(body.utf8.count)\r\n" }
+    request += "\r\n" + body
+    connection.send(request)
+    let (bytes, _) = connection.read(until: { _ in false }, timeout: 3)
+    guard let (head, rest) = ResponseHead.parse(bytes) else { throw TestFailure("no response head in \(String(decoding: bytes, as: UTF8.self))") }
+    return (head, String(decoding: rest, as: UTF8.self))
+}
+
+/// A subscriber that reads an event stream the way a client would: HTTP head, chunked body decoded,
+/// bytes parsed with `EventStreamParser`, and every raw read kept for tests about the wire.
+final class StreamSubscriber {
+    let connection: RawConnection
+    private(set) var head: ResponseHead?
+    private(set) var reads: [[UInt8]] = []
+    private(set) var outputs: [EventStreamParser.Output] = []
+    private(set) var ended: RawConnection.ReadResult?
+    private var pending: [UInt8] = []
+    private var parser = EventStreamParser(reportsComments: true)
+    private(set) var sawLastChunk = false
+
+    init(port: Int, path: String, headers: [String] = [], receiveBuffer: Int32? = nil, sendRequest: Bool = true) throws {
+        connection = try RawConnection(port: port, receiveBuffer: receiveBuffer)
+        var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        for header in headers { request += header + "\r\n" }
+        if sendRequest { connection.send(request + "\r\n") }
+    }
+
+    var events: [ServerSentEvent] {
+        outputs.compactMap { if case .event(let event) = $0 { event } else { nil } }
+    }
+
+    var comments: [String] {
+        outputs.compactMap { if case .comment(let text) = $0 { text } else { nil } }
+    }
+
+    /// Reads until `done()` holds, the stream ends, or `timeout` passes; returns whether `done()` held.
+    @discardableResult
+    func read(timeout: Double = 5, until done: () -> Bool) -> Bool {
+        let deadline = RawConnection.now() + timeout
+        while !done() {
+            guard ended == nil else { return false }
+            let remaining = deadline - RawConnection.now()
+            guard remaining > 0 else { return false }
+            let result = connection.read(timeout: remaining)
+            switch result {
+            case .bytes(let bytes):
+                reads.append(bytes)
+                consume(bytes)
+            case .timeout:
+                return done()
+            case .end, .reset:
+                ended = result
+            }
+        }
+        return true
+    }
+
+    func waitForHead(timeout: Double = 5) throws -> ResponseHead {
+        read(timeout: timeout) { head != nil }
+        guard let head else { throw TestFailure("no response head (ended: \(String(describing: ended)))") }
+        return head
+    }
+
+    func waitForEvents(_ count: Int, timeout: Double = 5) -> [ServerSentEvent] {
+        read(timeout: timeout) { events.count >= count }
+        return events
+    }
+
+    private func consume(_ bytes: [UInt8]) {
+        pending += bytes
+        if head == nil {
+            guard let (parsed, rest) = ResponseHead.parse(pending) else { return }
+            head = parsed
+            pending = rest
+        }
+        guard let head else { return }
+        if head.header("Transfer-Encoding")?.lowercased() == "chunked" {
+            while let lineEnd = pending.firstRange(of: Array("\r\n".utf8)) {
+                let sizeText = String(decoding: pending[..<lineEnd.lowerBound], as: UTF8.self)
+                guard let size = Int(sizeText, radix: 16) else { return }
+                let start = lineEnd.upperBound
+                if size == 0 {
+                    sawLastChunk = true
+                    pending.removeAll()
+                    return
+                }
+                guard pending.count >= start + size + 2 else { return }
+                let payload = Array(pending[start..<(start + size)])
+                pending.removeFirst(start + size + 2)
+                try? parser.parse(payload) { outputs.append($0) }
+            }
+        } else {
+            let payload = pending
+            pending.removeAll()
+            try? parser.parse(payload) { outputs.append($0) }
+        }
+    }
+}
+
