@@ -73,8 +73,8 @@ public final class SSEServer: Sendable {
         let closed = eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
             let channel = listener.value
             listener.value = nil
-            let closeListener = channel?.close().recover { _ in } ?? core.eventLoop.makeSucceededVoidFuture()
-            return closeListener.flatMap { core.value.closeEverything() }.map { core.value.log(.stopped) }
+            guard let channel else { return core.eventLoop.makeSucceededVoidFuture() }
+            return channel.close().recover { _ in }.flatMap { core.value.closeEverything() }.map { core.value.log(.stopped) }
         }
         try? await closed.get()
         try? await group.shutdownGracefully()

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Drives headless Chromium over its DevTools pipe (no extra packages): opens URL, then evaluates a
+JavaScript EXPRESSION every 200 ms until its string value contains every --until text, and prints it.
+
+  cdp.py URL EXPRESSION [--until TEXT]... [--timeout SECONDS] [--screenshot FILE.png]
+
+Exit status 0 when every --until text appeared, 1 on timeout (the last value is printed either way),
+2 when Chromium could not be driven. Chromium's own output goes to standard error.
+"""
+import argparse
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+
+class Browser:
+    def __init__(self):
+        # Debian's /usr/bin/chromium is a shell wrapper; run the browser itself when it is there.
+        binary = next((path for path in ("/usr/lib/chromium/chromium",) if os.access(path, os.X_OK)), None) \
+            or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+        if not binary:
+            sys.exit("cdp.py: chromium is not installed")
+        self.profile = tempfile.mkdtemp(prefix="drip-chromium-")
+        to_chrome_read, to_chrome_write = os.pipe()
+        from_chrome_read, from_chrome_write = os.pipe()
+        # Chromium reads commands on fd 3 and writes replies on fd 4.
+        def wire_fds():
+            # dup2 onto the same number is a no-op that keeps close-on-exec, so clear it explicitly.
+            os.dup2(to_chrome_read, 3)
+            os.dup2(from_chrome_write, 4)
+            os.set_inheritable(3, True)
+            os.set_inheritable(4, True)
+        self.process = subprocess.Popen(
+            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-pipe",
+             f"--user-data-dir={self.profile}", "--window-size=1200,900", "about:blank"],
+            preexec_fn=wire_fds, close_fds=False,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.close(to_chrome_read)
+        os.close(from_chrome_write)
+        self.writer = os.fdopen(to_chrome_write, "wb", buffering=0)
+        self.reader = os.fdopen(from_chrome_read, "rb", buffering=0)
+        self.buffer = b""
+        self.next_id = 0
+
+    def call(self, method, params=None, session=None):
+        self.next_id += 1
+        message = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        self.writer.write(json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self.buffer:
+                chunk = self.reader.read(65536)
+                if not chunk:
+                    raise RuntimeError("chromium closed the DevTools pipe")
+                self.buffer += chunk
+            raw, self.buffer = self.buffer.split(b"\0", 1)
+            reply = json.loads(raw)
+            if reply.get("id") == self.next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+
+    def close(self):
+        try:
+            self.call("Browser.close")
+        except Exception:
+            pass
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("url")
+    parser.add_argument("expression")
+    parser.add_argument("--until", action="append", default=[])
+    parser.add_argument("--timeout", type=float, default=10)
+    parser.add_argument("--screenshot")
+    args = parser.parse_args()
+
+    try:
+        browser = Browser()
+    except OSError as error:
+        sys.exit(f"cdp.py: cannot start chromium: {error}")
+    status, value = 1, ""
+    try:
+        target = browser.call("Target.createTarget", {"url": args.url})["targetId"]
+        session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        deadline = time.monotonic() + args.timeout
+        while time.monotonic() < deadline:
+            result = browser.call("Runtime.evaluate", {"expression": args.expression, "returnByValue": True}, session)
+            value = str(result.get("result", {}).get("value", ""))
+            if all(text in value for text in args.until):
+                status = 0
+                break
+            time.sleep(0.2)
+        if args.screenshot:
+            shot = browser.call("Page.captureScreenshot", {"format": "png"}, session)
+            with open(args.screenshot, "wb") as file:
+                file.write(base64.b64decode(shot["data"]))
+    except RuntimeError as error:
+        print(f"cdp.py: {error}", file=sys.stderr)
+        status = 2
+    finally:
+        browser.close()
+    print(value)
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()
