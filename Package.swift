@@ -28,7 +28,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .target(name: "SSEClient", dependencies: ["EventStream"]),
+        .target(
+            name: "SSEClient",
+            dependencies: [
+                "EventStream",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .target(name: "Workbench", dependencies: ["EventStream", "SSEServer", "SSEClient"]),
         .systemLibrary(
             name: "CLibEdit",
@@ -41,6 +49,8 @@ let package = Package(
             dependencies: [
                 "Workbench",
                 "LineEditor",
+                "SSEServer",
+                "SSEClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -48,7 +58,7 @@ let package = Package(
         .executableTarget(name: "drip-bench", dependencies: ["EventStream"], path: "Benchmarks/DecodeBenchmark"),
 
         .testTarget(name: "EventStreamTests", dependencies: ["EventStream"]),
-        .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "EventStream"]),
+        .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "SSEClient", "EventStream"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench"]),
         .testTarget(name: "LineEditorTests", dependencies: ["LineEditor"]),
         .testTarget(name: "dripTests", dependencies: ["drip"], exclude: ["Fixtures"]),

@@ -144,11 +144,17 @@ public final class SSEServer: Sendable {
         }
     }
 
-    /// Corrupts the next event published to `stream`.
-    public func corrupt(stream: String, _ corruption: Corruption) async throws(ServerError) {
+    /// Corrupts the next event sent to `audience` (every client of a stream, or one client).
+    public func corrupt(_ audience: Audience, _ corruption: Corruption) async throws(ServerError) {
         try await onLoop { core throws(ServerError) in
-            try StreamName.validate(stream)
-            core.stream(named: stream).corruptions.append(corruption)
+            switch audience {
+            case .stream(let name):
+                try StreamName.validate(name)
+                core.stream(named: name).corruptions.append(corruption)
+            case .client(let id):
+                guard let subscriber = core.subscribers[id] else { throw .noSuchClient(id) }
+                subscriber.corruptions.append(corruption)
+            }
         }
     }
 
@@ -157,6 +163,26 @@ public final class SSEServer: Sendable {
         try await onLoop { core throws(ServerError) in
             try StreamName.validate(stream)
             core.stream(named: stream).rejections += Array(repeating: rejection, count: max(1, count))
+        }
+    }
+
+    /// Removes every fault set on `audience`: pacing, pending corruptions and, for a stream, rejections.
+    public func clearFaults(_ audience: Audience) async throws(ServerError) {
+        try await onLoop { core throws(ServerError) in
+            switch audience {
+            case .stream(let name):
+                try StreamName.validate(name)
+                let stream = core.stream(named: name)
+                stream.pacing = Pacing()
+                stream.corruptions.removeAll()
+                stream.rejections.removeAll()
+                stream.subscribers.forEach { $0.pump() }
+            case .client(let id):
+                guard let subscriber = core.subscribers[id] else { throw .noSuchClient(id) }
+                subscriber.pacing = Pacing()
+                subscriber.corruptions.removeAll()
+                subscriber.pump()
+            }
         }
     }
 

@@ -52,13 +52,15 @@ final class Subscriber {
     /// Why the connection ended, when the server ended it; otherwise the peer did.
     var closeReason: String?
     var pacing = Pacing()
+    /// Malformations for this client's next events, applied one per event.
+    var corruptions: [Corruption] = []
 
     private var queue: [(frame: Frame, notBefore: NIODeadline)] = []
     private var queueHead = 0
     /// Bytes of the head frame already written when it is being written in pieces.
     private var headOffset = 0
     private var queuedBytes = 0
-    private var pumpScheduled = false
+    private var scheduledPump: Scheduled<Void>?
 
     init(id: Int, streamName: String, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext, core: ServerCore) {
         self.id = id
@@ -80,6 +82,10 @@ final class Subscriber {
     /// Sends `frame` now, or after what is queued when a pacing fault is active.
     func send(_ frame: Frame) {
         guard !isClosed else { return }
+        if frame.isEvent, !corruptions.isEmpty {
+            let corrupted = ServerCore.corrupt(Array(frame.bytes.readableBytesView), with: corruptions.removeFirst())
+            return send(Frame(ByteBuffer(bytes: corrupted), isEvent: true, allocator: channel.allocator))
+        }
         let now = NIODeadline.now()
         let effective = effectivePacing
         if queueHead == queue.count, !effective.isActive(at: now) {
@@ -91,7 +97,7 @@ final class Subscriber {
         if queuedBytes > core.configuration.limits.maxQueuedBytes {
             return drop(.reset, reason: "too slow: \(queuedBytes) bytes queued by faults (limit \(core.configuration.limits.maxQueuedBytes))")
         }
-        pump()
+        drain()
     }
 
     /// The stream's pacing combined with this client's own.
@@ -107,9 +113,16 @@ final class Subscriber {
         return result
     }
 
-    /// Writes queued frames as far as pacing allows, and schedules itself for the rest.
+    /// Writes queued frames as far as pacing allows now (the pacing may just have changed), and
+    /// schedules itself for the rest.
     func pump() {
-        guard !isClosed, !pumpScheduled else { return }
+        scheduledPump?.cancel()
+        scheduledPump = nil
+        drain()
+    }
+
+    private func drain() {
+        guard !isClosed, scheduledPump == nil else { return }
         let now = NIODeadline.now()
         let effective = effectivePacing
         while queueHead < queue.count {
@@ -145,10 +158,9 @@ final class Subscriber {
     }
 
     private func schedulePump(at deadline: NIODeadline) {
-        pumpScheduled = true
-        context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            pumpScheduled = false
-            pump()
+        scheduledPump = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            scheduledPump = nil
+            drain()
         }
     }
 
@@ -165,6 +177,8 @@ final class Subscriber {
         guard !isClosed else { return }
         isClosed = true
         closeReason = reason
+        scheduledPump?.cancel()
+        scheduledPump = nil
         queue.removeAll()
         queueHead = 0
         switch mode {

@@ -102,23 +102,23 @@ struct FaultTests {
             try await waitForClients(server, stream: "s", count: 1)
             var wire: [UInt8] { subscriber.reads.flatMap { $0 } }
 
-            try await server.corrupt(stream: "s", .bareCarriageReturns)
+            try await server.corrupt(.stream("s"), .bareCarriageReturns)
             try await server.publish(stream: "s", event: ServerSentEvent(data: "cr"))
             subscriber.read { subscriber.events.count >= 1 }
             #expect(wire.firstRange(of: Array("data: cr\r\r".utf8)) != nil)
 
-            try await server.corrupt(stream: "s", .invalidUTF8)
+            try await server.corrupt(.stream("s"), .invalidUTF8)
             try await server.publish(stream: "s", event: ServerSentEvent(data: "bad"))
             subscriber.read { subscriber.events.count >= 2 }
             #expect(wire.firstRange(of: Array("data: ".utf8) + [0xFF, 0xFE] + Array("bad\n".utf8)) != nil)
             #expect(subscriber.events.last?.data == "\u{FFFD}\u{FFFD}bad")
 
-            try await server.corrupt(stream: "s", .longLine(4096))
+            try await server.corrupt(.stream("s"), .longLine(4096))
             try await server.publish(stream: "s", event: ServerSentEvent(data: "after"))
             subscriber.read { subscriber.events.count >= 3 }
             #expect(subscriber.events.last?.data.count == 4090 + 1 + 5)
 
-            try await server.corrupt(stream: "s", .noBlankLine)
+            try await server.corrupt(.stream("s"), .noBlankLine)
             try await server.publish(stream: "s", event: ServerSentEvent(data: "first"))
             try await server.publish(stream: "s", event: ServerSentEvent(data: "second"))
             subscriber.read { subscriber.events.count >= 4 }
@@ -169,6 +169,43 @@ struct FaultTests {
             let dropped = log.wait { if case .disconnected(_, "s", let reason) = $0 { reason.hasPrefix("too slow") } else { false } }
             #expect(dropped != nil)
             #expect(try await server.snapshot().streams.first?.clients.count == 1)
+        }
+    }
+}
+
+@Suite("Server: faults per client, and undoing them", .serialized)
+struct FaultScopeTests {
+    @Test("a corruption for one client leaves the others' stream intact")
+    func corruptOneClient() async throws {
+        try await withServer { server, port, _ in
+            let victim = try StreamSubscriber(port: port, path: "/streams/s")
+            _ = try victim.waitForHead()
+            try await waitForClients(server, stream: "s", count: 1)
+            let bystander = try StreamSubscriber(port: port, path: "/streams/s")
+            _ = try bystander.waitForHead()
+            try await waitForClients(server, stream: "s", count: 2)
+            let victimID = try #require(try await server.snapshot().streams.first?.clients.first?.id)
+            try await server.corrupt(.client(victimID), .invalidUTF8)
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "x"))
+            #expect(victim.waitForEvents(1).map(\.data) == ["\u{FFFD}\u{FFFD}x"])
+            #expect(bystander.waitForEvents(1).map(\.data) == ["x"])
+        }
+    }
+
+    @Test("clearing faults ends a stall at once and cancels pending rejections")
+    func clearFaults() async throws {
+        try await withServer { server, port, _ in
+            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
+            _ = try subscriber.waitForHead()
+            try await waitForClients(server, stream: "s", count: 1)
+            try await server.stall(.stream("s"), for: .seconds(60))
+            try await server.reject(stream: "s", .status(503), count: 3)
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "held"))
+            subscriber.read(timeout: 0.2) { false }
+            #expect(subscriber.events.isEmpty)
+            try await server.clearFaults(.stream("s"))
+            #expect(subscriber.waitForEvents(1).map(\.data) == ["held"])
+            #expect(try httpRequest(port: port, "GET", "/streams/s").0.status == 200)
         }
     }
 }

@@ -1,0 +1,69 @@
+/// An `http://` or `https://` URL split into what a connection needs: scheme, host, port, and the
+/// request target (path and query, as sent on the request line).
+public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
+    public var isSecure: Bool
+    public var host: String
+    public var port: Int
+    /// Path and query, starting with `/`.
+    public var target: String
+
+    /// Parses `text`; throws with a message naming what is wrong.
+    public init(parsing text: String) throws(HTTPURLError) {
+        let lowered = text.lowercased()
+        let rest: Substring
+        if lowered.hasPrefix("http://") {
+            isSecure = false
+            rest = text.dropFirst(7)
+        } else if lowered.hasPrefix("https://") {
+            isSecure = true
+            rest = text.dropFirst(8)
+        } else {
+            throw HTTPURLError("\(text.debugDescription) is not an http:// or https:// URL")
+        }
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        var path = String(rest[authorityEnd...].prefix { $0 != "#" })
+        if path.isEmpty || path.first == "?" { path = "/" + path }
+        target = path
+        guard !authority.isEmpty, !authority.contains("@") else { throw HTTPURLError("\(text.debugDescription) has no host") }
+        var hostPart = authority
+        var portText: Substring?
+        if authority.first == "[" {
+            guard let close = authority.firstIndex(of: "]") else { throw HTTPURLError("\(text.debugDescription) has an unclosed [ in its host") }
+            hostPart = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            if after.first == ":" { portText = after.dropFirst() } else if !after.isEmpty {
+                throw HTTPURLError("\(text.debugDescription) has text after its host")
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            hostPart = authority[..<colon]
+            portText = authority[authority.index(after: colon)...]
+        }
+        guard !hostPart.isEmpty else { throw HTTPURLError("\(text.debugDescription) has no host") }
+        host = String(hostPart)
+        if let portText {
+            guard let port = Int(portText), (1...65535).contains(port) else {
+                throw HTTPURLError("\(text.debugDescription) has port \(String(portText).debugDescription), not a number from 1 to 65535")
+            }
+            self.port = port
+        } else {
+            port = isSecure ? 443 : 80
+        }
+    }
+
+    /// The `Host` header value.
+    public var hostHeader: String {
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        return port == (isSecure ? 443 : 80) ? bracketed : "\(bracketed):\(port)"
+    }
+
+    public var description: String {
+        "\(isSecure ? "https" : "http")://\(hostHeader)\(target)"
+    }
+}
+
+/// Why a URL could not be used.
+public struct HTTPURLError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,447 @@
+import EventStream
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What `drip load` does: how many subscribers, how fast they connect, and what to publish.
+public struct LoadOptions: Sendable {
+    public var url: HTTPURL
+    public var clients: Int
+    /// Connections being opened at once; the rest wait their turn (a ramp that bounds the burst).
+    public var connectConcurrency: Int
+    /// When set, `events` events are POSTed here, each with a sequence number and a send timestamp.
+    public var publishURL: HTTPURL?
+    public var events: Int
+    /// Events per second; nil publishes as fast as the server answers.
+    public var rate: Double?
+    /// Bytes of data per published event (at least the sequence number and timestamp).
+    public var payloadSize: Int
+    /// Without a publisher: how long to stay subscribed and count what arrives.
+    public var duration: Duration
+    /// With a publisher: how long to wait after the last publish for deliveries to complete.
+    public var settleTimeout: Duration
+    public var headers: [(name: String, value: String)]
+    public var threads: Int
+
+    /// One event loop per core.
+    public static var defaultThreads: Int { System.coreCount }
+
+    public init(
+        url: HTTPURL, clients: Int = 100, connectConcurrency: Int = 200, publishURL: HTTPURL? = nil, events: Int = 1000, rate: Double? = nil,
+        payloadSize: Int = 100, duration: Duration = .seconds(10), settleTimeout: Duration = .seconds(10),
+        headers: [(name: String, value: String)] = [], threads: Int = LoadOptions.defaultThreads
+    ) {
+        self.url = url
+        self.clients = clients
+        self.connectConcurrency = connectConcurrency
+        self.publishURL = publishURL
+        self.events = events
+        self.rate = rate
+        self.payloadSize = payloadSize
+        self.duration = duration
+        self.settleTimeout = settleTimeout
+        self.headers = headers
+        self.threads = threads
+    }
+}
+
+/// What a load run measured. Latencies are from the publisher's send timestamp to the subscriber's
+/// parse of the event, both on this process's monotonic clock.
+public struct LoadReport: Sendable {
+    public var subscribersConnected: Int
+    public var connectFailures: [String: Int]
+    public var connectMilliseconds: Percentiles
+    public var published: Int
+    public var publishSeconds: Double
+    public var delivered: Int
+    /// From the first publish to the last delivery (or the subscribed duration without a publisher).
+    public var deliverySeconds: Double
+    public var latencyMilliseconds: Percentiles
+    /// Sequence numbers published but never delivered, summed over subscribers that stayed connected.
+    public var lost: Int
+    public var duplicated: Int
+    public var outOfOrder: Int
+    public var disconnected: Int
+
+    public var deliveredPerSecond: Double { deliverySeconds > 0 ? Double(delivered) / deliverySeconds : 0 }
+}
+
+/// The 50th, 99th percentile and maximum of a set of samples.
+public struct Percentiles: Sendable, Hashable {
+    public var p50: Double
+    public var p99: Double
+    public var max: Double
+    public var count: Int
+
+    init(_ samples: [Double]) {
+        let sorted = samples.sorted()
+        count = sorted.count
+        func at(_ fraction: Double) -> Double {
+            guard !sorted.isEmpty else { return 0 }
+            return sorted[Swift.min(sorted.count - 1, Int((Double(sorted.count - 1) * fraction).rounded()))]
+        }
+        p50 = at(0.5)
+        p99 = at(0.99)
+        max = sorted.last ?? 0
+    }
+}
+
+/// Opens many subscriptions at once on NIO (one event loop per thread), parses each with
+/// `EventStreamParser`, optionally publishes numbered, timestamped events, and measures delivery.
+///
+/// Invariant: every per-subscriber record lives on that subscriber's event loop and is read back there.
+public enum LoadGenerator {
+    public static func run(_ options: LoadOptions, progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> LoadReport {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
+        do {
+            let report = try await run(options, group: group, progress: progress)
+            try? await group.shutdownGracefully()
+            return report
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func run(_ options: LoadOptions, group: EventLoopGroup, progress: @escaping @Sendable (String) -> Void) async throws -> LoadReport {
+        progress("connecting \(options.clients) subscriber\(options.clients == 1 ? "" : "s") to \(options.url)")
+        let subscriptions = await connectAll(options, group: group)
+        let connected = subscriptions.compactMap { try? $0.get() }
+        var failures: [String: Int] = [:]
+        for case .failure(let error) in subscriptions { failures[String(describing: error), default: 0] += 1 }
+        progress("\(connected.count) connected" + (failures.isEmpty ? "" : ", \(subscriptions.count - connected.count) failed"))
+
+        var published = 0
+        var publishSeconds = 0.0
+        let started = Clock.nanoseconds()
+        if let publishURL = options.publishURL, !connected.isEmpty || options.clients == 0 {
+            let publisher = try await Publisher.connect(to: publishURL, headers: options.headers, group: group)
+            let publishStart = Clock.nanoseconds()
+            for sequence in 1...max(1, options.events) where options.events > 0 {
+                if let rate = options.rate, rate > 0 {
+                    let due = publishStart + UInt64(Double(sequence - 1) / rate * 1e9)
+                    let now = Clock.nanoseconds()
+                    if due > now { try await Task.sleep(for: .nanoseconds(Int64(due - now))) }
+                }
+                try await publisher.publish(payload(sequence: sequence, size: options.payloadSize))
+                published += 1
+            }
+            publishSeconds = Double(Clock.nanoseconds() - publishStart) / 1e9
+            publisher.close()
+            progress("published \(published) events in \(format(publishSeconds)) s; waiting for deliveries")
+            let deadline = Clock.nanoseconds() + UInt64(options.settleTimeout.components.seconds) * 1_000_000_000
+            while Clock.nanoseconds() < deadline {
+                let counts = try await gather(connected)
+                if counts.allSatisfy({ $0.isClosed || $0.received >= published }) { break }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        } else {
+            progress("subscribed; counting events for \(options.duration)")
+            try await Task.sleep(for: options.duration)
+        }
+
+        let records = try await gather(connected)
+        for subscription in connected { subscription.channel.close(promise: nil) }
+        let lastDelivery = records.map(\.lastReceivedAt).max() ?? Clock.nanoseconds()
+        let deliverySeconds =
+            options.publishURL == nil
+            ? Double(Clock.nanoseconds() - started) / 1e9 : Double(max(lastDelivery, started) - started) / 1e9
+        var lost = 0
+        var latencies: [Double] = []
+        for record in records {
+            latencies += record.latencies.map { Double($0) / 1000 }
+            if published > 0, !record.isClosed { lost += max(0, published - record.distinctSequences) }
+        }
+        return LoadReport(
+            subscribersConnected: connected.count,
+            connectFailures: failures,
+            connectMilliseconds: Percentiles(connected.map(\.connectMilliseconds)),
+            published: published,
+            publishSeconds: publishSeconds,
+            delivered: records.reduce(0) { $0 + $1.received },
+            deliverySeconds: deliverySeconds,
+            latencyMilliseconds: Percentiles(latencies),
+            lost: lost,
+            duplicated: records.reduce(0) { $0 + $1.duplicated },
+            outOfOrder: records.reduce(0) { $0 + $1.outOfOrder },
+            disconnected: records.filter(\.isClosed).count
+        )
+    }
+
+    /// `{"seq":N,"t":NANOSECONDS,"pad":"…"}`, padded to `size` bytes.
+    static func payload(sequence: Int, size: Int) -> String {
+        let head = "{\"seq\":\(sequence),\"t\":\(Clock.nanoseconds()),\"pad\":\""
+        let padding = max(0, size - head.utf8.count - 2)
+        return head + String(repeating: "x", count: padding) + "\"}"
+    }
+
+    private static func connectAll(_ options: LoadOptions, group: EventLoopGroup) async -> [Result<Subscription, Error>] {
+        await withTaskGroup(of: Result<Subscription, Error>.self) { tasks in
+            var results: [Result<Subscription, Error>] = []
+            results.reserveCapacity(options.clients)
+            var started = 0
+            while started < options.clients || results.count < started {
+                while started < options.clients, started - results.count < max(1, options.connectConcurrency) {
+                    started += 1
+                    tasks.addTask {
+                        do { return .success(try await Subscription.open(options.url, headers: options.headers, group: group)) } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                guard let result = await tasks.next() else { break }
+                results.append(result)
+            }
+            return results
+        }
+    }
+
+    private static func gather(_ subscriptions: [Subscription]) async throws -> [SubscriberRecord] {
+        var records: [SubscriberRecord] = []
+        records.reserveCapacity(subscriptions.count)
+        for subscription in subscriptions { records.append(try await subscription.record()) }
+        return records
+    }
+
+    static func format(_ value: Double) -> String {
+        let rounded = (value * 100).rounded() / 100
+        return "\(rounded)"
+    }
+}
+
+/// What one subscriber saw, copied off its event loop.
+struct SubscriberRecord: Sendable {
+    var received = 0
+    var distinctSequences = 0
+    var duplicated = 0
+    var outOfOrder = 0
+    var latencies: [UInt32] = []  // microseconds
+    var lastReceivedAt: UInt64 = 0
+    var isClosed = false
+}
+
+/// One open subscription of a load run.
+struct Subscription: Sendable {
+    let channel: Channel
+    let handler: NIOLoopBound<LoadSubscriberHandler>
+    let connectMilliseconds: Double
+
+    static func open(_ url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup) async throws -> Subscription {
+        guard !url.isSecure else { throw LoadError("drip load speaks http only; \(url) is https") }
+        let started = Clock.nanoseconds()
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .connect(host: url.host, port: url.port).get()
+        let eventLoop = channel.eventLoop
+        let (handler, opened) = try await eventLoop.submit { () -> (NIOLoopBound<LoadSubscriberHandler>, EventLoopFuture<Void>) in
+            let handler = LoadSubscriberHandler(eventLoop: eventLoop)
+            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            try channel.pipeline.syncOperations.addHandler(handler)
+            var request = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.target)
+            request.headers.add(name: "Host", value: url.hostHeader)
+            request.headers.add(name: "Accept", value: "text/event-stream")
+            request.headers.add(name: "Cache-Control", value: "no-cache")
+            for header in headers { request.headers.replaceOrAdd(name: header.name, value: header.value) }
+            channel.write(HTTPClientRequestPart.head(request), promise: nil)
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            return (NIOLoopBound(handler, eventLoop: eventLoop), handler.opened.futureResult)
+        }.get()
+        do {
+            try await opened.get()
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+        return Subscription(channel: channel, handler: handler, connectMilliseconds: Double(Clock.nanoseconds() - started) / 1e6)
+    }
+
+    func record() async throws -> SubscriberRecord {
+        let handler = self.handler
+        return try await channel.eventLoop.submit { handler.value.record }.get()
+    }
+}
+
+/// Reads one subscription: checks the response head, parses the body, and records each event's
+/// sequence number and latency.
+final class LoadSubscriberHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+
+    let opened: EventLoopPromise<Void>
+    private var parser = EventStreamParser()
+    private var seen: [UInt64] = []  // bitset of sequence numbers
+    private var highest = 0
+    private(set) var record = SubscriberRecord()
+
+    init(eventLoop: EventLoop) {
+        opened = eventLoop.makePromise()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            let type = head.headers.first(name: "Content-Type") ?? "(none)"
+            if head.status != .ok {
+                opened.fail(LoadError("HTTP \(head.status.code)"))
+            } else if !type.lowercased().hasPrefix("text/event-stream") {
+                opened.fail(LoadError("content type \(type)"))
+            } else {
+                opened.succeed()
+            }
+        case .body(let buffer):
+            let now = Clock.nanoseconds()
+            try? parser.parse(buffer.readableBytesView) { output in
+                guard case .event(let event) = output else { return }
+                note(event.data, at: now)
+            }
+        case .end:
+            opened.fail(LoadError("the response ended"))
+        }
+    }
+
+    private func note(_ data: String, at now: UInt64) {
+        record.received += 1
+        record.lastReceivedAt = now
+        guard let (sequence, sentAt) = Self.sequenceAndTimestamp(data) else { return }
+        if sentAt <= now { record.latencies.append(UInt32(clamping: (now - sentAt) / 1000)) }
+        let word = sequence / 64
+        if word >= seen.count { seen.append(contentsOf: repeatElement(0, count: word - seen.count + 1)) }
+        let bit = UInt64(1) << UInt64(sequence % 64)
+        if seen[word] & bit != 0 {
+            record.duplicated += 1
+        } else {
+            seen[word] |= bit
+            record.distinctSequences += 1
+        }
+        if sequence < highest { record.outOfOrder += 1 }
+        highest = max(highest, sequence)
+    }
+
+    /// Reads `"seq":N` and `"t":T` from the start of a load payload without a JSON parser.
+    static func sequenceAndTimestamp(_ data: String) -> (Int, UInt64)? {
+        var utf8 = data.utf8[...]
+        func number(after key: String) -> UInt64? {
+            guard let range = utf8.firstRange(of: key.utf8) else { return nil }
+            var value: UInt64 = 0
+            var index = range.upperBound
+            var digits = 0
+            while index < utf8.endIndex, let digit = Optional(utf8[index] &- 48), digit < 10 {
+                value = value &* 10 &+ UInt64(digit)
+                index = utf8.index(after: index)
+                digits += 1
+            }
+            utf8 = utf8[index...]
+            return digits > 0 ? value : nil
+        }
+        guard let sequence = number(after: "\"seq\":"), let sentAt = number(after: "\"t\":") else { return nil }
+        return (Int(sequence), sentAt)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        record.isClosed = true
+        opened.fail(LoadError("the connection closed"))
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        opened.fail(error)
+        context.close(promise: nil)
+    }
+}
+
+/// Sends publish requests one after another on one keep-alive connection.
+final class Publisher: Sendable {
+    private let channel: Channel
+    private let handler: NIOLoopBound<PublisherHandler>
+    private let url: HTTPURL
+    private let headers: [(name: String, value: String)]
+
+    private init(channel: Channel, handler: NIOLoopBound<PublisherHandler>, url: HTTPURL, headers: [(name: String, value: String)]) {
+        self.channel = channel
+        self.handler = handler
+        self.url = url
+        self.headers = headers
+    }
+
+    static func connect(to url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup) async throws -> Publisher {
+        guard !url.isSecure else { throw LoadError("drip load publishes over http only; \(url) is https") }
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connect(host: url.host, port: url.port).get()
+        let eventLoop = channel.eventLoop
+        let handler = try await eventLoop.submit { () -> NIOLoopBound<PublisherHandler> in
+            let handler = PublisherHandler()
+            try channel.pipeline.syncOperations.addHTTPClientHandlers()
+            try channel.pipeline.syncOperations.addHandler(handler)
+            return NIOLoopBound(handler, eventLoop: eventLoop)
+        }.get()
+        return Publisher(channel: channel, handler: handler, url: url, headers: headers)
+    }
+
+    func publish(_ body: String) async throws {
+        let (url, headers, handler, channel) = (url, headers, handler, channel)
+        let answered = try await channel.eventLoop.submit { () -> EventLoopFuture<Void> in
+            let promise = channel.eventLoop.makePromise(of: Void.self)
+            handler.value.pending = promise
+            var request = HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target)
+            request.headers.add(name: "Host", value: url.hostHeader)
+            request.headers.add(name: "Content-Length", value: String(body.utf8.count))
+            for header in headers { request.headers.replaceOrAdd(name: header.name, value: header.value) }
+            channel.write(HTTPClientRequestPart.head(request), promise: nil)
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil)
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            return promise.futureResult
+        }.get()
+        try await answered.get()
+    }
+
+    func close() { channel.close(promise: nil) }
+}
+
+final class PublisherHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    var pending: EventLoopPromise<Void>?
+    private var status = 0
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): status = Int(head.status.code)
+        case .body: break
+        case .end:
+            let promise = pending
+            pending = nil
+            if (200..<300).contains(status) { promise?.succeed() } else { promise?.fail(LoadError("publishing answered HTTP \(status)")) }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pending?.fail(LoadError("the publish connection closed"))
+        pending = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        pending?.fail(error)
+        pending = nil
+        context.close(promise: nil)
+    }
+}
+
+/// A load-run failure with a message for the user.
+public struct LoadError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The monotonic clock in nanoseconds, shared by the publisher and subscribers of one process.
+enum Clock {
+    static func nanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import SSEClient
+import Workbench
+
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Open many subscriptions at once (and optionally publish) and report delivery: what wrk is for HTTP, for SSE.",
+        discussion: """
+            Opens --clients subscriptions to URL, at most --connect-concurrency at a time. With --publish, POSTs --events
+            events to that URL (at --rate per second, or as fast as it answers), each carrying {"seq":N,"t":NANOSECONDS},
+            and reports delivered events/s, latency percentiles, connect time, and events lost, duplicated or out of order
+            per subscriber. Without --publish, it stays subscribed for --duration and counts what arrives.
+            Exit status: 0 when every subscriber connected and nothing was lost, 1 otherwise.
+            """
+    )
+
+    @Argument(help: "The stream to subscribe to (http://…).")
+    var url: String
+
+    @Option(help: "Subscriptions to open.")
+    var clients = 100
+
+    @Option(help: "Connections being opened at once.")
+    var connectConcurrency = 200
+
+    @Option(help: "Publish to this URL with POST (e.g. the same stream URL on drip).")
+    var publish: String?
+
+    @Option(help: "Events to publish.")
+    var events = 1000
+
+    @Option(help: "Events per second to publish; as fast as possible when omitted.")
+    var rate: Double?
+
+    @Option(help: "Bytes of data per published event.")
+    var size = 100
+
+    @Option(help: ArgumentHelp("Without --publish: how long to stay subscribed.", valueName: "duration"))
+    var duration = DurationValue(milliseconds: 10_000)
+
+    @Option(help: ArgumentHelp("With --publish: how long to wait for deliveries after the last publish.", valueName: "duration"))
+    var settle = DurationValue(milliseconds: 10_000)
+
+    @Option(name: [.short, .customLong("header")], help: "A request header, 'Name: value' (repeatable).")
+    var headers: [String] = []
+
+    @Option(help: "Event loop threads (default: one per core).")
+    var threads = LoadOptions.defaultThreads
+
+    @Flag(help: "Print the report as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        guard clients >= 0 else { throw ValidationError("--clients must be 0 or more") }
+        guard connectConcurrency > 0 else { throw ValidationError("--connect-concurrency must be at least 1") }
+        guard events >= 0 else { throw ValidationError("--events must be 0 or more") }
+        guard threads > 0 else { throw ValidationError("--threads must be at least 1") }
+        if let rate, rate <= 0 { throw ValidationError("--rate must be more than 0") }
+        for header in headers where !header.contains(":") {
+            throw ValidationError("--header \(header.debugDescription) is not 'Name: value'")
+        }
+    }
+
+    func run() async throws {
+        let options: LoadOptions
+        do {
+            options = LoadOptions(
+                url: try HTTPURL(parsing: url),
+                clients: clients,
+                connectConcurrency: connectConcurrency,
+                publishURL: try publish.map { try HTTPURL(parsing: $0) },
+                events: events,
+                rate: rate,
+                payloadSize: size,
+                duration: duration.duration,
+                settleTimeout: settle.duration,
+                headers: headers.map { header in
+                    let colon = header.firstIndex(of: ":") ?? header.endIndex
+                    return (String(header[..<colon]), String(header[header.index(after: colon)...].drop { $0 == " " }))
+                },
+                threads: threads
+            )
+        } catch {
+            throw ValidationError(String(describing: error))
+        }
+        let status = await LoadTool(options: options, json: json).run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
