@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(name: "drip-bench", dependencies: ["EventStream"], path: "Benchmarks/DecodeBenchmark"),
 
         .testTarget(name: "EventStreamTests", dependencies: ["EventStream"]),
-        .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "SSEClient", "EventStream"]),
+        .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "SSEClient", "EventStream"], exclude: ["Browser"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench"]),
         .testTarget(name: "LineEditorTests", dependencies: ["LineEditor"]),
         .testTarget(name: "dripTests", dependencies: ["drip"], exclude: ["Fixtures"]),

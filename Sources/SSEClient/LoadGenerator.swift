@@ -1,6 +1,5 @@
 import EventStream
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 #if canImport(Glibc)
@@ -22,6 +21,8 @@ public struct LoadOptions: Sendable {
     public var rate: Double?
     /// Bytes of data per published event (at least the sequence number and timestamp).
     public var payloadSize: Int
+    /// Publish requests in flight at once on the publisher's connection (HTTP/1.1 pipelining).
+    public var pipeline: Int
     /// Without a publisher: how long to stay subscribed and count what arrives.
     public var duration: Duration
     /// With a publisher: how long to wait after the last publish for deliveries to complete.
@@ -34,7 +35,7 @@ public struct LoadOptions: Sendable {
 
     public init(
         url: HTTPURL, clients: Int = 100, connectConcurrency: Int = 200, publishURL: HTTPURL? = nil, events: Int = 1000, rate: Double? = nil,
-        payloadSize: Int = 100, duration: Duration = .seconds(10), settleTimeout: Duration = .seconds(10),
+        payloadSize: Int = 100, pipeline: Int = 1, duration: Duration = .seconds(10), settleTimeout: Duration = .seconds(10),
         headers: [(name: String, value: String)] = [], threads: Int = LoadOptions.defaultThreads
     ) {
         self.url = url
@@ -44,6 +45,7 @@ public struct LoadOptions: Sendable {
         self.events = events
         self.rate = rate
         self.payloadSize = payloadSize
+        self.pipeline = pipeline
         self.duration = duration
         self.settleTimeout = settleTimeout
         self.headers = headers
@@ -123,15 +125,18 @@ public enum LoadGenerator {
         if let publishURL = options.publishURL, !connected.isEmpty || options.clients == 0 {
             let publisher = try await Publisher.connect(to: publishURL, headers: options.headers, group: group)
             let publishStart = Clock.nanoseconds()
+            var inFlight: [EventLoopFuture<Void>] = []
             for sequence in 1...max(1, options.events) where options.events > 0 {
                 if let rate = options.rate, rate > 0 {
                     let due = publishStart + UInt64(Double(sequence - 1) / rate * 1e9)
                     let now = Clock.nanoseconds()
                     if due > now { try await Task.sleep(for: .nanoseconds(Int64(due - now))) }
                 }
-                try await publisher.publish(payload(sequence: sequence, size: options.payloadSize))
+                if inFlight.count >= max(1, options.pipeline) { try await inFlight.removeFirst().get() }
+                inFlight.append(try await publisher.publish(payload(sequence: sequence, size: options.payloadSize)))
                 published += 1
             }
+            for answer in inFlight { try await answer.get() }
             publishSeconds = Double(Clock.nanoseconds() - publishStart) / 1e9
             publisher.close()
             progress("published \(published) events in \(format(publishSeconds)) s; waiting for deliveries")
@@ -240,17 +245,15 @@ struct Subscription: Sendable {
             .connectTimeout(.seconds(10))
             .connect(host: url.host, port: url.port).get()
         let eventLoop = channel.eventLoop
-        let (handler, opened) = try await eventLoop.submit { () -> (NIOLoopBound<LoadSubscriberHandler>, EventLoopFuture<Void>) in
+        var request = "GET \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
+        var defaults = [("Accept", "text/event-stream"), ("Cache-Control", "no-cache")]
+        defaults.removeAll { name, _ in headers.contains { $0.name.lowercased() == name.lowercased() } }
+        for (name, value) in defaults + headers.map({ ($0.name, $0.value) }) { request += "\(name): \(value)\r\n" }
+        request += "\r\n"
+        let (handler, opened) = try await eventLoop.submit { [request] () -> (NIOLoopBound<LoadSubscriberHandler>, EventLoopFuture<Void>) in
             let handler = LoadSubscriberHandler(eventLoop: eventLoop)
-            try channel.pipeline.syncOperations.addHTTPClientHandlers()
             try channel.pipeline.syncOperations.addHandler(handler)
-            var request = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.target)
-            request.headers.add(name: "Host", value: url.hostHeader)
-            request.headers.add(name: "Accept", value: "text/event-stream")
-            request.headers.add(name: "Cache-Control", value: "no-cache")
-            for header in headers { request.headers.replaceOrAdd(name: header.name, value: header.value) }
-            channel.write(HTTPClientRequestPart.head(request), promise: nil)
-            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            channel.writeAndFlush(ByteBuffer(string: request), promise: nil)
             return (NIOLoopBound(handler, eventLoop: eventLoop), handler.opened.futureResult)
         }.get()
         do {
@@ -271,9 +274,10 @@ struct Subscription: Sendable {
 /// Reads one subscription: checks the response head, parses the body, and records each event's
 /// sequence number and latency.
 final class LoadSubscriberHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
+    typealias InboundIn = ByteBuffer
 
     let opened: EventLoopPromise<Void>
+    private var response = HTTPResponseReader()
     private var parser = EventStreamParser()
     private var seen: [UInt64] = []  // bitset of sequence numbers
     private var highest = 0
@@ -284,24 +288,34 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            let type = head.headers.first(name: "Content-Type") ?? "(none)"
-            if head.status != .ok {
-                opened.fail(LoadError("HTTP \(head.status.code)"))
-            } else if !type.lowercased().hasPrefix("text/event-stream") {
-                opened.fail(LoadError("content type \(type)"))
-            } else {
-                opened.succeed()
+        let buffer = unwrapInboundIn(data)
+        let now = Clock.nanoseconds()
+        do {
+            try buffer.withUnsafeReadableBytes { bytes in
+                try response.read(bytes) { event in
+                    switch event {
+                    case .head(let head):
+                        let type = head.value(of: "Content-Type") ?? "(none)"
+                        if head.status != 200 {
+                            opened.fail(LoadError("HTTP \(head.status)"))
+                        } else if !type.lowercased().hasPrefix("text/event-stream") {
+                            opened.fail(LoadError("content type \(type)"))
+                        } else {
+                            opened.succeed()
+                        }
+                    case .body(let range):
+                        try? parser.parse(UnsafeRawBufferPointer(rebasing: bytes[range])) { output in
+                            guard case .event(let event) = output else { return }
+                            note(event.data, at: now)
+                        }
+                    case .end:
+                        context.close(promise: nil)
+                    }
+                }
             }
-        case .body(let buffer):
-            let now = Clock.nanoseconds()
-            try? parser.parse(buffer.readableBytesView) { output in
-                guard case .event(let event) = output else { return }
-                note(event.data, at: now)
-            }
-        case .end:
-            opened.fail(LoadError("the response ended"))
+        } catch {
+            opened.fail(error)
+            context.close(promise: nil)
         }
     }
 
@@ -323,24 +337,30 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
         highest = max(highest, sequence)
     }
 
-    /// Reads `"seq":N` and `"t":T` from the start of a load payload without a JSON parser.
+    /// Reads `"seq":N` and `"t":T` from a load payload without a JSON parser.
     static func sequenceAndTimestamp(_ data: String) -> (Int, UInt64)? {
-        var utf8 = data.utf8[...]
-        func number(after key: String) -> UInt64? {
-            guard let range = utf8.firstRange(of: key.utf8) else { return nil }
-            var value: UInt64 = 0
-            var index = range.upperBound
-            var digits = 0
-            while index < utf8.endIndex, let digit = Optional(utf8[index] &- 48), digit < 10 {
-                value = value &* 10 &+ UInt64(digit)
-                index = utf8.index(after: index)
-                digits += 1
+        var data = data
+        return data.withUTF8 { bytes -> (Int, UInt64)? in
+            var index = 0
+            func number(after key: StaticString) -> UInt64? {
+                let keyBytes = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
+                while index + keyBytes.count <= bytes.count {
+                    if bytes[index] == keyBytes[0], bytes[index..<(index + keyBytes.count)].elementsEqual(keyBytes) { break }
+                    index += 1
+                }
+                index += keyBytes.count
+                var value: UInt64 = 0
+                var digits = 0
+                while index < bytes.count, bytes[index] &- 48 < 10 {
+                    value = value &* 10 &+ UInt64(bytes[index] &- 48)
+                    index += 1
+                    digits += 1
+                }
+                return digits > 0 ? value : nil
             }
-            utf8 = utf8[index...]
-            return digits > 0 ? value : nil
+            guard let sequence = number(after: "\"seq\":"), let sentAt = number(after: "\"t\":") else { return nil }
+            return (Int(sequence), sentAt)
         }
-        guard let sequence = number(after: "\"seq\":"), let sentAt = number(after: "\"t\":") else { return nil }
-        return (Int(sequence), sentAt)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -376,58 +396,70 @@ final class Publisher: Sendable {
         let eventLoop = channel.eventLoop
         let handler = try await eventLoop.submit { () -> NIOLoopBound<PublisherHandler> in
             let handler = PublisherHandler()
-            try channel.pipeline.syncOperations.addHTTPClientHandlers()
             try channel.pipeline.syncOperations.addHandler(handler)
             return NIOLoopBound(handler, eventLoop: eventLoop)
         }.get()
         return Publisher(channel: channel, handler: handler, url: url, headers: headers)
     }
 
-    func publish(_ body: String) async throws {
+    /// Sends one publish request; the future completes when its answer arrives (answers come in order).
+    func publish(_ body: String) async throws -> EventLoopFuture<Void> {
         let (url, headers, handler, channel) = (url, headers, handler, channel)
-        let answered = try await channel.eventLoop.submit { () -> EventLoopFuture<Void> in
+        return try await channel.eventLoop.submit { () -> EventLoopFuture<Void> in
             let promise = channel.eventLoop.makePromise(of: Void.self)
-            handler.value.pending = promise
-            var request = HTTPRequestHead(version: .http1_1, method: .POST, uri: url.target)
-            request.headers.add(name: "Host", value: url.hostHeader)
-            request.headers.add(name: "Content-Length", value: String(body.utf8.count))
-            for header in headers { request.headers.replaceOrAdd(name: header.name, value: header.value) }
-            channel.write(HTTPClientRequestPart.head(request), promise: nil)
-            channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(string: body))), promise: nil)
-            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+            handler.value.pending.append(promise)
+            var request = "POST \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nContent-Length: \(body.utf8.count)\r\n"
+            for header in headers { request += "\(header.name): \(header.value)\r\n" }
+            request += "\r\n" + body
+            channel.writeAndFlush(ByteBuffer(string: request), promise: nil)
             return promise.futureResult
         }.get()
-        try await answered.get()
     }
 
     func close() { channel.close(promise: nil) }
 }
 
+/// Matches publish answers to requests, in order.
 final class PublisherHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    var pending: EventLoopPromise<Void>?
+    typealias InboundIn = ByteBuffer
+    var pending: [EventLoopPromise<Void>] = []
+    private var reader = HTTPResponseReader()
     private var status = 0
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head): status = Int(head.status.code)
-        case .body: break
-        case .end:
-            let promise = pending
-            pending = nil
-            if (200..<300).contains(status) { promise?.succeed() } else { promise?.fail(LoadError("publishing answered HTTP \(status)")) }
+        let buffer = unwrapInboundIn(data)
+        do {
+            try buffer.withUnsafeReadableBytes { bytes in
+                try reader.read(bytes) { event in
+                    switch event {
+                    case .head(let head): status = head.status
+                    case .body: break
+                    case .end:
+                        guard !pending.isEmpty else { return }
+                        let promise = pending.removeFirst()
+                        if (200..<300).contains(status) { promise.succeed() } else { promise.fail(LoadError("publishing answered HTTP \(status)")) }
+                    }
+                }
+            }
+        } catch {
+            failAll(error)
+            context.close(promise: nil)
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        pending?.fail(LoadError("the publish connection closed"))
-        pending = nil
+        failAll(LoadError("the publish connection closed"))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        pending?.fail(error)
-        pending = nil
+        failAll(error)
         context.close(promise: nil)
+    }
+
+    private func failAll(_ error: Error) {
+        let promises = pending
+        pending.removeAll()
+        for promise in promises { promise.fail(error) }
     }
 }
 

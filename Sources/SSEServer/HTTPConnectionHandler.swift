@@ -19,8 +19,19 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case closed
     }
 
+    /// A publish request read but not yet carried out: publishes that arrive together (pipelined)
+    /// are carried out together when the read ends, so each subscriber gets them in one write.
+    private struct PendingPublish {
+        let stream: String
+        let event: ServerSentEvent
+        let target: Int?
+        let cors: [(String, String)]
+        let keepAlive: Bool
+    }
+
     private let core: NIOLoopBoundBox<ServerCore>
     private var state = State.idle
+    private var pendingPublishes: [PendingPublish] = []
     private var remote = "unknown"
     private var peerReason = "the client closed the connection"
 
@@ -42,7 +53,13 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         context.fireChannelActive()
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        publishPending(context)
+        context.fireChannelReadComplete()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        publishPending(context)
         server.connectionClosed(context.channel)
         if case .subscribed(let subscriber) = state { server.unsubscribe(subscriber, peerReason: peerReason) }
         state = .closed
@@ -106,6 +123,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private func route(_ context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer) {
+        if head.method != .POST { publishPending(context) }
         let request = Request(head: head)
         let keepAlive = head.isKeepAlive
         let cors = corsHeaders(for: head)
@@ -161,15 +179,38 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         if request.query["client"] != nil, target == nil {
             return fail(context, 400, "client must be a client id number", cors: cors, keepAlive: keepAlive)
         }
-        do throws(ServerError) {
-            let receipt = try server.publish(stream: stream, event: event, to: target)
-            let json = JSONValue.object([
-                ("id", receipt.id.map(JSONValue.string) ?? .null), ("clients", .number(String(receipt.clients))),
-            ]).serialized
-            respond(context, status: 200, contentType: "application/json", body: json + "\n", headers: cors, keepAlive: keepAlive)
-        } catch {
-            let status = if case .noSuchClient = error { 404 } else { 400 }
-            fail(context, status, error.description, cors: cors, keepAlive: keepAlive)
+        pendingPublishes.append(PendingPublish(stream: stream, event: event, target: target, cors: cors, keepAlive: keepAlive))
+    }
+
+    /// Carries out the publishes read so far. One alone is written to every subscriber at once and
+    /// answered after. Several (a pipelining publisher) are written as one batch, answered, and then
+    /// each subscriber is flushed once — the publisher keeps its pipeline full while the batch goes out.
+    private func publishPending(_ context: ChannelHandlerContext) {
+        guard !pendingPublishes.isEmpty else { return }
+        let publishes = pendingPublishes
+        pendingPublishes.removeAll()
+        let server = self.server
+        func carryOut(_ publish: PendingPublish) -> Result<PublishReceipt, ServerError> {
+            Result { () throws(ServerError) in try server.publish(stream: publish.stream, event: publish.event, to: publish.target) }
+        }
+        func answer(_ results: [Result<PublishReceipt, ServerError>]) {
+            for (publish, result) in zip(publishes, results) {
+                switch result {
+                case .success(let receipt):
+                    let json = JSONValue.object([
+                        ("id", receipt.id.map(JSONValue.string) ?? .null), ("clients", .number(String(receipt.clients))),
+                    ]).serialized
+                    respond(context, status: 200, contentType: "application/json", body: json + "\n", headers: publish.cors, keepAlive: publish.keepAlive)
+                case .failure(let error):
+                    let status = if case .noSuchClient = error { 404 } else { 400 }
+                    fail(context, status, error.description, cors: publish.cors, keepAlive: publish.keepAlive)
+                }
+            }
+        }
+        if publishes.count == 1 {
+            answer([carryOut(publishes[0])])
+        } else {
+            server.batch { answer(publishes.map(carryOut)) }
         }
     }
 

@@ -67,6 +67,7 @@ final class ServerCore {
     private var nextClientID = 1
     private(set) var openConnections: [ObjectIdentifier: Channel] = [:]
     var isStopping = false
+    private var awaitingFlush: [Subscriber] = []
 
     init(eventLoop: EventLoop, configuration: ServerConfiguration, log: @escaping @Sendable (ServerLogEntry) -> Void) {
         self.eventLoop = eventLoop
@@ -257,6 +258,24 @@ final class ServerCore {
         let comment = frame(bytes, isEvent: false)
         for subscriber in recipients { subscriber.send(comment) }
         return recipients.count
+    }
+
+    /// Whether writes are being batched (see `batch`): subscribers then wait for one flush each.
+    private(set) var isBatching = false
+
+    func flushAfterBatch(_ subscriber: Subscriber) {
+        awaitingFlush.append(subscriber)
+    }
+
+    /// Runs `body` (several publishes) with writes batched, then flushes each written subscriber once.
+    func batch<T>(_ body: () -> T) -> T {
+        isBatching = true
+        let result = body()
+        isBatching = false
+        let written = awaitingFlush
+        awaitingFlush.removeAll(keepingCapacity: true)
+        for subscriber in written { subscriber.flush() }
+        return result
     }
 
     // MARK: Faults

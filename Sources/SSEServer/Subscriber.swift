@@ -61,6 +61,7 @@ final class Subscriber {
     private var headOffset = 0
     private var queuedBytes = 0
     private var scheduledPump: Scheduled<Void>?
+    private var awaitsFlush = false
 
     init(id: Int, streamName: String, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext, core: ServerCore) {
         self.id = id
@@ -164,9 +165,27 @@ final class Subscriber {
         }
     }
 
+    /// Writes and flushes at once, or, while the core publishes a batch of events, writes now and
+    /// lets the core flush every subscriber once at the end of the batch, so events published
+    /// together leave in one system call per subscriber.
     private func write(_ bytes: ByteBuffer, countsAsEvent: Bool) {
         if countsAsEvent { eventsSent += 1 }
-        context.writeAndFlush(NIOAny(bytes), promise: nil)
+        context.write(NIOAny(bytes), promise: nil)
+        if core.isBatching {
+            if !awaitsFlush {
+                awaitsFlush = true
+                core.flushAfterBatch(self)
+            }
+        } else {
+            flush()
+        }
+    }
+
+    /// Flushes what `write` left, and drops the client if the socket no longer takes it.
+    func flush() {
+        awaitsFlush = false
+        guard !isClosed else { return }
+        context.flush()
         if !channel.isWritable {
             drop(.reset, reason: "too slow: it stopped reading and more than \(core.configuration.limits.maxQueuedBytes) bytes are queued")
         }
@@ -181,6 +200,7 @@ final class Subscriber {
         scheduledPump = nil
         queue.removeAll()
         queueHead = 0
+        if awaitsFlush { context.flush() }
         switch mode {
         case .clean:
             if usesChunkedFraming {

@@ -35,6 +35,9 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Bytes of data per published event.")
     var size = 100
 
+    @Option(help: "Publish requests in flight at once (HTTP/1.1 pipelining).")
+    var pipeline = 1
+
     @Option(help: ArgumentHelp("Without --publish: how long to stay subscribed.", valueName: "duration"))
     var duration = DurationValue(milliseconds: 10_000)
 
@@ -55,6 +58,7 @@ struct Load: AsyncParsableCommand {
         guard connectConcurrency > 0 else { throw ValidationError("--connect-concurrency must be at least 1") }
         guard events >= 0 else { throw ValidationError("--events must be 0 or more") }
         guard threads > 0 else { throw ValidationError("--threads must be at least 1") }
+        guard pipeline > 0 else { throw ValidationError("--pipeline must be at least 1") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be more than 0") }
         for header in headers where !header.contains(":") {
             throw ValidationError("--header \(header.debugDescription) is not 'Name: value'")
@@ -72,6 +76,7 @@ struct Load: AsyncParsableCommand {
                 events: events,
                 rate: rate,
                 payloadSize: size,
+                pipeline: pipeline,
                 duration: duration.duration,
                 settleTimeout: settle.duration,
                 headers: headers.map { header in

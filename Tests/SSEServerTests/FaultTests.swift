@@ -51,7 +51,7 @@ struct FaultTests {
             _ = try subscriber.waitForHead()
             try await waitForClients(server, stream: "s", count: 1)
             let readsBefore = subscriber.reads.count
-            try await server.chunk(.stream("s"), size: 3, interval: .milliseconds(20))
+            try await server.chunk(.stream("s"), size: 3, interval: .milliseconds(150))
             try await server.publish(stream: "s", event: ServerSentEvent(data: "hello"))
             #expect(subscriber.waitForEvents(1).map(\.data) == ["hello"])
             let pieces = subscriber.reads[readsBefore...].map { String(decoding: $0, as: UTF8.self) }

@@ -1,0 +1,166 @@
+/// Reads HTTP/1.1 responses from raw bytes, without I/O: the status line and headers, then the
+/// body de-chunked, or of `Content-Length`, or as it comes until the connection ends, handing body
+/// bytes straight to the caller — the short path from socket to `EventStreamParser`. After a
+/// response with a known end it reads the next one (keep-alive, pipelining).
+///
+/// Invariant: memory held is bounded by `maxHeadSize` while reading the head and by one chunk-size
+/// line afterwards; body bytes are never copied into a buffer of their own.
+public struct HTTPResponseReader: Sendable {
+    public struct Head: Sendable, Hashable {
+        public var status: Int
+        public var reason: String
+        public var headers: [Header]
+
+        public struct Header: Sendable, Hashable {
+            public var name: String
+            public var value: String
+        }
+
+        /// The first value of the header `name` (case-insensitive).
+        public func value(of name: String) -> String? {
+            let lowered = name.lowercased()
+            return headers.first { $0.name.lowercased() == lowered }?.value
+        }
+    }
+
+    public enum Event: Equatable {
+        case head(Head)
+        /// Body bytes: a range of the buffer passed to `read`.
+        case body(Range<Int>)
+        /// The response ended (its last chunk, its `Content-Length`, or a status without a body).
+        case end
+    }
+
+    public struct Failure: Error, Hashable, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    private enum State: Sendable {
+        case head
+        case chunkSize
+        case fixed(remaining: Int)
+        case chunkData(remaining: Int)
+        case chunkDataEnd
+        case trailers
+        case identity
+    }
+
+    public var maxHeadSize: Int
+    private var state = State.head
+    private var pending: [UInt8] = []
+
+    public init(maxHeadSize: Int = 64 << 10) {
+        self.maxHeadSize = maxHeadSize
+    }
+
+    /// Reads `bytes`, reporting the head once, then body ranges, then the end of a chunked body.
+    public mutating func read(_ bytes: UnsafeRawBufferPointer, _ handle: (Event) -> Void) throws(Failure) {
+        var index = 0
+        while index < bytes.count {
+            switch state {
+            case .head:
+                while index < bytes.count, !headComplete(appending: bytes[index]) { index += 1 }
+                if index == bytes.count {
+                    if pending.count > maxHeadSize { throw Failure(description: "response head larger than \(maxHeadSize) bytes") }
+                    return
+                }
+                index += 1
+                let head = try parseHead()
+                pending.removeAll()
+                if (100..<200).contains(head.status) { continue }
+                handle(.head(head))
+                let chunked = head.value(of: "Transfer-Encoding")?.lowercased().contains("chunked") ?? false
+                let length = head.value(of: "Content-Length").flatMap { Int($0.trimmingSpaces) }
+                if head.status == 204 || head.status == 304 || length == 0 {
+                    handle(.end)
+                    state = .head
+                } else if chunked {
+                    state = .chunkSize
+                } else if let length {
+                    state = .fixed(remaining: length)
+                } else {
+                    state = .identity
+                }
+            case .identity:
+                handle(.body(index..<bytes.count))
+                return
+            case .fixed(let remaining):
+                let take = min(remaining, bytes.count - index)
+                handle(.body(index..<(index + take)))
+                index += take
+                if take == remaining {
+                    handle(.end)
+                    state = .head
+                } else {
+                    state = .fixed(remaining: remaining - take)
+                }
+            case .chunkSize:
+                let byte = bytes[index]
+                index += 1
+                if byte == UInt8(ascii: "\n") {
+                    let line = pending.prefix { $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: " ") }
+                    pending.removeAll()
+                    guard let size = Int(String(decoding: line, as: UTF8.self), radix: 16), size >= 0 else {
+                        throw Failure(description: "malformed chunk size \(String(decoding: line, as: UTF8.self).debugDescription)")
+                    }
+                    state = size == 0 ? .trailers : .chunkData(remaining: size)
+                } else {
+                    pending.append(byte)
+                    if pending.count > 1024 { throw Failure(description: "chunk-size line longer than 1024 bytes") }
+                }
+            case .chunkData(let remaining):
+                let take = min(remaining, bytes.count - index)
+                handle(.body(index..<(index + take)))
+                index += take
+                state = take == remaining ? .chunkDataEnd : .chunkData(remaining: remaining - take)
+            case .chunkDataEnd:
+                if bytes[index] == UInt8(ascii: "\n") { state = .chunkSize }
+                index += 1
+            case .trailers:
+                let byte = bytes[index]
+                index += 1
+                if byte == UInt8(ascii: "\n") {
+                    if pending.isEmpty || pending == [UInt8(ascii: "\r")] {
+                        state = .head
+                        handle(.end)
+                    }
+                    pending.removeAll()
+                } else {
+                    pending.append(byte)
+                }
+            }
+        }
+    }
+
+    private mutating func headComplete(appending byte: UInt8) -> Bool {
+        pending.append(byte)
+        return byte == UInt8(ascii: "\n") && pending.count >= 4 && pending.suffix(4).elementsEqual("\r\n\r\n".utf8)
+            || byte == UInt8(ascii: "\n") && pending.count >= 2 && pending.suffix(2).elementsEqual("\n\n".utf8)
+    }
+
+    private func parseHead() throws(Failure) -> Head {
+        let text = String(decoding: pending, as: UTF8.self)
+        var lines = text.split(omittingEmptySubsequences: true) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }.makeIterator()
+        guard let statusLine = lines.next() else { throw Failure(description: "empty response") }
+        let parts = statusLine.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]) else {
+            throw Failure(description: "not an HTTP response: \(String(statusLine.prefix(80)).debugDescription)")
+        }
+        var headers: [Head.Header] = []
+        while let line = lines.next() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let value = line[line.index(after: colon)...].drop { $0 == " " || $0 == "\t" }
+            headers.append(.init(name: String(line[..<colon]), value: String(value)))
+        }
+        return Head(status: status, reason: parts.count > 2 ? String(parts[2]) : "", headers: headers)
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        var text = Substring(self)
+        while text.first == " " || text.first == "\t" { text.removeFirst() }
+        while text.last == " " || text.last == "\t" { text.removeLast() }
+        return String(text)
+    }
+}
