@@ -142,7 +142,7 @@ final class ServerCore {
         }
         let subscriber = Subscriber(
             id: nextClientID,
-            streamName: streamName,
+            stream: stream,
             remote: remote,
             connectedAt: Self.now(),
             usesChunkedFraming: usesChunkedFraming,

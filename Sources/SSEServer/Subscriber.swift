@@ -30,6 +30,9 @@ struct Pacing: Hashable {
     var chunkSize: Int?
     var chunkInterval: TimeAmount = .milliseconds(10)
 
+    /// No pacing fault set at all (the common case, checked without reading the clock).
+    var isEmpty: Bool { stalledUntil == nil && delay == nil && chunkSize == nil }
+
     func isActive(at now: NIODeadline) -> Bool {
         (stalledUntil.map { $0 > now } ?? false) || delay != nil || chunkSize != nil
     }
@@ -42,11 +45,17 @@ struct Pacing: Hashable {
 final class Subscriber {
     let id: Int
     let streamName: String
+    /// The stream, held strongly: the core drops its reference to this subscriber when the
+    /// connection closes, which ends the cycle stream → subscribers → subscriber → stream.
+    private let stream: StreamState
+    /// Strong for the same reason; this subscriber is forgotten by the core when it closes.
+    private let core: ServerCore
+    private let channelRef: Channel
+    private let maxQueuedBytes: Int
     let remote: String
     let connectedAt: Double
     let usesChunkedFraming: Bool
     private let context: ChannelHandlerContext
-    private unowned let core: ServerCore
     private(set) var eventsSent = 0
     private(set) var isClosed = false
     /// Why the connection ended, when the server ended it; otherwise the peer did.
@@ -63,9 +72,12 @@ final class Subscriber {
     private var scheduledPump: Scheduled<Void>?
     private var awaitsFlush = false
 
-    init(id: Int, streamName: String, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext, core: ServerCore) {
+    init(id: Int, stream: StreamState, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext, core: ServerCore) {
         self.id = id
-        self.streamName = streamName
+        self.streamName = stream.name
+        self.stream = stream
+        self.channelRef = context.channel
+        self.maxQueuedBytes = core.configuration.limits.maxQueuedBytes
         self.remote = remote
         self.connectedAt = connectedAt
         self.usesChunkedFraming = usesChunkedFraming
@@ -73,7 +85,7 @@ final class Subscriber {
         self.core = core
     }
 
-    var channel: Channel { context.channel }
+    var channel: Channel { channelRef }
 
     /// Writes the response head right away, ahead of any pacing.
     func writeHead(_ head: ByteBuffer) {
@@ -87,6 +99,10 @@ final class Subscriber {
             let corrupted = ServerCore.corrupt(Array(frame.bytes.readableBytesView), with: corruptions.removeFirst())
             return send(Frame(ByteBuffer(bytes: corrupted), isEvent: true, allocator: channel.allocator))
         }
+        if queueHead == queue.count, pacing.isEmpty, stream.pacing.isEmpty {
+            write(usesChunkedFraming ? frame.chunk : frame.bytes, countsAsEvent: frame.isEvent)
+            return
+        }
         let now = NIODeadline.now()
         let effective = effectivePacing
         if queueHead == queue.count, !effective.isActive(at: now) {
@@ -95,16 +111,15 @@ final class Subscriber {
         }
         queue.append((frame, now + (effective.delay ?? .zero)))
         queuedBytes += frame.bytes.readableBytes
-        if queuedBytes > core.configuration.limits.maxQueuedBytes {
-            return drop(.reset, reason: "too slow: \(queuedBytes) bytes queued by faults (limit \(core.configuration.limits.maxQueuedBytes))")
+        if queuedBytes > maxQueuedBytes {
+            return drop(.reset, reason: "too slow: \(queuedBytes) bytes queued by faults (limit \(maxQueuedBytes))")
         }
         drain()
     }
 
     /// The stream's pacing combined with this client's own.
     private var effectivePacing: Pacing {
-        let streamPacing = core.streams[streamName]?.pacing ?? Pacing()
-        var result = streamPacing
+        var result = stream.pacing
         if let until = pacing.stalledUntil, until > (result.stalledUntil ?? .uptimeNanoseconds(0)) { result.stalledUntil = until }
         if let delay = pacing.delay { result.delay = delay }
         if let size = pacing.chunkSize {
@@ -170,14 +185,14 @@ final class Subscriber {
     /// together leave in one system call per subscriber.
     private func write(_ bytes: ByteBuffer, countsAsEvent: Bool) {
         if countsAsEvent { eventsSent += 1 }
+        guard core.isBatching else {
+            context.writeAndFlush(NIOAny(bytes), promise: nil)
+            return checkWritable()
+        }
         context.write(NIOAny(bytes), promise: nil)
-        if core.isBatching {
-            if !awaitsFlush {
-                awaitsFlush = true
-                core.flushAfterBatch(self)
-            }
-        } else {
-            flush()
+        if !awaitsFlush {
+            awaitsFlush = true
+            core.flushAfterBatch(self)
         }
     }
 
@@ -186,8 +201,12 @@ final class Subscriber {
         awaitsFlush = false
         guard !isClosed else { return }
         context.flush()
-        if !channel.isWritable {
-            drop(.reset, reason: "too slow: it stopped reading and more than \(core.configuration.limits.maxQueuedBytes) bytes are queued")
+        checkWritable()
+    }
+
+    private func checkWritable() {
+        if !channelRef.isWritable {
+            drop(.reset, reason: "too slow: it stopped reading and more than \(maxQueuedBytes) bytes are queued")
         }
     }
 
