@@ -5,9 +5,9 @@
 import EventStream
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 func readFile(_ path: String) -> [UInt8]? {

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An incremental parser of `text/event-stream` bytes that follows the WHATWG HTML
@@ -123,11 +123,13 @@ public struct EventStreamParser: Sendable {
 
     /// Parses one chunk of any contiguous or non-contiguous byte collection.
     public mutating func parse(_ chunk: some Sequence<UInt8>, _ output: (consuming Output) -> Void) throws(EventStreamError) {
-        let result = chunk.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(EventStreamError) in try parse(UnsafeRawBufferPointer(buffer), output) }
-        } ?? Array(chunk).withUnsafeBytes { buffer in
-            Result { () throws(EventStreamError) in try parse(buffer, output) }
-        }
+        let result =
+            chunk.withContiguousStorageIfAvailable { buffer in
+                Result { () throws(EventStreamError) in try parse(UnsafeRawBufferPointer(buffer), output) }
+            }
+            ?? Array(chunk).withUnsafeBytes { buffer in
+                Result { () throws(EventStreamError) in try parse(buffer, output) }
+            }
         try result.get()
     }
 
@@ -320,16 +322,16 @@ struct LineEndScanner {
     /// The offset of the first CR or LF at or after `start`, if any.
     mutating func lineEnd(from start: Int) -> Int? {
         #if _endian(little)
-        // Most lines are short: look at the next 16 bytes directly before paying for a call.
-        if let base, start + 16 <= count {
-            if let found = Self.firstLineBreak(in: base.loadUnaligned(fromByteOffset: start, as: UInt64.self)) {
-                return start + found
+            // Most lines are short: look at the next 16 bytes directly before paying for a call.
+            if let base, start + 16 <= count {
+                if let found = Self.firstLineBreak(in: base.loadUnaligned(fromByteOffset: start, as: UInt64.self)) {
+                    return start + found
+                }
+                if let found = Self.firstLineBreak(in: base.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self)) {
+                    return start + 8 + found
+                }
+                return scan(from: start + 16)
             }
-            if let found = Self.firstLineBreak(in: base.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self)) {
-                return start + 8 + found
-            }
-            return scan(from: start + 16)
-        }
         #endif
         return scan(from: start)
     }

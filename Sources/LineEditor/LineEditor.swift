@@ -1,9 +1,9 @@
 import CLibEdit
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A libedit line editor on the process's terminal: prompt, emacs key bindings, and history kept

@@ -32,7 +32,9 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
             guard let close = authority.firstIndex(of: "]") else { throw HTTPURLError("\(text.debugDescription) has an unclosed [ in its host") }
             hostPart = authority[authority.index(after: authority.startIndex)..<close]
             let after = authority[authority.index(after: close)...]
-            if after.first == ":" { portText = after.dropFirst() } else if !after.isEmpty {
+            if after.first == ":" {
+                portText = after.dropFirst()
+            } else if !after.isEmpty {
                 throw HTTPURLError("\(text.debugDescription) has text after its host")
             }
         } else if let colon = authority.lastIndex(of: ":") {

@@ -3,9 +3,9 @@ import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// What `drip load` does: how many subscribers, how fast they connect, and what to publish.
@@ -111,7 +111,8 @@ public enum LoadGenerator {
         }
     }
 
-    private static func run(_ options: LoadOptions, group: EventLoopGroup, progress: @escaping @Sendable (String) -> Void) async throws -> LoadReport {
+    private static func run(_ options: LoadOptions, group: EventLoopGroup, progress: @escaping @Sendable (String) -> Void) async throws -> LoadReport
+    {
         progress("connecting \(options.clients) subscriber\(options.clients == 1 ? "" : "s") to \(options.url)")
         let subscriptions = await connectAll(options, group: group)
         let connected = subscriptions.compactMap { try? $0.get() }

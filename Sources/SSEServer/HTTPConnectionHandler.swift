@@ -72,7 +72,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case (.idle, .head(let head)):
             if let problem = headProblem(head) {
                 server.log(.requestError(remote: remote, status: problem.status, reason: problem.reason))
-                respond(context, status: problem.status, body: "\(problem.status) \(HTTPResponse.reasonPhrase(problem.status)): \(problem.reason)\n", keepAlive: false)
+                respond(
+                    context, status: problem.status, body: "\(problem.status) \(HTTPResponse.reasonPhrase(problem.status)): \(problem.reason)\n",
+                    keepAlive: false)
                 state = .discarding
                 return
             }
@@ -128,7 +130,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         let keepAlive = head.isKeepAlive
         let cors = corsHeaders(for: head)
         guard let segments = request.pathSegments else {
-            return fail(context, 400, "the path \(head.uri.prefix(80).debugDescription) is not valid percent-encoded UTF-8", cors: cors, keepAlive: keepAlive)
+            return fail(
+                context, 400, "the path \(head.uri.prefix(80).debugDescription) is not valid percent-encoded UTF-8", cors: cors, keepAlive: keepAlive)
         }
         if head.method == .OPTIONS {
             var headers = cors
@@ -143,7 +146,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             respond(context, status: 200, contentType: "text/html; charset=utf-8", body: ViewerPage.html, headers: cors, keepAlive: keepAlive)
         case (.GET, 1, "streams"):
             guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
-            respond(context, status: 200, contentType: "application/json", body: ServerListing.json(server.snapshot()), headers: cors, keepAlive: keepAlive)
+            respond(
+                context, status: 200, contentType: "application/json", body: ServerListing.json(server.snapshot()), headers: cors,
+                keepAlive: keepAlive)
         case (.GET, 2, "streams"):
             guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
             let name = segments[1]
@@ -163,13 +168,19 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
             publish(context, stream: segments[1], request: request, body: body, cors: cors, keepAlive: keepAlive)
         case (_, 0, _), (_, 1, "streams"), (_, 2, "streams"):
-            fail(context, 405, "\(head.method.rawValue) is not allowed on \(request.path); use GET (or POST to publish)", cors: cors, keepAlive: keepAlive)
+            fail(
+                context, 405, "\(head.method.rawValue) is not allowed on \(request.path); use GET (or POST to publish)", cors: cors,
+                keepAlive: keepAlive)
         default:
-            fail(context, 404, "nothing at \(request.path.prefix(80).debugDescription); streams live at /streams/NAME", cors: cors, keepAlive: keepAlive)
+            fail(
+                context, 404, "nothing at \(request.path.prefix(80).debugDescription); streams live at /streams/NAME", cors: cors,
+                keepAlive: keepAlive)
         }
     }
 
-    private func publish(_ context: ChannelHandlerContext, stream: String, request: Request, body: ByteBuffer, cors: [(String, String)], keepAlive: Bool) {
+    private func publish(
+        _ context: ChannelHandlerContext, stream: String, request: Request, body: ByteBuffer, cors: [(String, String)], keepAlive: Bool
+    ) {
         let event: ServerSentEvent
         switch PublishRequest.event(query: request.query, contentType: request.head.headers.first(name: "Content-Type"), body: body) {
         case .success(let parsed): event = parsed
@@ -200,7 +211,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                     let json = JSONValue.object([
                         ("id", receipt.id.map(JSONValue.string) ?? .null), ("clients", .number(String(receipt.clients))),
                     ]).serialized
-                    respond(context, status: 200, contentType: "application/json", body: json + "\n", headers: publish.cors, keepAlive: publish.keepAlive)
+                    respond(
+                        context, status: 200, contentType: "application/json", body: json + "\n", headers: publish.cors, keepAlive: publish.keepAlive)
                 case .failure(let error):
                     let status = if case .noSuchClient = error { 404 } else { 400 }
                     fail(context, status, error.description, cors: publish.cors, keepAlive: publish.keepAlive)
@@ -282,7 +294,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

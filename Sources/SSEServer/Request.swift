@@ -82,7 +82,9 @@ enum PublishRequest {
         var id = query["id"]
         var retry: Int?
         if let retryText = query["retry"] {
-            guard let value = Int(retryText), value >= 0 else { return .failure(Problem(message: "retry=\(retryText) is not a number of milliseconds")) }
+            guard let value = Int(retryText), value >= 0 else {
+                return .failure(Problem(message: "retry=\(retryText) is not a number of milliseconds"))
+            }
             retry = value
         }
         var data = text

@@ -1,3 +1,5 @@
+import EventStream
+
 /// Where the embedded SSE server listens, who may use it, and the limits it enforces.
 ///
 /// Defaults suit a workbench: loopback only, any free port chosen by the system, any origin allowed,
@@ -70,5 +72,3 @@ public struct StreamSettings: Sendable, Hashable {
         self.initialEvent = initialEvent
     }
 }
-
-import EventStream

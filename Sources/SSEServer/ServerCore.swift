@@ -2,9 +2,9 @@ import EventStream
 import NIOCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One named stream: its settings, history ring, subscribers, and the faults set on it.

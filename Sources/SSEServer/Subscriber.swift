@@ -2,9 +2,9 @@ import NIOCore
 import NIOPosix
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One encoded event (or comment, or retry field) ready to be written: the event-stream bytes, and the
@@ -72,7 +72,9 @@ final class Subscriber {
     private var scheduledPump: Scheduled<Void>?
     private var awaitsFlush = false
 
-    init(id: Int, stream: StreamState, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext, core: ServerCore) {
+    init(
+        id: Int, stream: StreamState, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext, core: ServerCore
+    ) {
         self.id = id
         self.streamName = stream.name
         self.stream = stream

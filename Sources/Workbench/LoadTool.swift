@@ -30,20 +30,24 @@ public struct LoadTool: Sendable {
         func ms(_ value: Double) -> String { String(format2: value) + " ms" }
         var lines = [
             "subscribers   \(report.subscribersConnected) connected"
-                + (report.connectFailures.isEmpty ? "" : ", failed: " + report.connectFailures.map { "\($0.value)× \($0.key)" }.joined(separator: "; ")),
+                + (report.connectFailures.isEmpty
+                    ? "" : ", failed: " + report.connectFailures.map { "\($0.value)× \($0.key)" }.joined(separator: "; ")),
             "connect       p50 \(ms(report.connectMilliseconds.p50))  p99 \(ms(report.connectMilliseconds.p99))  max \(ms(report.connectMilliseconds.max))",
         ]
         if report.published > 0 {
             lines.append("published     \(report.published) events in \(String(format2: report.publishSeconds)) s")
         }
         lines += [
-            "delivered     \(report.delivered) events in \(String(format2: report.deliverySeconds)) s = \(Int(report.deliveredPerSecond.rounded())) events/s",
+            "delivered     \(report.delivered) events in \(String(format2: report.deliverySeconds)) s = \(Int(report.deliveredPerSecond.rounded())) events/s"
         ]
         if report.latencyMilliseconds.count > 0 {
             lines.append(
-                "latency       p50 \(ms(report.latencyMilliseconds.p50))  p99 \(ms(report.latencyMilliseconds.p99))  max \(ms(report.latencyMilliseconds.max))")
+                "latency       p50 \(ms(report.latencyMilliseconds.p50))  p99 \(ms(report.latencyMilliseconds.p99))  max \(ms(report.latencyMilliseconds.max))"
+            )
         }
-        lines.append("lost          \(report.lost)   duplicated \(report.duplicated)   out of order \(report.outOfOrder)   disconnected \(report.disconnected)")
+        lines.append(
+            "lost          \(report.lost)   duplicated \(report.duplicated)   out of order \(report.outOfOrder)   disconnected \(report.disconnected)"
+        )
         return lines.joined(separator: "\n")
     }
 

@@ -2,9 +2,9 @@ import Dispatch
 import SSEServer
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// `drip serve`: the embedded server alone, logging what happens until SIGINT or SIGTERM, when it

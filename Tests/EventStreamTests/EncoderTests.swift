@@ -144,4 +144,3 @@ struct RoundTripTests {
         #expect(whole.events.count == 200)
     }
 }
-

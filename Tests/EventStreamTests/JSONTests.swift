@@ -24,16 +24,18 @@ struct JSONTests {
         #expect(String(decoding: bytes, as: UTF8.self) == #""a\u0000\u001f\t\r\n\b\fé""#)
     }
 
-    @Test("syntax errors name the column", arguments: [
-        (#"{"a":1"#, 7, "unterminated object: expected ',' or '}'"),
-        (#"{"a" 1}"#, 6, "expected ':' after the member name"),
-        (#"[1,]"#, 4, "expected a JSON value"),
-        (#"01"#, 1, "leading zero in number"),
-        (#""abc"#, 1, "unterminated string"),
-        (#"{"é":x}"#, 6, "expected a JSON value"),
-        (#"1 2"#, 3, "unexpected text after the JSON value"),
-        ("", 1, "expected a JSON value, found the end of the line"),
-    ])
+    @Test(
+        "syntax errors name the column",
+        arguments: [
+            (#"{"a":1"#, 7, "unterminated object: expected ',' or '}'"),
+            (#"{"a" 1}"#, 6, "expected ':' after the member name"),
+            (#"[1,]"#, 4, "expected a JSON value"),
+            (#"01"#, 1, "leading zero in number"),
+            (#""abc"#, 1, "unterminated string"),
+            (#"{"é":x}"#, 6, "expected a JSON value"),
+            (#"1 2"#, 3, "unexpected text after the JSON value"),
+            ("", 1, "expected a JSON value, found the end of the line"),
+        ])
     func syntaxErrors(text: String, column: Int, message: String) {
         #expect(throws: JSONSyntaxError(column: column, message: message)) { try JSONValue(parsing: text) }
     }
@@ -59,16 +61,18 @@ struct JSONTests {
         #expect(try EventStreamParser.Output(jsonLine: #"{"data":"x"}"#) == .event(ServerSentEvent(data: "x", id: nil)))
     }
 
-    @Test("malformed event lines are rejected with a reason", arguments: [
-        (#"{"data":1}"#, #""data" must be a string, not 1"#),
-        (#"{"type":"x"}"#, #"an event line needs "data""#),
-        (#"{"data":"x","id":"1"}"#, #"unknown key "id"; expected type, data, lastEventId, retry or comment"#),
-        (#"{"data":"x","retry":1}"#, #""retry" cannot share a line with an event; put it on its own line"#),
-        (#"{"retry":-1}"#, #""retry" must be a whole number of milliseconds, not -1"#),
-        (#"{"retry":1.5}"#, #""retry" must be a whole number of milliseconds, not 1.5"#),
-        (#"[1]"#, "expected a JSON object"),
-        (#"{}"#, #"expected an event {"type","data","lastEventId"}, {"retry":N} or {"comment":…}"#),
-    ])
+    @Test(
+        "malformed event lines are rejected with a reason",
+        arguments: [
+            (#"{"data":1}"#, #""data" must be a string, not 1"#),
+            (#"{"type":"x"}"#, #"an event line needs "data""#),
+            (#"{"data":"x","id":"1"}"#, #"unknown key "id"; expected type, data, lastEventId, retry or comment"#),
+            (#"{"data":"x","retry":1}"#, #""retry" cannot share a line with an event; put it on its own line"#),
+            (#"{"retry":-1}"#, #""retry" must be a whole number of milliseconds, not -1"#),
+            (#"{"retry":1.5}"#, #""retry" must be a whole number of milliseconds, not 1.5"#),
+            (#"[1]"#, "expected a JSON object"),
+            (#"{}"#, #"expected an event {"type","data","lastEventId"}, {"retry":N} or {"comment":…}"#),
+        ])
     func malformedEventLines(line: String, message: String) {
         #expect(throws: JSONSyntaxError(column: 1, message: message)) { try EventStreamParser.Output(jsonLine: line) }
     }

@@ -14,7 +14,7 @@ struct TerminalTests {
 
 }
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif

@@ -92,7 +92,8 @@ struct BrowserTests {
             var n = 0
             while browser.process.isRunning, n < 100 {
                 n += 1
-                try await server.publish(stream: "lobby", event: ServerSentEvent(type: "chat", data: "<b>hi</b><script>alert(\(n))</script>", id: String(n)))
+                try await server.publish(
+                    stream: "lobby", event: ServerSentEvent(type: "chat", data: "<b>hi</b><script>alert(\(n))</script>", id: String(n)))
                 try await Task.sleep(for: .milliseconds(300))
             }
             let (output, status) = browser.finish()

@@ -1,11 +1,11 @@
-import Foundation
 import EventStream
+import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A blocking TCP connection to 127.0.0.1 for tests: sees exactly what arrives, read by read, and
@@ -217,4 +217,3 @@ final class StreamSubscriber {
         }
     }
 }
-

@@ -2,6 +2,7 @@ import EventStream
 import Foundation
 import NIOCore
 import SSEServer
+import Synchronization
 import Testing
 
 /// Collects the server's log lines so tests can wait for what it reported.
@@ -22,8 +23,6 @@ final class LogCollector: Sendable {
         return nil
     }
 }
-
-import Synchronization
 
 /// Starts a server on an ephemeral port for one test, and stops it afterwards.
 func withServer(
@@ -75,7 +74,8 @@ struct StreamTests {
             #expect(jsonBody == "{\"id\":\"x7\",\"clients\":1}\n")
 
             let events = subscriber.waitForEvents(2)
-            #expect(events == [ServerSentEvent(type: "greet", data: "hello\nworld", id: "1"), ServerSentEvent(type: "tick", data: #"{"n":2}"#, id: "x7")])
+            #expect(
+                events == [ServerSentEvent(type: "greet", data: "hello\nworld", id: "1"), ServerSentEvent(type: "tick", data: #"{"n":2}"#, id: "x7")])
             #expect(subscriber.ended == nil)
         }
     }
@@ -91,7 +91,9 @@ struct StreamTests {
             let target = try #require(try await server.snapshot().streams.first?.clients.first?.id)
             let private_ = try await server.publish(stream: "room", event: ServerSentEvent(data: "only you"), to: target)
             #expect(private_.clients == 1)
-            await #expect(throws: ServerError.noSuchClient(999)) { try await server.publish(stream: "room", event: ServerSentEvent(data: "x"), to: 999) }
+            await #expect(throws: ServerError.noSuchClient(999)) {
+                try await server.publish(stream: "room", event: ServerSentEvent(data: "x"), to: 999)
+            }
             #expect(first.waitForEvents(2).map(\.data) == ["all", "only you"])
             #expect(second.waitForEvents(1).map(\.data) == ["all"])
             second.read(timeout: 0.3) { false }
@@ -273,7 +275,9 @@ struct AccessTests {
         }
     }
 
-    @Test("invalid stream names are 400 with the reason", arguments: ["/streams/a%2Fb", "/streams/%00", "/streams/%2E%2E", "/streams/" + String(repeating: "n", count: 10_000), "/streams/a%ZZ"])
+    @Test(
+        "invalid stream names are 400 with the reason",
+        arguments: ["/streams/a%2Fb", "/streams/%00", "/streams/%2E%2E", "/streams/" + String(repeating: "n", count: 10_000), "/streams/a%ZZ"])
     func badStreamNames(path: String) async throws {
         try await withServer(ServerConfiguration(limits: ServerLimits(maxHeaderSize: 64 << 10))) { _, port, _ in
             let (head, body) = try httpRequest(port: port, "GET", path)

@@ -3,9 +3,11 @@ import Workbench
 
 @Suite("Byte sizes")
 struct ByteSizeTests {
-    @Test("numbers with units", arguments: [
-        ("512", 512), ("1KB", 1024), ("64KiB", 65536), ("1mb", 1 << 20), ("1MiB", 1 << 20), ("2G", 2 << 30), ("10b", 10),
-    ])
+    @Test(
+        "numbers with units",
+        arguments: [
+            ("512", 512), ("1KB", 1024), ("64KiB", 65536), ("1mb", 1 << 20), ("1MiB", 1 << 20), ("2G", 2 << 30), ("10b", 10),
+        ])
     func parses(text: String, bytes: Int) {
         #expect(ByteSize(parsing: text)?.bytes == bytes)
     }
