@@ -59,6 +59,7 @@ let package = Package(
 
         .testTarget(name: "EventStreamTests", dependencies: ["EventStream"]),
         .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "SSEClient", "EventStream"], exclude: ["Browser"]),
+        .testTarget(name: "SSEClientTests", dependencies: ["SSEClient", "SSEServer", "EventStream"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench"]),
         .testTarget(name: "LineEditorTests", dependencies: ["LineEditor"]),
         .testTarget(name: "dripTests", dependencies: ["drip"], exclude: ["Fixtures"]),
