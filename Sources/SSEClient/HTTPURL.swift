@@ -7,6 +7,13 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
     /// Path and query, starting with `/`.
     public var target: String
 
+    public init(isSecure: Bool = false, host: String, port: Int, target: String = "/") {
+        self.isSecure = isSecure
+        self.host = host
+        self.port = port
+        self.target = target
+    }
+
     /// Parses `text`; throws with a message naming what is wrong.
     public init(parsing text: String) throws(HTTPURLError) {
         let lowered = text.lowercased()

@@ -10,7 +10,7 @@ struct FixedRandom: RandomNumberGenerator {
 
 @Suite("Client: connection rules (pure state machine, no clock)")
 struct StateMachineTests {
-    let url = try! HTTPURL(parsing: "http://127.0.0.1:8080/streams/news")  // swift-format-ignore: NeverUseForceTry
+    let url = HTTPURL(host: "127.0.0.1", port: 8080, target: "/streams/news")
     func opened() -> EventSourceStateMachine {
         var machine = EventSourceStateMachine(url: url)
         _ = machine.start()
