@@ -1,0 +1,140 @@
+import EventStream
+import SSEClient
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// How `drip connect` (and later the REPL) prints what a client sees.
+public struct ClientOutputStyle: Sendable {
+    public var json: Bool
+    public var comments: Bool
+    public var raw: Bool
+    public var timestamps: Bool
+    public var prettyJSON: Bool
+    /// Only events of these types (all when empty); states, comments and retries still print.
+    public var eventTypes: Set<String>
+
+    public init(
+        json: Bool = false, comments: Bool = false, raw: Bool = false, timestamps: Bool = false, prettyJSON: Bool = false,
+        eventTypes: Set<String> = []
+    ) {
+        self.json = json
+        self.comments = comments
+        self.raw = raw
+        self.timestamps = timestamps
+        self.prettyJSON = prettyJSON
+        self.eventTypes = eventTypes
+    }
+
+    /// The lines printed for `event`, possibly none.
+    public func lines(for event: ClientEvent, time: String = Console.timestamp()) -> [String] {
+        json ? jsonLines(for: event, time: time) : textLines(for: event, time: time)
+    }
+
+    private func textLines(for event: ClientEvent, time: String) -> [String] {
+        let prefix = timestamps ? time + " " : ""
+        switch event {
+        case .connecting(let url, let method, let lastEventId):
+            return [prefix + "connecting \(method) \(url)" + (lastEventId.map { " (Last-Event-ID: \($0))" } ?? "")]
+        case .open(let status):
+            return [prefix + "open (\(status))"]
+        case .event(let sse):
+            guard eventTypes.isEmpty || eventTypes.contains(sse.type) else { return [] }
+            var data = sse.data
+            if prettyJSON, let value = try? JSONValue(parsing: data), case .object = value { data = value.prettyPrinted() }
+            let header = prefix + sse.type + ((sse.id ?? "").isEmpty ? "" : " id=\(sse.id ?? "")")
+            let dataLines = data.split(separator: "\n", omittingEmptySubsequences: false)
+            if dataLines.count <= 1 { return [header + ": " + data] }
+            return [header + ":"] + dataLines.map { "  " + $0 }
+        case .comment(let text):
+            return comments ? [prefix + ": " + text] : []
+        case .retry(let milliseconds):
+            return [prefix + "retry \(milliseconds) ms"]
+        case .raw(let bytes):
+            return raw ? [prefix + "read \(bytes.count) bytes: " + String(decoding: bytes, as: UTF8.self).debugDescription] : []
+        case .reconnecting(let delay, let reason):
+            return [prefix + "reconnecting in \(Self.describe(delay)): \(reason)"]
+        case .closed(let reason, let isFailure):
+            return [prefix + (isFailure ? "failed: " : "closed: ") + reason]
+        }
+    }
+
+    private func jsonLines(for event: ClientEvent, time: String) -> [String] {
+        var members: [(key: String, value: JSONValue)]
+        switch event {
+        case .connecting(let url, let method, let lastEventId):
+            members = [
+                ("state", .string("connecting")), ("method", .string(method)), ("url", .string(url)),
+                ("lastEventId", lastEventId.map(JSONValue.string) ?? .null),
+            ]
+        case .open(let status):
+            members = [("state", .string("open")), ("status", .number(String(status)))]
+        case .event(let sse):
+            guard eventTypes.isEmpty || eventTypes.contains(sse.type) else { return [] }
+            members = [("type", .string(sse.type)), ("data", .string(sse.data)), ("lastEventId", .string(sse.id ?? ""))]
+        case .comment(let text):
+            guard comments else { return [] }
+            members = [("comment", .string(text))]
+        case .retry(let milliseconds):
+            members = [("retry", .number(String(milliseconds)))]
+        case .raw(let bytes):
+            guard raw else { return [] }
+            members = [("raw", .string(String(decoding: bytes, as: UTF8.self))), ("bytes", .number(String(bytes.count)))]
+        case .reconnecting(let delay, let reason):
+            members = [("state", .string("reconnecting")), ("afterMs", .number(String(Self.milliseconds(delay)))), ("reason", .string(reason))]
+        case .closed(let reason, let isFailure):
+            members = [("state", .string(isFailure ? "failed" : "closed")), ("reason", .string(reason))]
+        }
+        if timestamps { members.append(("time", .string(time))) }
+        return [JSONValue.object(members).serialized]
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    static func describe(_ duration: Duration) -> String {
+        let milliseconds = milliseconds(duration)
+        return milliseconds % 1000 == 0 ? "\(milliseconds / 1000) s" : "\(milliseconds) ms"
+    }
+}
+
+/// `drip connect`: one client, printed as it goes, until the stream closes or the user interrupts.
+/// Exit status 0 for a 204 stop or an interrupt, 1 when the stream failed.
+public struct ConnectTool: Sendable {
+    public var options: ClientOptions
+    public var style: ClientOutputStyle
+
+    public init(options: ClientOptions, style: ClientOutputStyle) {
+        self.options = options
+        self.style = style
+    }
+
+    public func run() async -> Int32 {
+        let options = self.options
+        let style = self.style
+        let final = await withTaskGroup(of: ClientEvent?.self) { group -> ClientEvent? in
+            group.addTask {
+                await EventSourceClient.run(options) { event in
+                    for line in style.lines(for: event) { Console.standardOutput.line(line) }
+                }
+            }
+            group.addTask {
+                _ = await Signals.next(of: [SIGINT, SIGTERM])
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            if first == nil {
+                // Interrupted: the client task ends with a close by the user, which it prints.
+                return await group.next() ?? nil
+            }
+            return first
+        }
+        if case .closed(_, let isFailure) = final, isFailure { return 1 }
+        return 0
+    }
+}

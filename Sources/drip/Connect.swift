@@ -1,0 +1,134 @@
+import ArgumentParser
+import EventStream
+import SSEClient
+import Workbench
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+struct Connect: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Connect to an event stream and print every event, like a browser's EventSource with more to see.",
+        discussion: """
+            Follows the EventSource rules: 200 with text/event-stream opens; 204 stops (exit 0); another status or
+            content type fails (exit 1); redirects are followed; when an open stream ends or breaks it reconnects after
+            the reconnection time (3 s until the server sends retry:), sending Last-Event-ID. A first connection that
+            cannot be made fails at once. Ctrl-C closes the stream (exit 0).
+            """
+    )
+
+    @Argument(help: "The stream URL (http://…).")
+    var url: String
+
+    @Option(name: [.short, .customLong("header")], help: "A request header, 'Name: value' (repeatable).")
+    var headers: [String] = []
+
+    @Option(name: [.customShort("X"), .customLong("method")], help: "The request method (POST when --data is given).")
+    var method: String?
+
+    @Option(name: [.short, .customLong("data")], help: "A request body; @FILE reads it from a file.")
+    var data: String?
+
+    @Option(help: "Send this Last-Event-ID on the first request.")
+    var lastEventId: String?
+
+    @Flag(help: "Do not reconnect when the stream ends or breaks.")
+    var noReconnect = false
+
+    @Option(help: "Give up after this many failed reconnections in a row.")
+    var maxRetries: Int?
+
+    @Option(help: "Multiply the reconnection delay by this after each failed attempt (1: constant).")
+    var backoff: Double = 1
+
+    @Option(help: ArgumentHelp("The longest reconnection delay backoff may reach.", valueName: "duration"))
+    var maxDelay = DurationValue(milliseconds: 60_000)
+
+    @Option(help: "Take up to this share (0 to 1) off each delay at random.")
+    var jitter: Double = 0
+
+    @Option(help: ArgumentHelp("Treat a stream silent this long as broken (e.g. 30s).", valueName: "duration"))
+    var readTimeout: DurationValue?
+
+    @Option(name: .customLong("event"), help: "Print only events of this type (repeatable).")
+    var eventTypes: [String] = []
+
+    @Flag(help: "One JSON object per line: events as `drip decode` prints them, plus state lines.")
+    var json = false
+
+    @Flag(help: "Also print comment lines.")
+    var comments = false
+
+    @Flag(help: "Also print the body bytes of each read, as they arrived.")
+    var raw = false
+
+    @Flag(help: "Prefix each line with the local time.")
+    var timestamps = false
+
+    @Flag(help: "Pretty-print event data that is a JSON object.")
+    var pretty = false
+
+    @Flag(help: "Skip TLS certificate verification (https).")
+    var insecure = false
+
+    @OptionGroup var limits: LimitOptions
+
+    func validate() throws {
+        if let maxRetries, maxRetries < 0 { throw ValidationError("--max-retries must be 0 or more") }
+        guard backoff >= 1 else { throw ValidationError("--backoff must be 1 or more") }
+        guard (0...1).contains(jitter) else { throw ValidationError("--jitter must be between 0 and 1") }
+        for header in headers where !header.contains(":") {
+            throw ValidationError("--header \(header.debugDescription) is not 'Name: value'")
+        }
+    }
+
+    func run() async throws {
+        let target: HTTPURL
+        do { target = try HTTPURL(parsing: url) } catch { throw ValidationError(error.description) }
+        var body: [UInt8]?
+        if let data {
+            if data.hasPrefix("@") {
+                let path = String(data.dropFirst())
+                do {
+                    var bytes: [UInt8] = []
+                    let input = try InputFile(path: path)
+                    try input.forEachChunk { bytes.append(contentsOf: $0) }
+                    body = bytes
+                } catch {
+                    printError("drip connect: \(error.message)")
+                    throw ExitCode(2)
+                }
+            } else {
+                body = Array(data.utf8)
+            }
+        }
+        if insecure {
+            printError("drip connect: warning: --insecure skips certificate verification; anyone on the path can read and change this stream")
+        }
+        let request = ClientRequest(
+            url: target,
+            method: (method ?? (body == nil ? "GET" : "POST")).uppercased(),
+            headers: headers.map { header in
+                let colon = header.firstIndex(of: ":") ?? header.endIndex
+                return (String(header[..<colon]), String(header[header.index(after: colon)...].drop { $0 == " " }))
+            },
+            body: body,
+            lastEventId: lastEventId ?? ""
+        )
+        let options = ClientOptions(
+            request: request,
+            policy: ReconnectPolicy(backoffMultiplier: backoff, maximumDelay: maxDelay.duration, jitter: jitter, maxAttempts: maxRetries),
+            reconnects: !noReconnect,
+            readTimeout: readTimeout?.duration,
+            limits: .init(maxLineLength: limits.maxLineLength.bytes, maxEventSize: limits.maxEventSize.bytes),
+            reportsRawBytes: raw
+        )
+        let style = ClientOutputStyle(
+            json: json, comments: comments, raw: raw, timestamps: timestamps, prettyJSON: pretty, eventTypes: Set(eventTypes))
+        let status = await ConnectTool(options: options, style: style).run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
