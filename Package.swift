@@ -5,16 +5,20 @@ import PackageDescription
 // - swift-argument-parser: the `drip` executable's subcommands, help, and (later) man pages and completions.
 // - swift-nio (NIOCore, NIOPosix, NIOHTTP1): the embedded server and the client; event loops, HTTP/1.1
 //   framing, and the socket options fault injection needs (TCP_NODELAY, SO_LINGER for resets).
+// - swift-nio-ssl (NIOSSL): https in the client, with the system trust store or certificates given
+//   explicitly; the one way to speak TLS on NIO without bringing a whole HTTP client.
 let package = Package(
     name: "drip",
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "drip", targets: ["drip"]),
+        .executable(name: "sse-contract-service", targets: ["sse-contract-service"]),
         .library(name: "EventStream", targets: ["EventStream"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Wire format only: parser, encoder, event model. No I/O, no NIO.
@@ -34,7 +38,7 @@ let package = Package(
                 "EventStream",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .target(name: "Workbench", dependencies: ["EventStream", "SSEServer", "SSEClient"]),
@@ -54,12 +58,24 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The test service of the public SSE contract-test harness, driving drip's client.
+        .executableTarget(
+            name: "sse-contract-service",
+            dependencies: [
+                "EventStream", "SSEClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Measures the parser alone for scripts/bench/decode; not shipped.
         .executableTarget(name: "drip-bench", dependencies: ["EventStream"], path: "Benchmarks/DecodeBenchmark"),
 
         .testTarget(name: "EventStreamTests", dependencies: ["EventStream"]),
-        .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "SSEClient", "EventStream"], exclude: ["Browser"]),
-        .testTarget(name: "SSEClientTests", dependencies: ["SSEClient", "SSEServer", "EventStream"]),
+        // Helpers shared by the integration tests: raw sockets, a stream reader, log collection.
+        .target(name: "TestSupport", dependencies: ["EventStream", "SSEServer"], path: "Tests/TestSupport"),
+        .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "SSEClient", "EventStream", "TestSupport"], exclude: ["Browser"]),
+        .testTarget(name: "SSEClientTests", dependencies: ["SSEClient", "SSEServer", "EventStream", "TestSupport", "sse-contract-service"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench"]),
         .testTarget(name: "LineEditorTests", dependencies: ["LineEditor"]),
         .testTarget(name: "dripTests", dependencies: ["drip"], exclude: ["Fixtures"]),

@@ -1,6 +1,8 @@
 import EventStream
 import NIOCore
 import NIOPosix
+import NIOSSL
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -22,12 +24,17 @@ public struct ClientOptions: Sendable {
     public var limits: EventStreamParser.Limits
     /// Report body bytes as they are read (after de-chunking), one `.raw` per read.
     public var reportsRawBytes: Bool
+    /// The reconnection time before any `retry:` field.
+    public var initialReconnectionTime: Duration
+    public var tls: TLSOptions
 
     public init(
         request: ClientRequest, policy: ReconnectPolicy = ReconnectPolicy(), reconnects: Bool = true, retriesInitialConnection: Bool = false,
         readTimeout: Duration? = nil, connectTimeout: Duration = .seconds(10), limits: EventStreamParser.Limits = .init(),
-        reportsRawBytes: Bool = false
+        reportsRawBytes: Bool = false, initialReconnectionTime: Duration = ReconnectPolicy.defaultReconnectionTime, tls: TLSOptions = TLSOptions()
     ) {
+        self.initialReconnectionTime = initialReconnectionTime
+        self.tls = tls
         self.request = request
         self.policy = policy
         self.reconnects = reconnects
@@ -67,11 +74,12 @@ public enum EventSourceClient {
         _ options: ClientOptions,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        controller: ClientController = ClientController(),
         handle: (ClientEvent) async -> Void
     ) async -> ClientEvent {
         var machine = EventSourceStateMachine(
             url: options.request.url, method: options.request.method, policy: options.policy, reconnects: options.reconnects,
-            retriesInitialConnection: options.retriesInitialConnection)
+            retriesInitialConnection: options.retriesInitialConnection, reconnectionTime: options.initialReconnectionTime)
         var parser = EventStreamParser(limits: options.limits, reportsComments: true, lastEventId: options.request.lastEventId)
         var random = SystemRandomNumberGenerator()
         var action = machine.start()
@@ -81,7 +89,8 @@ public enum EventSourceClient {
                 let lastEventId = parser.lastEventId
                 await handle(.connecting(url: request.url.description, method: request.method, lastEventId: lastEventId.isEmpty ? nil : lastEventId))
                 let outcome = await attempt(
-                    request, options: options, lastEventId: lastEventId, group: group, machine: &machine, parser: &parser, handle: handle)
+                    request, options: options, lastEventId: lastEventId, group: group, controller: controller, machine: &machine, parser: &parser,
+                    handle: handle)
                 parser.endOfStream()
                 switch outcome {
                 case .next(let next): action = next
@@ -119,20 +128,27 @@ public enum EventSourceClient {
         options: ClientOptions,
         lastEventId: String,
         group: EventLoopGroup,
+        controller: ClientController,
         machine: inout EventSourceStateMachine,
         parser: inout EventStreamParser,
         handle: (ClientEvent) async -> Void
     ) async -> Outcome {
         if Task.isCancelled { return .cancelled }
-        guard !request.url.isSecure else { return .next(machine.fail("https is not supported yet by this client: \(request.url)")) }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             let readTimeout = options.readTimeout
+            let tlsContext = request.url.isSecure ? try options.tls.makeContext() : nil
+            let serverName = request.url.host
             channel = try await ClientBootstrap(group: group)
                 .connectTimeout(.nanoseconds(Int64(options.connectTimeout.components.seconds) * 1_000_000_000))
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .connect(host: request.url.host, port: request.url.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tlsContext {
+                            let isAddress = serverName.contains(":") || serverName.allSatisfy { $0.isNumber || $0 == "." }
+                            try channel.pipeline.syncOperations.addHandler(
+                                NIOSSLClientHandler(context: tlsContext, serverHostname: isAddress ? nil : serverName))
+                        }
                         if let readTimeout {
                             try channel.pipeline.syncOperations.addHandler(ReadTimeoutHandler(timeout: readTimeout))
                         }
@@ -142,6 +158,8 @@ public enum EventSourceClient {
         } catch {
             return .lost("cannot connect to \(request.url.hostHeader): \(describe(error))")
         }
+        controller.attach(channel.channel)
+        defer { controller.detach() }
         var reader = HTTPResponseReader()
         var outcome = Outcome.lost("the server closed the connection")
         do {
@@ -201,6 +219,7 @@ public enum EventSourceClient {
             if Task.isCancelled { return .cancelled }
             outcome = .lost(describe(error))
         }
+        if controller.takeRestartRequest() { outcome = .lost("restarted on request") }
         if Task.isCancelled { return .cancelled }
         return outcome
     }
@@ -208,6 +227,8 @@ public enum EventSourceClient {
     /// One line for what went wrong on a connection.
     static func describe(_ error: Error) -> String {
         if error is ReadTimeoutHandler.Timeout { return "no data within the read timeout" }
+        if let tlsError = error as? NIOSSLError { return "TLS failed: \(tlsError)" }
+        if let tlsError = error as? BoringSSLError { return "TLS failed: \(tlsError)" }
         if let failure = error as? HTTPResponseReader.Failure { return "malformed response: \(failure)" }
         if let ioError = error as? IOError {
             switch ioError.errnoCode {
@@ -287,5 +308,62 @@ final class ReadTimeoutHandler: ChannelInboundHandler {
             context.fireErrorCaught(Timeout())
             context.close(promise: nil)
         }
+    }
+}
+
+/// Lets another task restart a running client: the current connection is closed and the client
+/// reconnects as after any lost connection.
+public final class ClientController: Sendable {
+    private let state = Mutex<(channel: Channel?, restartRequested: Bool)>((nil, false))
+
+    public init() {}
+
+    /// Closes the current connection; the client reconnects after its reconnection time.
+    public func restart() {
+        let channel = state.withLock { state -> Channel? in
+            state.restartRequested = true
+            return state.channel
+        }
+        channel?.close(promise: nil)
+    }
+
+    func attach(_ channel: Channel) { state.withLock { $0.channel = channel } }
+    func detach() { state.withLock { $0.channel = nil } }
+
+    func takeRestartRequest() -> Bool {
+        state.withLock { state in
+            defer { state.restartRequested = false }
+            return state.restartRequested
+        }
+    }
+}
+
+/// How the client trusts https servers: the system's trust store, extra certificates (PEM), or
+/// (loudly) nothing at all.
+public struct TLSOptions: Sendable {
+    /// PEM files whose certificates are trusted in addition to the system's.
+    public var trustedCertificateFiles: [String]
+    /// Whether to trust the system's certificate store.
+    public var usesSystemTrustRoots: Bool
+    /// Skip certificate verification altogether (`--insecure`).
+    public var verifiesCertificates: Bool
+
+    public init(trustedCertificateFiles: [String] = [], usesSystemTrustRoots: Bool = true, verifiesCertificates: Bool = true) {
+        self.trustedCertificateFiles = trustedCertificateFiles
+        self.usesSystemTrustRoots = usesSystemTrustRoots
+        self.verifiesCertificates = verifiesCertificates
+    }
+
+    func makeContext() throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        if !verifiesCertificates {
+            configuration.certificateVerification = .none
+        } else if !trustedCertificateFiles.isEmpty {
+            var certificates: [NIOSSLCertificate] = []
+            for path in trustedCertificateFiles { certificates += try NIOSSLCertificate.fromPEMFile(path) }
+            configuration.trustRoots = usesSystemTrustRoots ? .default : .certificates(certificates)
+            if usesSystemTrustRoots { configuration.additionalTrustRoots = [.certificates(certificates)] }
+        }
+        return try NIOSSLContext(configuration: configuration)
     }
 }

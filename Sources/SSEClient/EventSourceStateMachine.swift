@@ -57,8 +57,10 @@ public struct EventSourceStateMachine: Sendable {
 
     public init(
         url: HTTPURL, method: String = "GET", policy: ReconnectPolicy = ReconnectPolicy(), reconnects: Bool = true,
-        retriesInitialConnection: Bool = false, maxRedirects: Int = 10
+        retriesInitialConnection: Bool = false, maxRedirects: Int = 10,
+        reconnectionTime: Duration = ReconnectPolicy.defaultReconnectionTime
     ) {
+        self.reconnectionTime = reconnectionTime
         self.originalURL = url
         self.method = method
         self.policy = policy

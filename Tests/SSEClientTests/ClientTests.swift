@@ -3,6 +3,7 @@ import Foundation
 import SSEClient
 import SSEServer
 import Synchronization
+import TestSupport
 import Testing
 
 /// Records the delays a client asks to sleep, without sleeping: the injected clock of these tests.
@@ -228,9 +229,4 @@ struct OwnServerTests {
         #expect(all.contains(.connecting(url: "http://127.0.0.1:\(port)/streams/news", method: "GET", lastEventId: "3")))
         await server.stop()
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

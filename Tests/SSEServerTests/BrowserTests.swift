@@ -1,6 +1,7 @@
 import EventStream
 import Foundation
 import SSEServer
+import TestSupport
 import Testing
 
 /// A helper process (Python, Chromium) that is always ended when the test ends.

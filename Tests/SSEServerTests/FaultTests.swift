@@ -2,6 +2,7 @@ import EventStream
 import Foundation
 import NIOCore
 import SSEServer
+import TestSupport
 import Testing
 
 /// Each fault checked from the receiving side: what arrives on the wire, read by read.

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import SSEServer
 import Synchronization
+import TestSupport
 import Testing
 
 /// Collects the server's log lines so tests can wait for what it reported.

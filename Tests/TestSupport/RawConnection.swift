@@ -1,6 +1,7 @@
 import EventStream
 import Foundation
-import Testing
+import SSEServer
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -10,17 +11,17 @@ import Testing
 
 /// A blocking TCP connection to 127.0.0.1 for tests: sees exactly what arrives, read by read, and
 /// tells a reset from a clean end. Every read has a timeout, so no test can hang.
-final class RawConnection {
-    enum ReadResult: Equatable {
+public final class RawConnection {
+    public enum ReadResult: Equatable, Sendable {
         case bytes([UInt8])
         case end
         case reset
         case timeout
     }
 
-    let descriptor: Int32
+    public let descriptor: Int32
 
-    init(port: Int, receiveBuffer: Int32? = nil) throws {
+    public init(port: Int, receiveBuffer: Int32? = nil) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard descriptor >= 0 else { throw TestFailure("socket: \(errno)") }
         if var size = receiveBuffer {
@@ -41,9 +42,9 @@ final class RawConnection {
 
     deinit { close(descriptor) }
 
-    func send(_ text: String) { send(Array(text.utf8)) }
+    public func send(_ text: String) { send(Array(text.utf8)) }
 
-    func send(_ bytes: [UInt8]) {
+    public func send(_ bytes: [UInt8]) {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
@@ -53,7 +54,7 @@ final class RawConnection {
     }
 
     /// One `recv`, waiting at most `timeout` seconds.
-    func read(timeout: Double = 5, maximum: Int = 1 << 20) -> ReadResult {
+    public func read(timeout: Double = 5, maximum: Int = 1 << 20) -> ReadResult {
         var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
         let ready = poll(&poller, 1, Int32(timeout * 1000))
         guard ready > 0 else { return .timeout }
@@ -65,7 +66,7 @@ final class RawConnection {
     }
 
     /// Reads until `done` holds for everything read so far, the peer closes, or `timeout` passes.
-    func read(until done: ([UInt8]) -> Bool, timeout: Double = 5) -> (bytes: [UInt8], last: ReadResult) {
+    public func read(until done: ([UInt8]) -> Bool, timeout: Double = 5) -> (bytes: [UInt8], last: ReadResult) {
         var all: [UInt8] = []
         let deadline = Self.now() + timeout
         while !done(all) {
@@ -78,29 +79,29 @@ final class RawConnection {
         return (all, .bytes([]))
     }
 
-    static func now() -> Double {
+    public static func now() -> Double {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A parsed HTTP response head.
-struct ResponseHead {
-    var status: Int
-    var headers: [(String, String)]
+public struct ResponseHead {
+    public var status: Int
+    public var headers: [(String, String)]
 
-    func header(_ name: String) -> String? {
+    public func header(_ name: String) -> String? {
         headers.first { $0.0.lowercased() == name.lowercased() }?.1
     }
 
     /// Splits `bytes` at the end of the head; nil until the head is complete.
-    static func parse(_ bytes: [UInt8]) -> (head: ResponseHead, rest: [UInt8])? {
+    public static func parse(_ bytes: [UInt8]) -> (head: ResponseHead, rest: [UInt8])? {
         guard let end = bytes.firstRange(of: Array("\r\n\r\n".utf8)) else { return nil }
         let text = String(decoding: bytes[..<end.lowerBound], as: UTF8.self)
         let lines = text.components(separatedBy: "\r\n")
@@ -115,7 +116,7 @@ struct ResponseHead {
 }
 
 /// An HTTP client for one simple request with a `Content-Length` answer.
-func httpRequest(port: Int, _ method: String, _ path: String, headers: [String] = [], body: String = "") throws -> (ResponseHead, String) {
+public func httpRequest(port: Int, _ method: String, _ path: String, headers: [String] = [], body: String = "") throws -> (ResponseHead, String) {
     let connection = try RawConnection(port: port)
     var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
     for header in headers { request += header + "\r\n" }
@@ -129,34 +130,34 @@ func httpRequest(port: Int, _ method: String, _ path: String, headers: [String] 
 
 /// A subscriber that reads an event stream the way a client would: HTTP head, chunked body decoded,
 /// bytes parsed with `EventStreamParser`, and every raw read kept for tests about the wire.
-final class StreamSubscriber {
-    let connection: RawConnection
-    private(set) var head: ResponseHead?
-    private(set) var reads: [[UInt8]] = []
-    private(set) var outputs: [EventStreamParser.Output] = []
-    private(set) var ended: RawConnection.ReadResult?
+public final class StreamSubscriber {
+    public let connection: RawConnection
+    public private(set) var head: ResponseHead?
+    public private(set) var reads: [[UInt8]] = []
+    public private(set) var outputs: [EventStreamParser.Output] = []
+    public private(set) var ended: RawConnection.ReadResult?
     private var pending: [UInt8] = []
     private var parser = EventStreamParser(reportsComments: true)
-    private(set) var sawLastChunk = false
+    public private(set) var sawLastChunk = false
 
-    init(port: Int, path: String, headers: [String] = [], receiveBuffer: Int32? = nil, sendRequest: Bool = true) throws {
+    public init(port: Int, path: String, headers: [String] = [], receiveBuffer: Int32? = nil, sendRequest: Bool = true) throws {
         connection = try RawConnection(port: port, receiveBuffer: receiveBuffer)
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         for header in headers { request += header + "\r\n" }
         if sendRequest { connection.send(request + "\r\n") }
     }
 
-    var events: [ServerSentEvent] {
+    public var events: [ServerSentEvent] {
         outputs.compactMap { if case .event(let event) = $0 { event } else { nil } }
     }
 
-    var comments: [String] {
+    public var comments: [String] {
         outputs.compactMap { if case .comment(let text) = $0 { text } else { nil } }
     }
 
     /// Reads until `done()` holds, the stream ends, or `timeout` passes; returns whether `done()` held.
     @discardableResult
-    func read(timeout: Double = 5, until done: () -> Bool) -> Bool {
+    public func read(timeout: Double = 5, until done: () -> Bool) -> Bool {
         let deadline = RawConnection.now() + timeout
         while !done() {
             guard ended == nil else { return false }
@@ -176,13 +177,13 @@ final class StreamSubscriber {
         return true
     }
 
-    func waitForHead(timeout: Double = 5) throws -> ResponseHead {
+    public func waitForHead(timeout: Double = 5) throws -> ResponseHead {
         read(timeout: timeout) { head != nil }
         guard let head else { throw TestFailure("no response head (ended: \(String(describing: ended)))") }
         return head
     }
 
-    func waitForEvents(_ count: Int, timeout: Double = 5) -> [ServerSentEvent] {
+    public func waitForEvents(_ count: Int, timeout: Double = 5) -> [ServerSentEvent] {
         read(timeout: timeout) { events.count >= count }
         return events
     }
@@ -215,5 +216,26 @@ final class StreamSubscriber {
             pending.removeAll()
             try? parser.parse(payload) { outputs.append($0) }
         }
+    }
+}
+
+/// Collects a server's log lines so tests can wait for what it reported.
+public final class LogCollector: Sendable {
+    private let entries = Mutex<[ServerLogEntry]>([])
+
+    public init() {}
+
+    public func record(_ entry: ServerLogEntry) { entries.withLock { $0.append(entry) } }
+
+    public var all: [ServerLogEntry] { entries.withLock { $0 } }
+
+    /// Waits up to `timeout` seconds for an entry matching `predicate`.
+    public func wait(timeout: Double = 5, for predicate: (ServerLogEntry) -> Bool) -> ServerLogEntry? {
+        let deadline = RawConnection.now() + timeout
+        repeat {
+            if let found = all.first(where: predicate) { return found }
+            usleep(10_000)
+        } while RawConnection.now() < deadline
+        return nil
     }
 }
