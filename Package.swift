@@ -75,7 +75,13 @@ let package = Package(
         // Helpers shared by the integration tests: raw sockets, a stream reader, log collection.
         .target(name: "TestSupport", dependencies: ["EventStream", "SSEServer"], path: "Tests/TestSupport"),
         .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "SSEClient", "EventStream", "TestSupport"], exclude: ["Browser"]),
-        .testTarget(name: "SSEClientTests", dependencies: ["SSEClient", "SSEServer", "EventStream", "TestSupport", "sse-contract-service"]),
+        .testTarget(
+            name: "SSEClientTests",
+            dependencies: [
+                "SSEClient", "SSEServer", "EventStream", "TestSupport", "sse-contract-service",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench"]),
         .testTarget(name: "LineEditorTests", dependencies: ["LineEditor"]),
         .testTarget(name: "dripTests", dependencies: ["drip"], exclude: ["Fixtures"]),

@@ -74,6 +74,9 @@ struct Connect: AsyncParsableCommand {
     @Flag(help: "Skip TLS certificate verification (https).")
     var insecure = false
 
+    @Option(name: .customLong("cacert"), help: "Also trust the certificates in this PEM file (https; repeatable).")
+    var trustedCertificates: [String] = []
+
     @OptionGroup var limits: LimitOptions
 
     func validate() throws {
@@ -124,7 +127,8 @@ struct Connect: AsyncParsableCommand {
             reconnects: !noReconnect,
             readTimeout: readTimeout?.duration,
             limits: .init(maxLineLength: limits.maxLineLength.bytes, maxEventSize: limits.maxEventSize.bytes),
-            reportsRawBytes: raw
+            reportsRawBytes: raw,
+            tls: TLSOptions(trustedCertificateFiles: trustedCertificates, verifiesCertificates: !insecure)
         )
         let style = ClientOutputStyle(
             json: json, comments: comments, raw: raw, timestamps: timestamps, prettyJSON: pretty, eventTypes: Set(eventTypes))
