@@ -68,14 +68,29 @@ public enum ClientEvent: Sendable, Hashable {
 /// reports everything it sees. One run is one source: it connects, reads, reconnects with
 /// `Last-Event-ID`, and returns when the source closes; cancelling the task closes it.
 public enum EventSourceClient {
-    /// Runs the source until it closes, calling `handle` for each event in order; returns the final `.closed`.
+    /// Runs the source until it closes, calling `handle` for each event in order, and `afterBatch`
+    /// after the events of one read (or one state change) — where a printer flushes; returns the final `.closed`.
     @discardableResult
     public static func run(
         _ options: ClientOptions,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
         controller: ClientController = ClientController(),
+        afterBatch: () async -> Void = {},
         handle: (ClientEvent) async -> Void
+    ) async -> ClientEvent {
+        await run(options, group: group, sleep: sleep, controller: controller) { (events: [ClientEvent]) in
+            for event in events { await handle(event) }
+            await afterBatch()
+        }
+    }
+
+    private static func run(
+        _ options: ClientOptions,
+        group: EventLoopGroup,
+        sleep: @Sendable (Duration) async throws -> Void,
+        controller: ClientController,
+        handle: ([ClientEvent]) async -> Void
     ) async -> ClientEvent {
         var machine = EventSourceStateMachine(
             url: options.request.url, method: options.request.method, policy: options.policy, reconnects: options.reconnects,
@@ -87,7 +102,8 @@ public enum EventSourceClient {
             switch action {
             case .connect(let request):
                 let lastEventId = parser.lastEventId
-                await handle(.connecting(url: request.url.description, method: request.method, lastEventId: lastEventId.isEmpty ? nil : lastEventId))
+                await handle([.connecting(url: request.url.description, method: request.method, lastEventId: lastEventId.isEmpty ? nil : lastEventId)]
+                )
                 let outcome = await attempt(
                     request, options: options, lastEventId: lastEventId, group: group, controller: controller, machine: &machine, parser: &parser,
                     handle: handle)
@@ -100,7 +116,7 @@ public enum EventSourceClient {
             case .open:
                 action = .closed(reason: "internal: open outside a connection", isFailure: true)
             case .wait(let delay, let reason):
-                await handle(.reconnecting(after: delay, reason: reason))
+                await handle([.reconnecting(after: delay, reason: reason)])
                 do {
                     try await sleep(delay)
                     action = machine.reconnect()
@@ -109,7 +125,7 @@ public enum EventSourceClient {
                 }
             case .closed(let reason, let isFailure):
                 let closed = ClientEvent.closed(reason: reason, isFailure: isFailure)
-                await handle(closed)
+                await handle([closed])
                 return closed
             }
         }
@@ -131,7 +147,7 @@ public enum EventSourceClient {
         controller: ClientController,
         machine: inout EventSourceStateMachine,
         parser: inout EventStreamParser,
-        handle: (ClientEvent) async -> Void
+        handle: ([ClientEvent]) async -> Void
     ) async -> Outcome {
         if Task.isCancelled { return .cancelled }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
@@ -206,7 +222,7 @@ public enum EventSourceClient {
                             }
                         }
                     }
-                    for event in seen { await handle(event) }
+                    if !seen.isEmpty { await handle(seen) }
                     if let decision {
                         outcome = decision
                         break reading

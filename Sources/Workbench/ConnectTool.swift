@@ -30,8 +30,23 @@ public struct ClientOutputStyle: Sendable {
     }
 
     /// The lines printed for `event`, possibly none.
-    public func lines(for event: ClientEvent, time: String = Console.timestamp()) -> [String] {
-        json ? jsonLines(for: event, time: time) : textLines(for: event, time: time)
+    public func lines(for event: ClientEvent, time: @autoclosure () -> String = Console.timestamp()) -> [String] {
+        let time = timestamps ? time() : ""
+        return json ? jsonLines(for: event, time: time) : textLines(for: event, time: time)
+    }
+
+    /// Appends the lines for `event` to `output`, each ending in LF. Events in JSON without
+    /// timestamps take a direct path (no intermediate strings): that is what a fast stream prints most.
+    public func append(_ event: ClientEvent, to output: inout [UInt8]) {
+        if json, !timestamps, case .event(let sse) = event {
+            guard eventTypes.isEmpty || eventTypes.contains(sse.type) else { return }
+            EventStreamParser.Output.event(sse).appendJSONLine(to: &output)
+            return
+        }
+        for line in lines(for: event) {
+            output.append(contentsOf: line.utf8)
+            output.append(UInt8(ascii: "\n"))
+        }
     }
 
     private func textLines(for event: ClientEvent, time: String) -> [String] {
@@ -118,9 +133,12 @@ public struct ConnectTool: Sendable {
         let style = self.style
         let final = await withTaskGroup(of: ClientEvent?.self) { group -> ClientEvent? in
             group.addTask {
-                await EventSourceClient.run(options) { event in
-                    for line in style.lines(for: event) { Console.standardOutput.line(line) }
+                var output = OutputWriter(descriptor: STDOUT_FILENO, capacity: 1 << 16)
+                let final = await EventSourceClient.run(options, afterBatch: { try? output.flush() }) { event in
+                    try? output.write { style.append(event, to: &$0) }
                 }
+                try? output.flush()
+                return final
             }
             group.addTask {
                 _ = await Signals.next(of: [SIGINT, SIGTERM])
