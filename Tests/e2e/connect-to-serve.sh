@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# drip connect as a user runs it, against drip serve: text and JSON output, Ctrl-C ends with status 0,
+# reconnection with Last-Event-ID after the server restarts, and one clear line for a refused connection.
+#   Tests/e2e/connect-to-serve.sh PATH/TO/drip
+set -euo pipefail
+drip="$1"
+work="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+fail() { echo "connect-to-serve: FAILED: $*"; for f in "$work"/*.log; do echo "--- $f"; cat "$f"; done; exit 1; }
+wait_for() { for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.05; done; fail "no '$2' in $1"; }
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+"$drip" serve --port "$port" --heartbeat 0 --retry 200ms > "$work/serve.log" 2>&1 &
+server=$!
+wait_for "$work/serve.log" 'listening on'
+
+"$drip" connect "$url/streams/news" --comments > "$work/text.log" 2>&1 &
+text=$!
+"$drip" connect "$url/streams/news" --json > "$work/json.log" 2>&1 &
+json=$!
+wait_for "$work/serve.log" 'client 2 connected'
+curl -s -d $'line one\nline two' "$url/streams/news?event=greeting&id=auto" > /dev/null
+wait_for "$work/json.log" '"data":"line one'
+
+# The server goes away and comes back: both clients reconnect with Last-Event-ID: 1.
+kill -INT "$server"; wait "$server" || true
+"$drip" serve --port "$port" --heartbeat 0 > "$work/serve2.log" 2>&1 &
+server=$!
+wait_for "$work/serve2.log" 'Last-Event-ID: 1'
+wait_for "$work/json.log" '"lastEventId":"1"}'
+kill -INT "$text" "$json"
+wait "$text" || fail "drip connect exited $? after SIGINT"
+wait "$json" || fail "drip connect --json exited $? after SIGINT"
+
+grep -q '^greeting id=1:$' "$work/text.log" || fail "text output lacks the event header"
+grep -q '^  line two$' "$work/text.log" || fail "text output lacks the indented second data line"
+grep -q '^reconnecting in 200 ms: ' "$work/text.log" || fail "text output lacks the reconnection line"
+grep -q '^connecting GET .* (Last-Event-ID: 1)$' "$work/text.log" || fail "text output lacks the reconnect with Last-Event-ID"
+grep -qx 'closed: closed by the user' "$work/text.log" || fail "text output lacks the close line"
+grep -qx '{"type":"greeting","data":"line one\\nline two","lastEventId":"1"}' "$work/json.log" || fail "JSON event line differs"
+grep -qx '{"state":"closed","reason":"closed by the user"}' "$work/json.log" || fail "JSON close line differs"
+
+if "$drip" connect "http://127.0.0.1:1/nothing" > "$work/refused.log" 2>&1; then fail "a refused connection exited 0"; fi
+[ "$(tail -1 "$work/refused.log")" = "failed: cannot connect to 127.0.0.1:1: connection refused" ] || fail "refused said: $(cat "$work/refused.log")"
+echo "connect-to-serve: ok"
