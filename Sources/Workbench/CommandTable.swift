@@ -1,0 +1,238 @@
+/// What a value in the command language must look like; checked when a line is parsed.
+public enum ValueKind: Sendable, Hashable {
+    case text
+    /// Text, or `@FILE` for the contents of a file (read when the command runs).
+    case data
+    case name
+    case url
+    case duration
+    case size
+    case integer
+    case number
+    /// `on` or `off`.
+    case toggle
+    case choice([String])
+    case path
+
+    var placeholder: String {
+        switch self {
+        case .text: "TEXT"
+        case .data: "DATA|@FILE"
+        case .name: "NAME"
+        case .url: "URL"
+        case .duration: "DURATION"
+        case .size: "SIZE"
+        case .integer: "N"
+        case .number: "X"
+        case .toggle: "on|off"
+        case .choice(let choices): choices.joined(separator: "|")
+        case .path: "FILE"
+        }
+    }
+}
+
+/// A positional argument of a command.
+public struct ArgumentSpec: Sendable, Hashable {
+    public var name: String
+    public var kind: ValueKind
+    public var isOptional: Bool
+    /// The last argument may take the rest of the line's words (joined with spaces).
+    public var takesRest: Bool
+
+    public init(_ name: String, _ kind: ValueKind, optional: Bool = false, rest: Bool = false) {
+        self.name = name
+        self.kind = kind
+        self.isOptional = optional
+        self.takesRest = rest
+    }
+}
+
+/// A `key=value` option of a command.
+public struct OptionSpec: Sendable, Hashable {
+    public var name: String
+    public var kind: ValueKind
+    public var summary: String
+    public var repeatable: Bool
+
+    public init(_ name: String, _ kind: ValueKind, _ summary: String, repeatable: Bool = false) {
+        self.name = name
+        self.kind = kind
+        self.summary = summary
+        self.repeatable = repeatable
+    }
+}
+
+/// One command of the language: the single description from which the parser, `help`, tab
+/// completion and the man page's command list all come.
+public struct CommandSpec: Sendable, Hashable {
+    public var name: String
+    public var arguments: [ArgumentSpec]
+    public var options: [OptionSpec]
+    public var summary: String
+    public var discussion: String
+    public var examples: [String]
+
+    public init(
+        _ name: String, arguments: [ArgumentSpec] = [], options: [OptionSpec] = [], summary: String, discussion: String = "", examples: [String] = []
+    ) {
+        self.name = name
+        self.arguments = arguments
+        self.options = options
+        self.summary = summary
+        self.discussion = discussion
+        self.examples = examples
+    }
+
+    /// `emit STREAM [event=NAME] …` — the usage line shown by `help` and errors.
+    public var usage: String {
+        var parts = [name]
+        for argument in arguments {
+            let text = argument.name.uppercased() + (argument.takesRest ? "…" : "")
+            parts.append(argument.isOptional ? "[\(text)]" : text)
+        }
+        for option in options { parts.append("[\(option.name)=\(option.kind.placeholder)]") }
+        return parts.joined(separator: " ")
+    }
+
+    public func option(named name: String) -> OptionSpec? { options.first { $0.name == name } }
+}
+
+/// Every command of the language, in the order `help` lists them.
+public enum CommandTable {
+    static let target = ArgumentSpec("stream", .name)
+    static let client = OptionSpec("client", .integer, "only this client of the stream (its id, as `streams` lists it)")
+
+    public static let commands: [CommandSpec] = [
+        CommandSpec(
+            "serve", arguments: [ArgumentSpec("address", .text, optional: true)],
+            options: [
+                OptionSpec("token", .text, "require this token for streams and publishing"),
+                OptionSpec("cors", .text, "allow this origin (repeatable; any origin when none)", repeatable: true),
+                OptionSpec("history", .integer, "events each new stream keeps for resumption"),
+                OptionSpec("heartbeat", .duration, "comment interval of new streams (0: none)"),
+                OptionSpec("retry", .duration, "the retry: new streams announce on connect"),
+            ],
+            summary: "start the embedded server (127.0.0.1, port 0 = any free port, printed)",
+            examples: ["serve", "serve 127.0.0.1:8080", "serve :0 heartbeat=5s retry=2s"]),
+        CommandSpec("stop", summary: "stop the embedded server, ending every stream cleanly"),
+        CommandSpec(
+            "stream", arguments: [ArgumentSpec("stream", .name)],
+            options: [
+                OptionSpec("history", .integer, "events kept for Last-Event-ID resumption"),
+                OptionSpec("heartbeat", .duration, "comment interval (0: none)"),
+                OptionSpec("retry", .duration, "the retry: announced to each newcomer"),
+                OptionSpec("initial", .data, "data of the event each newcomer gets first"),
+                OptionSpec("initial-event", .text, "type of that event"),
+            ],
+            summary: "configure a stream (created on first use)",
+            examples: ["stream news history=100 heartbeat=15s retry=2s", "stream dashboard initial='{\"users\":3}' initial-event=state"]),
+        CommandSpec(
+            "connect", arguments: [ArgumentSpec("client", .name), ArgumentSpec("url", .url, optional: true)],
+            options: [
+                OptionSpec("method", .text, "request method (POST when body= is given)"),
+                OptionSpec("header", .text, "a request header 'Name: value' (repeatable)", repeatable: true),
+                OptionSpec("body", .data, "request body"),
+                OptionSpec("last-event-id", .text, "Last-Event-ID for the first request"),
+                OptionSpec("reconnect", .toggle, "reconnect when the stream ends (default on)"),
+                OptionSpec("max-retries", .integer, "give up after this many failed reconnections"),
+                OptionSpec("backoff", .number, "multiply the delay by this after each failure"),
+                OptionSpec("jitter", .number, "take up to this share off each delay at random"),
+                OptionSpec("read-timeout", .duration, "a silent stream counts as broken after this"),
+                OptionSpec("insecure", .toggle, "skip TLS certificate verification"),
+                OptionSpec("cacert", .path, "also trust the certificates in this PEM file"),
+            ],
+            summary: "open a named client on a URL (default: the embedded server's stream of the same name)",
+            examples: [
+                "connect c1 http://127.0.0.1:8080/streams/news",
+                "connect llm https://api.example.test/v1/chat method=POST header='Authorization: Bearer …' body=@req.json",
+            ]),
+        CommandSpec("close", arguments: [ArgumentSpec("client", .name)], summary: "close a named client"),
+        CommandSpec(
+            "emit", arguments: [ArgumentSpec("stream", .name)],
+            options: [
+                OptionSpec("event", .text, "event type (default message)"),
+                OptionSpec("id", .text, "event id; auto takes the stream's next number"),
+                OptionSpec("data", .data, "event data; \\n makes several data lines"),
+                OptionSpec("retry", .duration, "a retry: field with the event"),
+                OptionSpec("to", .integer, "send to this client id only"),
+            ],
+            summary: "publish an event to a stream's subscribers",
+            examples: ["emit news event=tick id=auto data='{\"n\":1}'", "emit news data='line one\\nline two'"]),
+        CommandSpec(
+            "comment", arguments: [ArgumentSpec("stream", .name), ArgumentSpec("text", .text, rest: true)],
+            summary: "send a comment line to a stream", examples: ["comment news keep-alive"]),
+        CommandSpec(
+            "drop", arguments: [target],
+            options: [OptionSpec("mode", .choice(["clean", "truncate", "reset"]), "how to end it (default clean)"), client],
+            summary: "server side: close a stream's clients (or one of them)", examples: ["drop news", "drop news client=3 mode=reset"]),
+        CommandSpec(
+            "stall", arguments: [target, ArgumentSpec("duration", .duration)], options: [client],
+            summary: "stop writing to a stream (or one client) for a while",
+            examples: ["stall news 5s"]),
+        CommandSpec(
+            "delay", arguments: [target, ArgumentSpec("duration", .duration)], options: [client],
+            summary: "add latency to every event (0 removes it)",
+            examples: ["delay news 200ms"]),
+        CommandSpec(
+            "chunk", arguments: [target, ArgumentSpec("size", .text)],
+            options: [OptionSpec("interval", .duration, "time between pieces (default 10ms)"), client],
+            summary: "write the next frames in N-byte pieces (off: whole frames again)", examples: ["chunk news 3", "chunk news off"]),
+        CommandSpec(
+            "corrupt", arguments: [target, ArgumentSpec("kind", .choice(["bare-cr", "invalid-utf8", "long-line", "no-blank-line"]))],
+            options: [OptionSpec("size", .size, "length of the long line (default 1MB)"), client],
+            summary: "malform the next event: bare CR line ends, invalid UTF-8, a long line, no blank line",
+            examples: ["corrupt news bare-cr", "corrupt news long-line size=1MB"]),
+        CommandSpec(
+            "reject", arguments: [ArgumentSpec("stream", .name), ArgumentSpec("status", .text)],
+            options: [
+                OptionSpec("location", .text, "redirect target for 301, 302, 303, 307, 308"),
+                OptionSpec("count", .integer, "how many connections (default 1)"),
+            ],
+            summary: "answer the next connections with a status, a redirect, or wrong-type (a 200 that is not an event stream)",
+            examples: ["reject news 503", "reject news 204", "reject news 307 location=/streams/other", "reject news wrong-type"]),
+        CommandSpec("cut", arguments: [ArgumentSpec("client", .name)], summary: "client side: close the connection and let the client reconnect"),
+        CommandSpec("clients", summary: "list the named clients and their states"),
+        CommandSpec("streams", summary: "list the server's streams and their subscribers"),
+        CommandSpec("status", summary: "show servers, clients and settings"),
+        CommandSpec("history", arguments: [ArgumentSpec("stream", .name)], summary: "show a stream's history"),
+        CommandSpec(
+            "log",
+            options: [
+                OptionSpec("level", .choice(["quiet", "normal", "verbose"]), "how much to show"),
+                OptionSpec("raw", .toggle, "show raw bytes and read boundaries"),
+                OptionSpec("timestamps", .toggle, "prefix lines with the time"),
+            ],
+            summary: "change what is shown", examples: ["log raw=on timestamps=on"]),
+        CommandSpec("sleep", arguments: [ArgumentSpec("duration", .duration)], summary: "wait (Ctrl-C interrupts)", examples: ["sleep 500ms"]),
+        CommandSpec("help", arguments: [ArgumentSpec("command", .text, optional: true)], summary: "list the commands, or explain one"),
+        CommandSpec("quit", summary: "close every server and client and leave"),
+    ]
+
+    public static func command(named name: String) -> CommandSpec? { commands.first { $0.name == name } }
+
+    /// The candidates closest to `word` (edit distance at most 2, or a shared prefix), best first.
+    public static func suggestions(for word: String, among candidates: [String]) -> [String] {
+        let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }
+        let close = scored.filter { $0.1 <= max(1, min(2, word.count / 2)) || ($0.0.hasPrefix(word) && !word.isEmpty) }
+        return close.sorted { $0.1 < $1.1 }.map(\.0)
+    }
+
+    /// Edits (insert, delete, replace, swap of neighbours) from `a` to `b`.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var table = Array(repeating: Array(repeating: 0, count: b.count + 1), count: a.count + 1)
+        for i in 0...a.count { table[i][0] = i }
+        for j in 0...b.count { table[0][j] = j }
+        for i in 1...a.count {
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                table[i][j] = min(table[i - 1][j] + 1, table[i][j - 1] + 1, table[i - 1][j - 1] + cost)
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { table[i][j] = min(table[i][j], table[i - 2][j - 2] + 1) }
+            }
+        }
+        return table[a.count][b.count]
+    }
+}
