@@ -123,20 +123,23 @@ public final class SSEServer: Sendable {
 
     /// Holds every write to `audience` for `duration` (heartbeats too), then sends what was held.
     @discardableResult
-    public func stall(_ audience: Audience, for duration: TimeAmount) async throws(ServerError) -> Int {
-        try await onLoop { (core) throws(ServerError) in try core.pace(audience) { $0.stalledUntil = .now() + duration } }
+    public func stall(_ audience: Audience, for duration: Duration) async throws(ServerError) -> Int {
+        let amount = TimeAmount(duration)
+        return try await onLoop { (core) throws(ServerError) in try core.pace(audience) { $0.stalledUntil = .now() + amount } }
     }
 
     /// Delays every frame to `audience` by `delay`; nil or zero removes the delay.
     @discardableResult
-    public func delay(_ audience: Audience, by delay: TimeAmount?) async throws(ServerError) -> Int {
-        try await onLoop { (core) throws(ServerError) in try core.pace(audience) { $0.delay = delay == .zero ? nil : delay } }
+    public func delay(_ audience: Audience, by delay: Duration?) async throws(ServerError) -> Int {
+        let amount = delay.map(TimeAmount.init)
+        return try await onLoop { (core) throws(ServerError) in try core.pace(audience) { $0.delay = amount == .zero ? nil : amount } }
     }
 
     /// Writes frames to `audience` in pieces of `size` bytes, `interval` apart; nil size writes whole frames again.
     @discardableResult
-    public func chunk(_ audience: Audience, size: Int?, interval: TimeAmount = .milliseconds(10)) async throws(ServerError) -> Int {
-        try await onLoop { core throws(ServerError) in
+    public func chunk(_ audience: Audience, size: Int?, interval: Duration = .milliseconds(10)) async throws(ServerError) -> Int {
+        let interval = TimeAmount(interval)
+        return try await onLoop { core throws(ServerError) in
             try core.pace(audience) {
                 $0.chunkSize = size.map { max(1, $0) }
                 $0.chunkInterval = interval
@@ -186,6 +189,11 @@ public final class SSEServer: Sendable {
         }
     }
 
+    /// The events a stream keeps for resumption, oldest first (empty for an unknown stream).
+    public func history(stream: String) async throws(ServerError) -> [ServerSentEvent] {
+        try await onLoop { core in core.streams[stream]?.history.map(\.event) ?? [] }
+    }
+
     /// The streams and their clients, as they are now.
     public func snapshot() async throws(ServerError) -> ServerSnapshot {
         try await onLoop { $0.snapshot() }
@@ -204,3 +212,10 @@ public final class SSEServer: Sendable {
 #elseif canImport(Darwin)
     import Darwin
 #endif
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

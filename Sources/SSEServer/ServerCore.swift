@@ -13,8 +13,10 @@ import NIOCore
 /// entries, oldest first.
 final class StreamState {
     struct HistoryEntry {
-        let id: String?
+        let event: ServerSentEvent
         let frame: Frame
+
+        var id: String? { event.id }
     }
 
     let name: String
@@ -232,7 +234,7 @@ final class ServerCore {
             guard let subscriber = subscribers[clientID], subscriber.streamName == streamName else { throw .noSuchClient(clientID) }
             recipients = [subscriber]
         } else {
-            stream.remember(.init(id: event.id, frame: clean))
+            stream.remember(.init(event: event, frame: clean))
             if let id = event.id { stream.lastId = id }
             if !stream.types.contains(event.type) { stream.types.append(event.type) }
             recipients = stream.subscribers

@@ -127,7 +127,7 @@ public enum CommandTable {
             summary: "configure a stream (created on first use)",
             examples: ["stream news history=100 heartbeat=15s retry=2s", "stream dashboard initial='{\"users\":3}' initial-event=state"]),
         CommandSpec(
-            "connect", arguments: [ArgumentSpec("client", .name), ArgumentSpec("url", .url, optional: true)],
+            "connect", arguments: [ArgumentSpec("client", .name), ArgumentSpec("url", .text, optional: true)],
             options: [
                 OptionSpec("method", .text, "request method (POST when body= is given)"),
                 OptionSpec("header", .text, "a request header 'Name: value' (repeatable)", repeatable: true),
@@ -141,9 +141,9 @@ public enum CommandTable {
                 OptionSpec("insecure", .toggle, "skip TLS certificate verification"),
                 OptionSpec("cacert", .path, "also trust the certificates in this PEM file"),
             ],
-            summary: "open a named client on a URL (default: the embedded server's stream of the same name)",
+            summary: "open a named client on a URL, or on a stream of the embedded server by name (default: the client's name)",
             examples: [
-                "connect c1 http://127.0.0.1:8080/streams/news",
+                "connect c1 http://127.0.0.1:8080/streams/news", "connect c2 news",
                 "connect llm https://api.example.test/v1/chat method=POST header='Authorization: Bearer …' body=@req.json",
             ]),
         CommandSpec("close", arguments: [ArgumentSpec("client", .name)], summary: "close a named client"),

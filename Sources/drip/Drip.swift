@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventStream
+import LineEditor
 import Workbench
 
 #if canImport(Glibc)
@@ -21,14 +22,41 @@ struct Drip: AsyncParsableCommand {
 
 let dripVersion = "0.1.0"
 
-struct Repl: ParsableCommand {
+struct Repl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Open the interactive workbench (the default when no subcommand is given)."
+        abstract: "Open the interactive workbench (the default when no subcommand is given).",
+        discussion: """
+            Reads commands from the terminal with line editing and history (~/.drip_history), or line by line
+            without a prompt when standard input is not a terminal (or TERM=dumb), so `drip < session.drip` works.
+            Type 'help' for the commands.
+            """
     )
 
-    func run() throws {
-        printError("drip: the REPL is not built yet; `drip decode` and `drip encode` work today (see `drip --help`).")
-        throw ExitCode(1)
+    @Option(help: "The history file (default ~/.drip_history; 'none' keeps no history).")
+    var historyFile: String?
+
+    func run() async throws {
+        let environment = ProcessInfoEnvironment.current
+        let interactive = Terminal.isInteractive(STDIN_FILENO, environment: environment)
+        let historyPath: String? =
+            historyFile == "none" ? nil : historyFile ?? environment["HOME"].map { $0 + "/.drip_history" }
+        let reader = LineReader(mode: interactive ? .editor(historyPath: historyPath) : .plain)
+        let status = await ReplSession.run(interactive: interactive) { prompt in await reader.next(prompt: prompt) }
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// The process environment as a dictionary.
+enum ProcessInfoEnvironment {
+    static var current: [String: String] {
+        var result: [String: String] = [:]
+        var pointer = environ
+        while let entry = pointer.pointee {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") { result[String(text[..<equals])] = String(text[text.index(after: equals)...]) }
+            pointer += 1
+        }
+        return result
     }
 }
 

@@ -1,0 +1,497 @@
+import EventStream
+import SSEClient
+import SSEServer
+
+/// Something the workbench did or saw, reported to whoever drives it (the REPL prints it; scripts
+/// will check it).
+public enum WorkbenchEvent: Sendable, Hashable {
+    /// The outcome of a command.
+    case info(String)
+    /// A command that could not run: the message and the column of the offending word.
+    case failure(CommandError)
+    /// The embedded server reported something.
+    case server(ServerLogEntry)
+    /// A named client saw something.
+    case client(name: String, event: ClientEvent)
+}
+
+/// The engine behind the REPL and scripts: it holds the embedded server and the named clients and
+/// runs parsed commands against them, reporting every outcome as a `WorkbenchEvent` with the lines
+/// a person reads.
+///
+/// Invariant: one server at most; client names are unique; `shutdown` leaves nothing running.
+public actor Engine {
+    /// Where events go, with their printed form (empty lines for events the log settings hide).
+    public typealias Output = @Sendable (WorkbenchEvent, [String]) -> Void
+
+    struct ClientHandle {
+        let url: String
+        let task: Task<Void, Never>
+        let controller: ClientController
+        var state = "connecting"
+        var received = 0
+        var lastEventId = ""
+    }
+
+    private let output: Output
+    private var server: SSEServer?
+    private var serverURL: String?
+    private var clients: [String: ClientHandle] = [:]
+    private var style = ClientOutputStyle(comments: true)
+    private var quiet = false
+
+    public init(output: @escaping Output) {
+        self.output = output
+    }
+
+    /// Runs one line; false when it asked to quit.
+    @discardableResult
+    public func execute(_ line: String) async -> Bool {
+        do throws(CommandError) {
+            guard let command = try CommandParser.parse(line) else { return true }
+            return try await run(command)
+        } catch {
+            report(.failure(error), ["error: \(error.message)"])
+            return true
+        }
+    }
+
+    /// Closes every client and the server.
+    public func shutdown() async {
+        for (name, handle) in clients {
+            handle.task.cancel()
+            await handle.task.value
+            clients[name] = nil
+        }
+        if let server {
+            await server.stop()
+            self.server = nil
+            serverURL = nil
+        }
+    }
+
+    /// How many servers and clients are live (for the prompt).
+    public var liveCounts: (servers: Int, clients: Int) { (server == nil ? 0 : 1, clients.count) }
+
+    // MARK: Commands
+
+    private func run(_ command: ParsedCommand) async throws(CommandError) -> Bool {
+        switch command.spec.name {
+        case "serve": try await serve(command)
+        case "stop": try await stop()
+        case "stream": try await configureStream(command)
+        case "connect": try await connect(command)
+        case "close": try await close(command)
+        case "cut": try cut(command)
+        case "emit": try await emit(command)
+        case "comment": try await comment(command)
+        case "drop", "stall", "delay", "chunk", "corrupt", "reject": try await fault(command)
+        case "clients": listClients()
+        case "streams": try await listStreams()
+        case "status": try await status()
+        case "history": try await history(command)
+        case "log": configureLog(command)
+        case "sleep": await sleep(command)
+        case "help": try help(command)
+        case "quit": return false
+        default: throw CommandError("\(command.spec.name): not available yet", column: 1)
+        }
+        return true
+    }
+
+    private func serve(_ command: ParsedCommand) async throws(CommandError) {
+        if let serverURL { throw CommandError("serve: a server is already running on \(serverURL); stop it first", column: 1) }
+        let (host, port) = try Self.address(command.arguments["address"])
+        var defaults = StreamSettings()
+        if let history = command.integer("history") { defaults.historySize = history }
+        if let heartbeat = command.duration("heartbeat") { defaults.heartbeatMilliseconds = heartbeat.milliseconds }
+        if let retry = command.duration("retry") { defaults.retryMilliseconds = retry.milliseconds }
+        let configuration = ServerConfiguration(
+            host: host, port: port, token: command.option("token"), allowedOrigins: command.values(of: "cors"), streamDefaults: defaults)
+        let output = self.output
+        let server = SSEServer(configuration: configuration) { entry in
+            if case .listening = entry { return }
+            output(.server(entry), ["server: \(entry)"])
+        }
+        do {
+            let url = SSEServer.url(for: try await server.start())
+            self.server = server
+            serverURL = url
+            report(.info("serving on \(url)"), ["serving on \(url) — streams at \(url)/streams/NAME, viewer at \(url)/"])
+        } catch {
+            await server.stop()
+            throw CommandError("serve: \(error)", column: 1)
+        }
+    }
+
+    private func stop() async throws(CommandError) {
+        guard let server else { throw CommandError("stop: no server is running", column: 1) }
+        await server.stop()
+        self.server = nil
+        serverURL = nil
+        report(.info("server stopped"), ["server stopped"])
+    }
+
+    private func runningServer(_ command: ParsedCommand) throws(CommandError) -> SSEServer {
+        guard let server else { throw CommandError("\(command.spec.name): no server is running; start one with 'serve'", column: 1) }
+        return server
+    }
+
+    private func configureStream(_ command: ParsedCommand) async throws(CommandError) {
+        let server = try runningServer(command)
+        let name = command.argument("stream") ?? ""
+        let history = command.integer("history")
+        let heartbeat = command.duration("heartbeat")
+        let retry = command.duration("retry")
+        let initial = try command.option("initial").map { text throws(CommandError) in try Self.data(text, command: command) }
+        let initialType = command.option("initial-event")
+        let settings = try await serverCall(command) {
+            try await server.configure(stream: name) { settings in
+                if let history { settings.historySize = history }
+                if let heartbeat { settings.heartbeatMilliseconds = heartbeat.milliseconds }
+                if let retry { settings.retryMilliseconds = retry.milliseconds }
+                if let initial { settings.initialEvent = ServerSentEvent(type: initialType ?? ServerSentEvent.defaultType, data: initial) }
+            }
+        }
+        report(
+            .info("stream \(name) configured"),
+            [
+                "stream \(name): history \(settings.historySize), heartbeat \(settings.heartbeatMilliseconds) ms, retry "
+                    + (settings.retryMilliseconds.map { "\($0) ms" } ?? "not announced")
+                    + (settings.initialEvent.map { ", initial \($0.type) event" } ?? "")
+            ])
+    }
+
+    private func connect(_ command: ParsedCommand) async throws(CommandError) {
+        let name = command.argument("client") ?? ""
+        if let existing = clients[name], existing.state != "closed", existing.state != "failed" {
+            throw CommandError("connect: a client named \(name) is \(existing.state); close it first or pick another name", column: 9)
+        }
+        let urlText: String
+        let given = command.argument("url") ?? name
+        if given.contains("://") {
+            urlText = given
+        } else if let serverURL {
+            urlText = "\(serverURL)/streams/\(given)"
+        } else {
+            throw CommandError(
+                "connect: give a URL, or start a server with 'serve' to connect to its stream \(given)", column: command.arguments["url"]?.column ?? 1
+            )
+        }
+        let url: HTTPURL
+        do { url = try HTTPURL(parsing: urlText) } catch { throw CommandError("connect: \(error)", column: command.arguments["url"]?.column ?? 1) }
+        let body = try command.option("body").map { text throws(CommandError) in Array(try Self.data(text, command: command).utf8) }
+        let headers = try command.values(of: "header").map { header throws(CommandError) -> (name: String, value: String) in
+            guard let colon = header.firstIndex(of: ":") else {
+                throw CommandError("connect: header \(header.debugDescription) is not 'Name: value'", column: 1)
+            }
+            return (String(header[..<colon]), String(header[header.index(after: colon)...].drop { $0 == " " }))
+        }
+        var options = ClientOptions(
+            request: ClientRequest(
+                url: url, method: (command.option("method") ?? (body == nil ? "GET" : "POST")).uppercased(), headers: headers, body: body,
+                lastEventId: command.option("last-event-id") ?? ""),
+            policy: ReconnectPolicy(
+                backoffMultiplier: command.option("backoff").flatMap(Double.init) ?? 1, jitter: command.option("jitter").flatMap(Double.init) ?? 0,
+                maxAttempts: command.integer("max-retries")),
+            reconnects: command.toggle("reconnect") ?? true,
+            readTimeout: command.duration("read-timeout")?.duration,
+            reportsRawBytes: true
+        )
+        options.tls = TLSOptions(trustedCertificateFiles: command.values(of: "cacert"), verifiesCertificates: !(command.toggle("insecure") ?? false))
+        let controller = ClientController()
+        let task = Task { [weak self] in
+            await EventSourceClient.run(options, controller: controller) { event in
+                await self?.clientSaw(name, event)
+            }
+            await self?.clientEnded(name)
+        }
+        clients[name] = ClientHandle(url: urlText, task: task, controller: controller)
+    }
+
+    private func clientSaw(_ name: String, _ event: ClientEvent) {
+        if var handle = clients[name] {
+            switch event {
+            case .connecting: handle.state = "connecting"
+            case .open: handle.state = "open"
+            case .reconnecting: handle.state = "connecting"
+            case .closed(_, let isFailure): handle.state = isFailure ? "failed" : "closed"
+            case .event(let sse):
+                handle.received += 1
+                handle.lastEventId = sse.id ?? ""
+            case .comment, .retry, .raw: break
+            }
+            clients[name] = handle
+        }
+        let lines = quiet && !Self.isStateChange(event) ? [] : style.lines(for: event).map { "\(name): \($0)" }
+        report(.client(name: name, event: event), lines)
+    }
+
+    /// A client whose run ended stays listed (closed or failed, with its counts) until `close`.
+    private func clientEnded(_ name: String) {
+        guard var handle = clients[name], handle.state != "failed" else { return }
+        handle.state = "closed"
+        clients[name] = handle
+    }
+
+    private static func isStateChange(_ event: ClientEvent) -> Bool {
+        switch event {
+        case .connecting, .open, .reconnecting, .closed: true
+        default: false
+        }
+    }
+
+    private func close(_ command: ParsedCommand) async throws(CommandError) {
+        let name = command.argument("client") ?? ""
+        guard let handle = clients[name] else { throw unknownClient(name, command) }
+        handle.task.cancel()
+        await handle.task.value
+        clients[name] = nil
+    }
+
+    private func cut(_ command: ParsedCommand) throws(CommandError) {
+        let name = command.argument("client") ?? ""
+        guard let handle = clients[name] else { throw unknownClient(name, command) }
+        handle.controller.restart()
+        report(.info("cut \(name)"), ["\(name): connection cut from the client side"])
+    }
+
+    private func unknownClient(_ name: String, _ command: ParsedCommand) -> CommandError {
+        let hint = CommandTable.suggestions(for: name, among: Array(clients.keys)).first.map { "; did you mean \($0)?" } ?? ""
+        return CommandError("\(command.spec.name): no client named \(name)\(hint)", column: command.arguments["client"]?.column ?? 1)
+    }
+
+    private func emit(_ command: ParsedCommand) async throws(CommandError) {
+        let server = try runningServer(command)
+        let stream = command.argument("stream") ?? ""
+        let event = ServerSentEvent(
+            type: command.option("event") ?? ServerSentEvent.defaultType,
+            data: try command.option("data").map { text throws(CommandError) in try Self.data(text, command: command) } ?? "",
+            id: command.option("id"),
+            retry: command.duration("retry")?.milliseconds)
+        let target = command.integer("to")
+        let receipt = try await serverCall(command) { try await server.publish(stream: stream, event: event, to: target) }
+        let summary =
+            "emitted \(event.type)" + (receipt.id.map { " id=\($0)" } ?? "")
+            + " to \(stream) → \(receipt.clients) client\(receipt.clients == 1 ? "" : "s")"
+        report(.info(summary), quiet ? [] : [summary])
+    }
+
+    private func comment(_ command: ParsedCommand) async throws(CommandError) {
+        let server = try runningServer(command)
+        let stream = command.argument("stream") ?? ""
+        let text = command.argument("text") ?? ""
+        let count = try await serverCall(command) { try await server.comment(stream: stream, text: text) }
+        report(.info("comment to \(stream) → \(count) clients"), quiet ? [] : ["comment to \(stream) → \(count) client\(count == 1 ? "" : "s")"])
+    }
+
+    private func fault(_ command: ParsedCommand) async throws(CommandError) {
+        let server = try runningServer(command)
+        let stream = command.argument("stream") ?? ""
+        let audience: Audience = command.integer("client").map(Audience.client) ?? .stream(stream)
+        let who = command.integer("client").map { "client \($0)" } ?? stream
+        switch command.spec.name {
+        case "drop":
+            let mode = command.option("mode").flatMap(DropMode.init(rawValue:)) ?? .clean
+            let count = try await serverCall(command) { try await server.drop(audience, mode: mode) }
+            report(.info("dropped \(count)"), ["dropped \(count) connection\(count == 1 ? "" : "s") of \(who) (\(mode.rawValue))"])
+        case "stall":
+            let duration = command.duration("duration") ?? DurationValue(milliseconds: 0)
+            try await serverCall(command) { _ = try await server.stall(audience, for: duration.duration) }
+            report(.info("stalled \(who)"), ["\(who) stalled for \(duration)"])
+        case "delay":
+            let duration = command.duration("duration") ?? DurationValue(milliseconds: 0)
+            try await serverCall(command) { _ = try await server.delay(audience, by: duration.milliseconds == 0 ? nil : duration.duration) }
+            report(.info("delay \(who)"), [duration.milliseconds == 0 ? "\(who): no added latency" : "\(who): each event delayed by \(duration)"])
+        case "chunk":
+            let sizeText = command.argument("size") ?? ""
+            let size: Int?
+            if sizeText == "off" {
+                size = nil
+            } else if let bytes = ByteSize(parsing: sizeText) {
+                size = bytes.bytes
+            } else {
+                throw CommandError("chunk: SIZE '\(sizeText)' is not a size (3, 1KB) or off", column: command.arguments["size"]?.column ?? 1)
+            }
+            let interval = command.duration("interval")?.duration ?? .milliseconds(10)
+            try await serverCall(command) { _ = try await server.chunk(audience, size: size, interval: interval) }
+            report(.info("chunk \(who)"), [size.map { "\(who): frames written in \($0)-byte pieces" } ?? "\(who): whole frames again"])
+        case "corrupt":
+            let corruption: Corruption =
+                switch command.argument("kind") {
+                case "bare-cr": .bareCarriageReturns
+                case "invalid-utf8": .invalidUTF8
+                case "long-line": .longLine(ByteSize(parsing: command.option("size") ?? "")?.bytes ?? 1 << 20)
+                default: .noBlankLine
+                }
+            try await serverCall(command) { try await server.corrupt(audience, corruption) }
+            report(.info("corrupt \(who)"), ["\(who): the next event will be malformed (\(command.argument("kind") ?? ""))"])
+        default:
+            let statusText = command.argument("status") ?? ""
+            let count = command.integer("count") ?? 1
+            let rejection: Rejection
+            if statusText == "wrong-type" {
+                rejection = .wrongContentType("text/plain")
+            } else if let status = Int(statusText), (100...599).contains(status) {
+                if [301, 302, 303, 307, 308].contains(status) {
+                    guard let location = command.option("location") else {
+                        throw CommandError("reject: a \(status) redirect needs location=URL", column: command.arguments["status"]?.column ?? 1)
+                    }
+                    rejection = .redirect(status, location: location)
+                } else {
+                    rejection = .status(status)
+                }
+            } else {
+                throw CommandError(
+                    "reject: STATUS '\(statusText)' is not an HTTP status (100–599) or wrong-type", column: command.arguments["status"]?.column ?? 1)
+            }
+            try await serverCall(command) { try await server.reject(stream: stream, rejection, count: count) }
+            report(.info("reject \(stream)"), ["\(stream): the next \(count == 1 ? "connection gets" : "\(count) connections get") \(statusText)"])
+        }
+    }
+
+    private func listClients() {
+        guard !clients.isEmpty else { return report(.info("no clients"), ["no clients; open one with 'connect NAME URL'"]) }
+        let rows = clients.keys.sorted().compactMap { name in clients[name].map { [name, $0.state, String($0.received), $0.lastEventId, $0.url] } }
+        report(.info("clients"), Self.table(["client", "state", "events", "last id", "url"], rows))
+    }
+
+    private func listStreams() async throws(CommandError) {
+        guard let server else { return report(.info("no server"), ["no server is running; start one with 'serve'"]) }
+        let snapshot = try await serverCall(ParsedCommand.placeholder("streams")) { try await server.snapshot() }
+        guard !snapshot.streams.isEmpty else { return report(.info("no streams"), ["no streams yet; they are created on first use"]) }
+        let rows = snapshot.streams.map { stream in
+            [
+                stream.name, String(stream.clients.count), String(stream.historyCount), stream.lastId ?? "",
+                stream.clients.map { "\($0.id) \($0.remote)" }.joined(separator: ", "),
+            ]
+        }
+        report(.info("streams"), Self.table(["stream", "clients", "history", "last id", "subscribers (id remote)"], rows))
+    }
+
+    private func status() async throws(CommandError) {
+        var lines = [serverURL.map { "server: \($0)" } ?? "server: not running"]
+        lines.append(
+            "clients: \(clients.isEmpty ? "none" : clients.keys.sorted().map { "\($0) (\(clients[$0]?.state ?? ""))" }.joined(separator: ", "))")
+        lines.append("log: \(quiet ? "quiet" : "normal"), raw \(style.raw ? "on" : "off"), timestamps \(style.timestamps ? "on" : "off")")
+        report(.info("status"), lines)
+    }
+
+    private func history(_ command: ParsedCommand) async throws(CommandError) {
+        let server = try runningServer(command)
+        let stream = command.argument("stream") ?? ""
+        let events = try await serverCall(command) { try await server.history(stream: stream) }
+        guard !events.isEmpty else { return report(.info("empty history"), ["\(stream): no events in history"]) }
+        report(.info("history"), Self.table(["id", "type", "data"], events.map { [$0.id ?? "", $0.type, $0.data.debugDescription] }))
+    }
+
+    private func configureLog(_ command: ParsedCommand) {
+        if let level = command.option("level") { quiet = level == "quiet" }
+        if let raw = command.toggle("raw") { style.raw = raw }
+        if let timestamps = command.toggle("timestamps") { style.timestamps = timestamps }
+        report(.info("log"), ["log: \(quiet ? "quiet" : "normal"), raw \(style.raw ? "on" : "off"), timestamps \(style.timestamps ? "on" : "off")"])
+    }
+
+    private func sleep(_ command: ParsedCommand) async {
+        guard let duration = command.duration("duration") else { return }
+        try? await Task.sleep(for: duration.duration)
+    }
+
+    private func help(_ command: ParsedCommand) throws(CommandError) {
+        guard let name = command.argument("command") else {
+            let width = CommandTable.commands.map(\.name.count).max() ?? 8
+            let lines = CommandTable.commands.map { $0.name.padding(to: width) + "  " + $0.summary }
+            return report(.info("help"), lines + ["", "help COMMAND explains one; lines may end with # comments"])
+        }
+        guard let spec = CommandTable.command(named: name) else {
+            let hint = CommandTable.suggestions(for: name, among: CommandTable.commands.map(\.name)).first.map { "; did you mean '\($0)'?" } ?? ""
+            throw CommandError("help: no command '\(name)'\(hint)", column: command.arguments["command"]?.column ?? 6)
+        }
+        report(.info("help \(name)"), HelpText.lines(for: spec))
+    }
+
+    // MARK: Helpers
+
+    private func report(_ event: WorkbenchEvent, _ lines: [String]) {
+        output(event, lines)
+    }
+
+    private func serverCall<T>(_ command: ParsedCommand, _ body: () async throws -> T) async throws(CommandError) -> T {
+        do { return try await body() } catch { throw CommandError("\(command.spec.name): \(error)", column: 1) }
+    }
+
+    /// `host:port`, `:port`, `port` or nothing (127.0.0.1, any free port).
+    static func address(_ word: Word?) throws(CommandError) -> (String, Int) {
+        guard let text = word?.text, !text.isEmpty else { return ("127.0.0.1", 0) }
+        let column = word?.column ?? 1
+        let host: Substring
+        let portText: Substring
+        if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon].isEmpty ? "127.0.0.1" : text[..<colon]
+            portText = text[text.index(after: colon)...]
+        } else if text.allSatisfy(\.isNumber) {
+            host = "127.0.0.1"
+            portText = Substring(text)
+        } else {
+            host = Substring(text)
+            portText = "0"
+        }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw CommandError("serve: '\(text)' is not an address (HOST:PORT, :PORT or PORT; port 0 picks a free one)", column: column)
+        }
+        let bareHost = host.hasPrefix("[") && host.hasSuffix("]") ? host.dropFirst().dropLast() : host
+        return (String(bareHost), port)
+    }
+
+    /// A data value: the text itself, or the contents of the file after `@`.
+    static func data(_ text: String, command: ParsedCommand) throws(CommandError) -> String {
+        guard text.hasPrefix("@") else { return text }
+        var bytes: [UInt8] = []
+        do throws(ToolError) {
+            let file = try InputFile(path: String(text.dropFirst()))
+            try file.forEachChunk { bytes.append(contentsOf: $0) }
+        } catch {
+            throw CommandError("\(command.spec.name): \(error.message)", column: 1)
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func table(_ header: [String], _ rows: [[String]]) -> [String] {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0.indices.contains(column) ? $0[column].count : 0 }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { index, cell in index == row.count - 1 ? cell : cell.padding(to: widths[index]) }.joined(separator: "  ")
+        }
+    }
+}
+
+extension ParsedCommand {
+    static func placeholder(_ name: String) -> ParsedCommand {
+        ParsedCommand(spec: CommandTable.command(named: name) ?? CommandSpec(name, summary: ""), arguments: [:], options: [])
+    }
+}
+
+extension String {
+    func padding(to width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
+
+/// The text `help COMMAND` shows; the man page's command list will come from the same place.
+public enum HelpText {
+    public static func lines(for spec: CommandSpec) -> [String] {
+        var lines = ["usage: \(spec.usage)", "", spec.summary]
+        if !spec.discussion.isEmpty { lines += ["", spec.discussion] }
+        if !spec.options.isEmpty {
+            lines.append("")
+            let width = spec.options.map { $0.name.count + $0.kind.placeholder.count + 1 }.max() ?? 0
+            for option in spec.options {
+                lines.append("  " + "\(option.name)=\(option.kind.placeholder)".padding(to: width) + "  " + option.summary)
+            }
+        }
+        if !spec.examples.isEmpty {
+            lines += ["", "examples:"] + spec.examples.map { "  " + $0 }
+        }
+        return lines
+    }
+}

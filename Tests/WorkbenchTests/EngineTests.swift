@@ -1,0 +1,124 @@
+import EventStream
+import SSEClient
+import SSEServer
+import Synchronization
+import Testing
+import Workbench
+
+/// Records what an engine reports, and waits for it.
+final class Transcript: Sendable {
+    private let entries = Mutex<[(WorkbenchEvent, [String])]>([])
+
+    func record(_ event: WorkbenchEvent, _ lines: [String]) { entries.withLock { $0.append((event, lines)) } }
+
+    var events: [WorkbenchEvent] { entries.withLock { $0.map(\.0) } }
+    var lines: [String] { entries.withLock { $0.flatMap(\.1) } }
+    var failures: [CommandError] { events.compactMap { if case .failure(let error) = $0 { error } else { nil } } }
+
+    func clientEvents(_ name: String) -> [ClientEvent] {
+        events.compactMap { if case .client(name, let event) = $0 { event } else { nil } }
+    }
+
+    func wait(_ condition: @escaping (Transcript) -> Bool) async throws {
+        for _ in 0..<500 {
+            if condition(self) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("timed out; transcript:\n\(lines.joined(separator: "\n"))")
+    }
+}
+
+@Suite("Engine: commands against a real server and clients", .serialized)
+struct EngineTests {
+    func engine() -> (Engine, Transcript) {
+        let transcript = Transcript()
+        return (Engine { transcript.record($0, $1) }, transcript)
+    }
+
+    @Test("serve, stream, connect, emit: the client sees the event; drop: it reconnects with Last-Event-ID")
+    func emitAndReconnect() async throws {
+        let (engine, transcript) = engine()
+        await engine.execute("serve")
+        await engine.execute("stream news retry=100ms")
+        await engine.execute("connect c1 news")
+        try await transcript.wait { $0.clientEvents("c1").contains(.open(status: 200)) }
+        await engine.execute("emit news event=tick id=auto data='{\"n\":1}'")
+        try await transcript.wait { !$0.clientEvents("c1").compactMap { if case .event(let e) = $0 { e } else { nil } }.isEmpty }
+        #expect(transcript.clientEvents("c1").contains(.event(ServerSentEvent(type: "tick", data: #"{"n":1}"#, id: "1"))))
+        #expect(transcript.lines.contains("emitted tick id=1 to news → 1 client"))
+        await engine.execute("drop news mode=reset")
+        try await transcript.wait { $0.clientEvents("c1").contains { if case .connecting(_, _, "1") = $0 { true } else { false } } }
+        #expect(transcript.failures.isEmpty)
+        await engine.shutdown()
+    }
+
+    @Test("faults and listings report what they did")
+    func faultsAndListings() async throws {
+        let (engine, transcript) = engine()
+        await engine.execute("serve")
+        for line in [
+            "stall news 1s", "delay news 200ms", "delay news 0", "chunk news 3", "chunk news off", "corrupt news bare-cr",
+            "reject news 503 count=2", "reject news 307 location=/streams/other", "comment news hello there", "history news", "streams",
+            "clients", "status", "log timestamps=on level=quiet",
+        ] {
+            await engine.execute(line)
+        }
+        #expect(transcript.failures.isEmpty, "\(transcript.failures)")
+        for expected in [
+            "news stalled for 1s", "news: each event delayed by 200ms", "news: no added latency", "news: frames written in 3-byte pieces",
+            "news: whole frames again", "news: the next event will be malformed (bare-cr)", "news: the next 2 connections get 503",
+            "news: no events in history", "no clients; open one with 'connect NAME URL'", "log: quiet, raw off, timestamps on",
+        ] {
+            #expect(transcript.lines.contains(expected), "\(expected)")
+        }
+        await engine.shutdown()
+    }
+
+    @Test(
+        "errors name the command and the problem, and nothing stops the engine",
+        arguments: [
+            ("stop", "stop: no server is running"),
+            ("emit news data=x", "emit: no server is running; start one with 'serve'"),
+            ("close ghost", "close: no client named ghost"),
+            ("cut ghost", "cut: no client named ghost"),
+            ("connect c1", "connect: give a URL, or start a server with 'serve' to connect to its stream c1"),
+            ("connect c1 ftp://x", "connect: \"ftp://x\" is not an http:// or https:// URL"),
+            ("help emt", "help: no command 'emt'; did you mean 'emit'?"),
+            ("serve nowhere:99999", "serve: 'nowhere:99999' is not an address (HOST:PORT, :PORT or PORT; port 0 picks a free one)"),
+        ])
+    func errors(line: String, message: String) async throws {
+        let (engine, transcript) = engine()
+        #expect(await engine.execute(line))
+        #expect(transcript.failures.map(\.message) == [message])
+        await engine.shutdown()
+    }
+
+    @Test("server-side errors: a second serve, a bad reject, a bad chunk size")
+    func serverErrors() async throws {
+        let (engine, transcript) = engine()
+        await engine.execute("serve")
+        await engine.execute("serve")
+        await engine.execute("reject news 999")
+        await engine.execute("reject news 301")
+        await engine.execute("chunk news lots")
+        let messages = transcript.failures.map(\.message)
+        #expect(messages.count == 4)
+        #expect(messages[0].hasPrefix("serve: a server is already running on http://127.0.0.1:"))
+        #expect(messages[1] == "reject: STATUS '999' is not an HTTP status (100–599) or wrong-type")
+        #expect(messages[2] == "reject: a 301 redirect needs location=URL")
+        #expect(messages[3] == "chunk: SIZE 'lots' is not a size (3, 1KB) or off")
+        await engine.shutdown()
+    }
+
+    @Test("help lists every command; help CMD shows usage, options and examples; quit ends")
+    func helpAndQuit() async throws {
+        let (engine, transcript) = engine()
+        await engine.execute("help")
+        for spec in CommandTable.commands { #expect(transcript.lines.contains { $0.hasPrefix(spec.name + " ") }, "\(spec.name)") }
+        await engine.execute("help emit")
+        #expect(transcript.lines.contains("usage: emit STREAM [event=TEXT] [id=TEXT] [data=DATA|@FILE] [retry=DURATION] [to=N]"))
+        #expect(transcript.lines.contains("  emit news event=tick id=auto data='{\"n\":1}'"))
+        #expect(await engine.execute("quit") == false)
+        await engine.shutdown()
+    }
+}
