@@ -8,11 +8,13 @@ public enum ReplSession {
     public static func run(interactive: Bool, next: (String) async -> String?) async -> Int32 {
         let failures = Mutex(0)
         let lastLine = Mutex("")
+        let lastPrompt = Mutex("")
         let engine = Engine { event, lines in
             if case .failure(let error) = event {
                 failures.withLock { $0 += 1 }
                 if interactive {
-                    Console.standardError.line("  " + String(repeating: " ", count: max(0, error.column - 1)) + "^")
+                    let offset = lastPrompt.withLock { $0.count } + max(0, error.column - 1)
+                    Console.standardError.line(String(repeating: " ", count: offset) + "^")
                 }
                 let location = interactive ? "" : " (line \(lastLine.withLock { $0 }), column \(error.column))"
                 Console.standardError.line("error: \(error.message)\(location)")
@@ -25,7 +27,12 @@ public enum ReplSession {
         }
         var lineNumber = 0
         while true {
-            guard let line = await next(prompt(await engine.liveCounts)) else { break }
+            let prompt = prompt(await engine.liveCounts)
+            lastPrompt.withLock { $0 = prompt }
+            guard let line = await next(prompt) else {
+                if interactive { Console.standardOutput.line("") }
+                break
+            }
             lineNumber += 1
             lastLine.withLock { $0 = String(lineNumber) }
             guard await engine.execute(line) else { break }
