@@ -11,8 +11,7 @@ struct FaultTests {
     @Test("drop clean: the chunked body ends, then the connection closes")
     func dropClean() async throws {
         try await withServer { server, port, log in
-            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
-            try await waitForClients(server, stream: "s", count: 1)
+            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
             #expect(try await server.drop(.stream("s"), mode: .clean) == 1)
             subscriber.read { false }
             #expect(subscriber.sawLastChunk)
@@ -24,8 +23,7 @@ struct FaultTests {
     @Test("drop truncate: the connection closes without the last chunk")
     func dropTruncate() async throws {
         try await withServer { server, port, _ in
-            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
-            try await waitForClients(server, stream: "s", count: 1)
+            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
             try await server.drop(.stream("s"), mode: .truncate)
             subscriber.read { false }
             #expect(!subscriber.sawLastChunk)
@@ -36,8 +34,7 @@ struct FaultTests {
     @Test("drop reset: the client sees a TCP reset, not a clean end")
     func dropReset() async throws {
         try await withServer { server, port, _ in
-            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
-            try await waitForClients(server, stream: "s", count: 1)
+            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
             let client = try #require(try await server.snapshot().streams.first?.clients.first?.id)
             try await server.drop(.client(client), mode: .reset)
             subscriber.read { false }
@@ -48,9 +45,7 @@ struct FaultTests {
     @Test("chunk 3: an event arrives as separate reads of at most 3 event bytes each")
     func chunkedWrites() async throws {
         try await withServer { server, port, _ in
-            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
-            _ = try subscriber.waitForHead()
-            try await waitForClients(server, stream: "s", count: 1)
+            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
             let readsBefore = subscriber.reads.count
             try await server.chunk(.stream("s"), size: 3, interval: .milliseconds(150))
             try await server.publish(stream: "s", event: ServerSentEvent(data: "hello"))
@@ -70,9 +65,7 @@ struct FaultTests {
     @Test("stall: nothing arrives during the stall, everything right after it, in order")
     func stall() async throws {
         try await withServer { server, port, _ in
-            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
-            _ = try subscriber.waitForHead()
-            try await waitForClients(server, stream: "s", count: 1)
+            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
             try await server.stall(.stream("s"), for: .milliseconds(600))
             let started = RawConnection.now()
             try await server.publish(stream: "s", event: ServerSentEvent(data: "1"))
@@ -87,9 +80,7 @@ struct FaultTests {
     @Test("delay: each event arrives no sooner than the delay")
     func delay() async throws {
         try await withServer { server, port, _ in
-            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
-            _ = try subscriber.waitForHead()
-            try await waitForClients(server, stream: "s", count: 1)
+            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
             try await server.delay(.stream("s"), by: .milliseconds(300))
             let started = RawConnection.now()
             try await server.publish(stream: "s", event: ServerSentEvent(data: "late"))
@@ -101,9 +92,7 @@ struct FaultTests {
     @Test("corrupt: bare CRs, invalid UTF-8, a long line, a missing blank line — byte for byte")
     func corruptions() async throws {
         try await withServer { server, port, _ in
-            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
-            _ = try subscriber.waitForHead()
-            try await waitForClients(server, stream: "s", count: 1)
+            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
             var wire: [UInt8] { subscriber.reads.flatMap { $0 } }
 
             try await server.corrupt(.stream("s"), .bareCarriageReturns)
@@ -159,9 +148,7 @@ struct FaultTests {
         try await withServer(configuration) { server, port, log in
             let slow = try StreamSubscriber(port: port, path: "/streams/s", receiveBuffer: 4096)
             _ = try slow.waitForHead()
-            let fast = try StreamSubscriber(port: port, path: "/streams/s")
-            _ = try fast.waitForHead()
-            try await waitForClients(server, stream: "s", count: 2)
+            let fast = try await subscribe(server, port: port, stream: "s", expecting: 2)
             let payload = String(repeating: "x", count: 16 << 10)
             let total = 200
             for n in 1...total {
@@ -182,12 +169,8 @@ struct FaultScopeTests {
     @Test("a corruption for one client leaves the others' stream intact")
     func corruptOneClient() async throws {
         try await withServer { server, port, _ in
-            let victim = try StreamSubscriber(port: port, path: "/streams/s")
-            _ = try victim.waitForHead()
-            try await waitForClients(server, stream: "s", count: 1)
-            let bystander = try StreamSubscriber(port: port, path: "/streams/s")
-            _ = try bystander.waitForHead()
-            try await waitForClients(server, stream: "s", count: 2)
+            let victim = try await subscribe(server, port: port, stream: "s", expecting: 1)
+            let bystander = try await subscribe(server, port: port, stream: "s", expecting: 2)
             let victimID = try #require(try await server.snapshot().streams.first?.clients.first?.id)
             try await server.corrupt(.client(victimID), .invalidUTF8)
             try await server.publish(stream: "s", event: ServerSentEvent(data: "x"))
@@ -199,9 +182,7 @@ struct FaultScopeTests {
     @Test("clearing faults ends a stall at once and cancels pending rejections")
     func clearFaults() async throws {
         try await withServer { server, port, _ in
-            let subscriber = try StreamSubscriber(port: port, path: "/streams/s")
-            _ = try subscriber.waitForHead()
-            try await waitForClients(server, stream: "s", count: 1)
+            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
             try await server.stall(.stream("s"), for: .seconds(60))
             try await server.reject(stream: "s", .status(503), count: 3)
             try await server.publish(stream: "s", event: ServerSentEvent(data: "held"))

@@ -6,25 +6,6 @@ import Synchronization
 import TestSupport
 import Testing
 
-/// Collects the server's log lines so tests can wait for what it reported.
-final class LogCollector: Sendable {
-    private let entries = Mutex<[ServerLogEntry]>([])
-
-    func record(_ entry: ServerLogEntry) { entries.withLock { $0.append(entry) } }
-
-    var all: [ServerLogEntry] { entries.withLock { $0 } }
-
-    /// Waits up to `timeout` seconds for an entry matching `predicate`.
-    func wait(timeout: Double = 5, for predicate: (ServerLogEntry) -> Bool) -> ServerLogEntry? {
-        let deadline = RawConnection.now() + timeout
-        repeat {
-            if let found = all.first(where: predicate) { return found }
-            usleep(10_000)
-        } while RawConnection.now() < deadline
-        return nil
-    }
-}
-
 /// Starts a server on an ephemeral port for one test, and stops it afterwards.
 func withServer(
     _ configuration: ServerConfiguration = ServerConfiguration(streamDefaults: StreamSettings(heartbeatMilliseconds: 0)),
@@ -41,6 +22,15 @@ func withServer(
         throw error
     }
     await server.stop()
+}
+
+/// Opens a subscriber to `stream`, waits for its response head and for the server to count it.
+func subscribe(_ server: SSEServer, port: Int, stream: String, expecting count: Int = 1, receiveBuffer: Int32? = nil) async throws -> StreamSubscriber
+{
+    let subscriber = try StreamSubscriber(port: port, path: "/streams/\(stream)", receiveBuffer: receiveBuffer)
+    _ = try subscriber.waitForHead()
+    try await waitForClients(server, stream: stream, count: count)
+    return subscriber
 }
 
 /// Waits until the server lists `count` clients on `stream` (subscriptions are registered on the loop).
