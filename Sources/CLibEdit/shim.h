@@ -38,6 +38,15 @@ static inline void *drip_el_get_clientdata(EditLine *editor) {
     return data;
 }
 
+static inline int drip_el_set_getcfn(EditLine *editor, el_rfunc_t function) {
+    return el_set(editor, EL_GETCFN, function);
+}
+
+// Redraws the prompt and the line being edited (after output was printed over them).
+static inline int drip_el_refresh(EditLine *editor) {
+    return el_set(editor, EL_REFRESH);
+}
+
 static inline int drip_history_set_size(History *store, int size) {
     HistEvent event;
     return history(store, &event, H_SETSIZE, size);

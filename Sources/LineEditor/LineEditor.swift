@@ -6,20 +6,35 @@ import CLibEdit
     import Darwin
 #endif
 
-/// A libedit line editor on the process's terminal: prompt, emacs key bindings, and history kept
-/// in a file.
+/// A libedit line editor on the process's terminal: prompt, emacs key bindings, history kept in a
+/// file, and a wake-up descriptor so that other threads can have output printed above the line
+/// being edited (which is then redrawn intact) or the line discarded (Ctrl-C).
 ///
-/// Invariant: one instance per process owns the terminal; it is used from one thread at a time
-/// (`readLine` blocks). The REPL issue builds the asynchronous reader and completion on top of it.
+/// Invariant: one instance per process owns the terminal; it is used only on the thread that
+/// created it (`readLine` blocks there, and the wake-up work runs there inside libedit's read).
 public final class LineEditor {
+    /// What a wake-up asks for.
+    public enum WakeAction {
+        /// Output was printed over the line: redraw the prompt and the line.
+        case redraw
+        /// Discard the line being edited (Ctrl-C).
+        case discardLine
+        /// Nothing was printed (an earlier wake-up already took care of it).
+        case nothing
+    }
+
     private let editor: OpaquePointer
     private let history: OpaquePointer
     private let historyPath: String?
+    private let wakeDescriptor: Int32
+    private let onWake: (UInt8) -> WakeAction
+    private var discarded = false
     /// The prompt as a C string owned by this editor; libedit reads it while `el_gets` runs.
     private var promptText: UnsafeMutablePointer<CChar>? = strdup("")
 
     /// Opens the editor on standard input/output; loads `historyPath` when given and readable.
-    public init?(program: String, historyPath: String?) {
+    /// A byte written to `wakeDescriptor` while a line is edited calls `onWake` on this thread.
+    public init?(program: String, historyPath: String?, wakeDescriptor: Int32 = -1, onWake: @escaping (UInt8) -> WakeAction = { _ in .redraw }) {
         guard let editor = drip_el_init_stdio(program) else { return nil }
         guard let history = history_init() else {
             el_end(editor)
@@ -28,6 +43,8 @@ public final class LineEditor {
         self.editor = editor
         self.history = history
         self.historyPath = historyPath
+        self.wakeDescriptor = wakeDescriptor
+        self.onWake = onWake
         _ = drip_history_set_size(history, 1000)
         _ = drip_history_set_unique(history, 1)
         _ = drip_el_set_editor(editor, "emacs")
@@ -39,6 +56,55 @@ public final class LineEditor {
             let lineEditor = Unmanaged<LineEditor>.fromOpaque(context).takeUnretainedValue()
             return lineEditor.promptText
         }
+        _ = drip_el_set_getcfn(editor) { editor, character in
+            guard let editor, let character, let context = drip_el_get_clientdata(editor) else { return -1 }
+            return Unmanaged<LineEditor>.fromOpaque(context).takeUnretainedValue().readCharacter(into: character)
+        }
+    }
+
+    /// libedit's character source: waits for the terminal or a wake-up, and decodes UTF-8.
+    private func readCharacter(into character: UnsafeMutablePointer<wchar_t>) -> Int32 {
+        while true {
+            var descriptors = [
+                pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeDescriptor, events: Int16(POLLIN), revents: 0),
+            ]
+            let ready = poll(&descriptors, wakeDescriptor >= 0 ? 2 : 1, -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return -1
+            }
+            if wakeDescriptor >= 0, descriptors[1].revents & Int16(POLLIN) != 0 {
+                var byte: UInt8 = 0
+                guard read(wakeDescriptor, &byte, 1) == 1 else { continue }
+                switch onWake(byte) {
+                case .redraw:
+                    _ = drip_el_refresh(editor)
+                case .discardLine:
+                    discarded = true
+                    return -1
+                case .nothing:
+                    break
+                }
+                continue
+            }
+            guard descriptors[0].revents != 0 else { continue }
+            var first: UInt8 = 0
+            let count = read(STDIN_FILENO, &first, 1)
+            if count < 0, errno == EINTR { continue }
+            guard count == 1 else { return count == 0 ? 0 : -1 }
+            let length = first < 0x80 ? 1 : first >> 5 == 0b110 ? 2 : first >> 4 == 0b1110 ? 3 : first >> 3 == 0b11110 ? 4 : 1
+            var scalar = UInt32(length == 1 ? first : first & (0xFF >> (length + 1)))
+            for _ in 1..<length {
+                var next: UInt8 = 0
+                guard read(STDIN_FILENO, &next, 1) == 1, next & 0xC0 == 0x80 else {
+                    scalar = 0xFFFD
+                    break
+                }
+                scalar = scalar << 6 | UInt32(next & 0x3F)
+            }
+            character.pointee = wchar_t(bitPattern: scalar)
+            return 1
+        }
     }
 
     deinit {
@@ -47,12 +113,20 @@ public final class LineEditor {
         free(promptText)
     }
 
-    /// Shows `prompt` and returns the line typed without its newline, or nil at end of input.
+    /// Shows `prompt` and returns the line typed without its newline ("" when it was discarded),
+    /// or nil at end of input.
     public func readLine(prompt: String) -> String? {
         free(promptText)
         promptText = strdup(prompt)
         var count: Int32 = 0
-        guard let line = el_gets(editor, &count), count > 0 else { return nil }
+        guard let line = el_gets(editor, &count), count > 0 else {
+            if discarded {
+                discarded = false
+                el_reset(editor)
+                return ""
+            }
+            return nil
+        }
         var text = String(cString: line)
         if text.hasSuffix("\n") { text.removeLast() }
         if !text.trimmingSpaces.isEmpty {

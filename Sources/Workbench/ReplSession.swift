@@ -1,41 +1,74 @@
 import Synchronization
 
+/// Lets a signal handler stop the command that is running (Ctrl-C ends a `sleep`), or end the
+/// session (SIGTERM, or Ctrl-C when reading a script).
+public final class ReplInterrupts: Sendable {
+    private let state = Mutex<(command: Task<Bool, Never>?, quit: Bool)>((nil, false))
+
+    public init() {}
+
+    /// Cancels the running command; false when none is running.
+    public func interruptCommand() -> Bool {
+        let command = state.withLock { $0.command }
+        command?.cancel()
+        return command != nil
+    }
+
+    /// Ends the session after the running command (which is cancelled).
+    public func quit() {
+        let command = state.withLock { state -> Task<Bool, Never>? in
+            state.quit = true
+            return state.command
+        }
+        command?.cancel()
+    }
+
+    public var quitRequested: Bool { state.withLock { $0.quit } }
+
+    func running(_ task: Task<Bool, Never>?) { state.withLock { $0.command = task } }
+}
+
 /// The read–run–print loop shared by the terminal REPL and `drip < session.drip`: each line goes
 /// through the engine; everything the engine reports is printed as it happens.
 public enum ReplSession {
-    /// Runs until `quit` or the end of input, then closes every server and client. Returns the exit
-    /// status: 0, or 1 when reading a non-interactive input any command failed.
-    public static func run(interactive: Bool, next: (String) async -> String?) async -> Int32 {
+    /// Runs until `quit`, the end of input or `interrupts.quit()`, then closes every server and
+    /// client. `print` writes lines (to standard error when `isError`). Returns the exit status: 0,
+    /// or 1 when reading a non-interactive input any command failed.
+    public static func run(
+        interactive: Bool,
+        interrupts: ReplInterrupts = ReplInterrupts(),
+        print: @escaping @Sendable (_ lines: [String], _ isError: Bool) -> Void,
+        next: (String) async -> String?
+    ) async -> Int32 {
         let failures = Mutex(0)
-        let lastLine = Mutex("")
+        let lastLine = Mutex(0)
         let lastPrompt = Mutex("")
         let engine = Engine { event, lines in
-            if case .failure(let error) = event {
-                failures.withLock { $0 += 1 }
-                if interactive {
-                    let offset = lastPrompt.withLock { $0.count } + max(0, error.column - 1)
-                    Console.standardError.line(String(repeating: " ", count: offset) + "^")
-                }
-                let location = interactive ? "" : " (line \(lastLine.withLock { $0 }), column \(error.column))"
-                Console.standardError.line("error: \(error.message)\(location)")
-                return
+            guard case .failure(let error) = event else { return print(lines, false) }
+            failures.withLock { $0 += 1 }
+            if interactive {
+                let offset = lastPrompt.withLock { $0.count } + max(0, error.column - 1)
+                print([String(repeating: " ", count: offset) + "^", "error: \(error.message)"], true)
+            } else {
+                print(["error: \(error.message) (line \(lastLine.withLock { $0 }), column \(error.column))"], true)
             }
-            for line in lines { Console.standardOutput.line(line) }
         }
         if interactive {
-            Console.standardOutput.line("drip — a Server-Sent Events workbench. 'help' lists the commands, Ctrl-D leaves.")
+            print(["drip — a Server-Sent Events workbench. 'help' lists the commands, Ctrl-C discards a line, Ctrl-D leaves."], false)
         }
-        var lineNumber = 0
-        while true {
+        while !interrupts.quitRequested {
             let prompt = prompt(await engine.liveCounts)
             lastPrompt.withLock { $0 = prompt }
             guard let line = await next(prompt) else {
-                if interactive { Console.standardOutput.line("") }
+                if interactive { print([""], false) }
                 break
             }
-            lineNumber += 1
-            lastLine.withLock { $0 = String(lineNumber) }
-            guard await engine.execute(line) else { break }
+            lastLine.withLock { $0 += 1 }
+            let command = Task { await engine.execute(line) }
+            interrupts.running(command)
+            let keepGoing = await command.value
+            interrupts.running(nil)
+            guard keepGoing else { break }
         }
         await engine.shutdown()
         return !interactive && failures.withLock({ $0 }) > 0 ? 1 : 0

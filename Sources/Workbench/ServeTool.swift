@@ -39,6 +39,18 @@ public struct ServeTool: Sendable {
 
 /// Waits for termination signals without letting their default action kill the process.
 public enum Signals {
+    /// Calls `handler` (on a background queue) each time one of `signals` arrives, until the
+    /// returned sources are cancelled.
+    public static func watch(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) -> [any DispatchSourceSignal] {
+        signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { handler(number) }
+            source.resume()
+            return source
+        }
+    }
+
     /// Suspends until one of `signals` arrives, and returns it.
     public static func next(of signals: [Int32]) async -> Int32 {
         let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)

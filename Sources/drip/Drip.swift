@@ -41,7 +41,31 @@ struct Repl: AsyncParsableCommand {
         let historyPath: String? =
             historyFile == "none" ? nil : historyFile ?? environment["HOME"].map { $0 + "/.drip_history" }
         let reader = LineReader(mode: interactive ? .editor(historyPath: historyPath) : .plain)
-        let status = await ReplSession.run(interactive: interactive) { prompt in await reader.next(prompt: prompt) }
+        let interrupts = ReplInterrupts()
+        let signals = Signals.watch([SIGINT, SIGTERM]) { signal in
+            if signal == SIGINT, interactive {
+                // Ctrl-C: stop the running command (a sleep), or discard the line being typed.
+                if interrupts.interruptCommand() { reader.print([""]) } else { reader.interrupt() }
+            } else {
+                interrupts.quit()
+                reader.interrupt()
+            }
+        }
+        defer { signals.forEach { $0.cancel() } }
+        let status = await ReplSession.run(
+            interactive: interactive, interrupts: interrupts,
+            print: { lines, isError in
+                if interactive {
+                    reader.print(lines)
+                } else {
+                    for line in lines { (isError ? Console.standardError : Console.standardOutput).line(line) }
+                }
+            },
+            next: { prompt in
+                guard !interrupts.quitRequested else { return nil }
+                let line = await reader.next(prompt: prompt)
+                return interrupts.quitRequested ? nil : line
+            })
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The REPL in a real pseudo-terminal (tmux): the prompt counts what is live, events that arrive while
+# a line is typed are printed above it and the line stays intact, Ctrl-C discards the line and
+# interrupts a sleep, errors point at the bad word, Ctrl-D closes everything, history is kept.
+#   Tests/e2e/repl-in-terminal.sh PATH/TO/drip
+set -euo pipefail
+drip="$1"
+work="$(mktemp -d)"
+session="drip-e2e-$$"
+trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
+screen() { tmux capture-pane -t "$session" -p; }
+fail() { echo "repl-in-terminal: FAILED: $*"; echo "--- screen"; screen; exit 1; }
+wait_for() { for _ in $(seq 100); do screen | grep -qF -- "$1" && return 0; sleep 0.05; done; fail "never showed: $1"; }
+
+tmux new-session -d -s "$session" -x 150 -y 40 "env HOME='$work' TERM=xterm '$drip'; echo EXITED \$? > '$work/status'; sleep 30"
+wait_for "drip>"
+tmux send-keys -t "$session" 'serve' Enter
+wait_for "drip [server]>"
+tmux send-keys -t "$session" 'connect c1 news' Enter
+wait_for "c1: open (200)"
+wait_for "drip [server, 1 client]>"
+url="$(screen | grep -o 'http://127.0.0.1:[0-9]*' | head -1)"
+
+tmux send-keys -t "$session" 'emit news data=hal'
+sleep 0.3
+curl -s -d 'arrived while typing' "$url/streams/news?event=note" > /dev/null
+wait_for "c1: note: arrived while typing"
+tmux send-keys -t "$session" 'f'
+wait_for "drip [server, 1 client]> emit news data=half"
+screen | grep -q 'data=haldrip' && fail "the edited line was garbled"
+tmux send-keys -t "$session" Enter
+wait_for "c1: message: half"
+
+tmux send-keys -t "$session" 'this line is thrown away'
+sleep 0.2
+tmux send-keys -t "$session" C-c
+wait_for "this line is thrown away^C"
+tmux send-keys -t "$session" 'sleep 30s' Enter
+sleep 0.5
+tmux send-keys -t "$session" C-c
+tmux send-keys -t "$session" 'emti' Enter
+wait_for "error: unknown command 'emti'; did you mean 'emit'?"
+
+tmux send-keys -t "$session" C-d
+for _ in $(seq 100); do [ -f "$work/status" ] && break; sleep 0.05; done
+[ "$(cat "$work/status" 2>/dev/null)" = "EXITED 0" ] || fail "drip did not exit 0 on Ctrl-D (sleep not interrupted?)"
+wait_for "server: stopped"
+grep -qF 'data=half' "$work/.drip_history" || fail "the history file lacks the command"
+grep -qF 'thrown' "$work/.drip_history" && fail "a discarded line reached the history"
+echo "repl-in-terminal: ok"
