@@ -47,6 +47,14 @@ static inline int drip_el_refresh(EditLine *editor) {
     return el_set(editor, EL_REFRESH);
 }
 
+typedef unsigned char (*drip_editor_function)(EditLine *, int);
+
+// Adds a named editor function and binds a key sequence to it.
+static inline int drip_el_bind_function(EditLine *editor, const char *name, const char *help, drip_editor_function function, const char *key) {
+    if (el_set(editor, EL_ADDFN, name, help, function) != 0) return -1;
+    return el_set(editor, EL_BIND, key, name, NULL);
+}
+
 static inline int drip_history_set_size(History *store, int size) {
     HistEvent event;
     return history(store, &event, H_SETSIZE, size);

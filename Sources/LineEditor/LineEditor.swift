@@ -28,6 +28,9 @@ public final class LineEditor {
     private let historyPath: String?
     private let wakeDescriptor: Int32
     private let onWake: (UInt8) -> WakeAction
+    /// Tab completion: given the text before the cursor, the candidates for the word being typed
+    /// (whole words; a candidate ending in `=` or `/` gets no space after it).
+    public var completer: ((String) -> [String])?
     private var discarded = false
     /// The prompt as a C string owned by this editor; libedit reads it while `el_gets` runs.
     private var promptText: UnsafeMutablePointer<CChar>? = strdup("")
@@ -56,10 +59,42 @@ public final class LineEditor {
             let lineEditor = Unmanaged<LineEditor>.fromOpaque(context).takeUnretainedValue()
             return lineEditor.promptText
         }
+        _ = drip_el_bind_function(
+            editor, "drip-complete", "complete the word",
+            { editor, _ in
+                guard let editor, let context = drip_el_get_clientdata(editor) else { return UInt8(CC_ERROR) }
+                return Unmanaged<LineEditor>.fromOpaque(context).takeUnretainedValue().complete()
+            }, "^I")
         _ = drip_el_set_getcfn(editor) { editor, character in
             guard let editor, let character, let context = drip_el_get_clientdata(editor) else { return -1 }
             return Unmanaged<LineEditor>.fromOpaque(context).takeUnretainedValue().readCharacter(into: character)
         }
+    }
+
+    /// Completes the word before the cursor: the whole candidate when there is one, the longest
+    /// common prefix otherwise, and the list of candidates when that adds nothing.
+    private func complete() -> UInt8 {
+        guard let completer, let info = el_line(editor)?.pointee, let buffer = info.buffer, let cursor = info.cursor else { return UInt8(CC_ERROR) }
+        let length = buffer.distance(to: cursor)
+        let before = String(
+            decoding: UnsafeBufferPointer(start: UnsafeRawPointer(buffer).assumingMemoryBound(to: UInt8.self), count: length), as: UTF8.self)
+        let word = String(before.reversed().prefix { $0 != " " }.reversed())
+        let candidates = completer(before)
+        guard !candidates.isEmpty else { return UInt8(CC_REFRESH_BEEP) }
+        var common = candidates[0]
+        for candidate in candidates.dropFirst() {
+            common = String(zip(common, candidate).prefix { $0 == $1 }.map(\.0))
+        }
+        if candidates.count == 1, !(common.hasSuffix("=") || common.hasSuffix("/")) { common += " " }
+        if common.count > word.count {
+            _ = el_insertstr(editor, String(common.dropFirst(word.count)))
+            return UInt8(CC_REFRESH)
+        }
+        var listing = "\n"
+        for candidate in candidates { listing += candidate + "  " }
+        listing += "\n"
+        _ = listing.withCString { write(STDOUT_FILENO, $0, strlen($0)) }
+        return UInt8(CC_REDISPLAY)
     }
 
     /// libedit's character source: waits for the terminal or a wake-up, and decodes UTF-8.

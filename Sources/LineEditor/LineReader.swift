@@ -35,7 +35,11 @@ public final class LineReader: Sendable {
     private let wakeRead: Int32
     private let wakeWrite: Int32
 
-    public init(mode: Mode, program: String = "drip") {
+    private let completer: (@Sendable (String) -> [String])?
+
+    /// `completer` gives tab-completion candidates for the text before the cursor (editor mode).
+    public init(mode: Mode, program: String = "drip", completer: (@Sendable (String) -> [String])? = nil) {
+        self.completer = completer
         (stream, continuation) = AsyncStream.makeStream(of: String.self)
         var descriptors: [Int32] = [-1, -1]
         if pipe(&descriptors) != 0 { descriptors = [-1, -1] }
@@ -85,6 +89,7 @@ public final class LineReader: Sendable {
         if case .editor(let historyPath) = mode,
             let editor = LineEditor(program: program, historyPath: historyPath, wakeDescriptor: wakeRead, onWake: { [self] code in onWake(code) })
         {
+            editor.completer = completer
             while true {
                 requests.wait()
                 let waiting = state.withLock { state -> [String] in

@@ -70,6 +70,12 @@ public actor Engine {
         }
     }
 
+    /// Client and stream names, for tab completion.
+    public func completionNames() async -> (clients: [String], streams: [String]) {
+        let streams = (try? await server?.snapshot())?.streams.map(\.name) ?? []
+        return (clients.keys.sorted(), streams)
+    }
+
     /// How many servers and clients are live (for the prompt).
     public var liveCounts: (servers: Int, clients: Int) { (server == nil ? 0 : 1, clients.count) }
 

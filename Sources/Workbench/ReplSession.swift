@@ -37,6 +37,7 @@ public enum ReplSession {
     public static func run(
         interactive: Bool,
         interrupts: ReplInterrupts = ReplInterrupts(),
+        completionNames: CompletionNames? = nil,
         print: @escaping @Sendable (_ lines: [String], _ isError: Bool) -> Void,
         next: (String) async -> String?
     ) async -> Int32 {
@@ -57,6 +58,10 @@ public enum ReplSession {
             print(["drip — a Server-Sent Events workbench. 'help' lists the commands, Ctrl-C discards a line, Ctrl-D leaves."], false)
         }
         while !interrupts.quitRequested {
+            if let completionNames {
+                let names = await engine.completionNames()
+                completionNames.update(clients: names.clients, streams: names.streams)
+            }
             let prompt = prompt(await engine.liveCounts)
             lastPrompt.withLock { $0 = prompt }
             guard let line = await next(prompt) else {

@@ -40,7 +40,10 @@ struct Repl: AsyncParsableCommand {
         let interactive = Terminal.isInteractive(STDIN_FILENO, environment: environment)
         let historyPath: String? =
             historyFile == "none" ? nil : historyFile ?? environment["HOME"].map { $0 + "/.drip_history" }
-        let reader = LineReader(mode: interactive ? .editor(historyPath: historyPath) : .plain)
+        let names = CompletionNames()
+        let reader = LineReader(mode: interactive ? .editor(historyPath: historyPath) : .plain) { prefix in
+            Completion.candidates(for: prefix, names: names.current)
+        }
         let interrupts = ReplInterrupts()
         let signals = Signals.watch([SIGINT, SIGTERM]) { signal in
             if signal == SIGINT, interactive {
@@ -53,7 +56,7 @@ struct Repl: AsyncParsableCommand {
         }
         defer { signals.forEach { $0.cancel() } }
         let status = await ReplSession.run(
-            interactive: interactive, interrupts: interrupts,
+            interactive: interactive, interrupts: interrupts, completionNames: names,
             print: { lines, isError in
                 if interactive {
                     reader.print(lines)

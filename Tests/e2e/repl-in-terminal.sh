@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The REPL in a real pseudo-terminal (tmux): the prompt counts what is live, events that arrive while
-# a line is typed are printed above it and the line stays intact, Ctrl-C discards the line and
+# The REPL in a real pseudo-terminal (tmux): the prompt counts what is live, Tab completes commands and
+# options, events that arrive while a line is typed are printed above it and the line stays intact,
+# Ctrl-C discards the line and
 # interrupts a sleep, errors point at the bad word, Ctrl-D closes everything, history is kept.
 #   Tests/e2e/repl-in-terminal.sh PATH/TO/drip
 set -euo pipefail
@@ -21,7 +22,7 @@ wait_for "c1: open (200)"
 wait_for "drip [server, 1 client]>"
 url="$(screen | grep -o 'http://127.0.0.1:[0-9]*' | head -1)"
 
-tmux send-keys -t "$session" 'emit news data=hal'
+tmux send-keys -t "$session" 'emi' Tab 'news da' Tab 'hal'
 sleep 0.3
 curl -s -d 'arrived while typing' "$url/streams/news?event=note" > /dev/null
 wait_for "c1: note: arrived while typing"

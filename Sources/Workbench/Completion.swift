@@ -1,0 +1,73 @@
+import Foundation
+import Synchronization
+
+/// The names tab completion offers besides the command table: clients and streams, refreshed by
+/// the REPL after each command (completion runs on the reader thread and must not wait).
+public final class CompletionNames: Sendable {
+    private let names = Mutex<(clients: [String], streams: [String])>(([], []))
+
+    public init() {}
+
+    public var current: (clients: [String], streams: [String]) { names.withLock { $0 } }
+
+    func update(clients: [String], streams: [String]) { names.withLock { $0 = (clients, streams) } }
+}
+
+/// Tab completion for the command language, from the command table: command names, option names
+/// (`event=`), choices, client and stream names, files after `@`.
+public enum Completion {
+    /// The candidates (whole words) for the word being typed at the end of `prefix`.
+    public static func candidates(for prefix: String, names: (clients: [String], streams: [String])) -> [String] {
+        let words = prefix.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        let current = prefix.hasSuffix(" ") || prefix.isEmpty ? "" : words.last ?? ""
+        let previous = current.isEmpty ? words : Array(words.dropLast())
+        guard let commandName = previous.first else {
+            return CommandTable.commands.map(\.name).filter { $0.hasPrefix(current) }
+        }
+        guard let spec = CommandTable.command(named: commandName) else { return [] }
+        if let equals = current.firstIndex(of: "=") {
+            let name = String(current[..<equals])
+            let value = String(current[current.index(after: equals)...])
+            guard let option = spec.option(named: name) else { return [] }
+            return values(for: option.kind, argumentName: name, typed: value, names: names).map { name + "=" + $0 }
+        }
+        if current.hasPrefix("@") { return files(matching: String(current.dropFirst())).map { "@" + $0 } }
+        let used = Set(previous.dropFirst().compactMap { word in word.firstIndex(of: "=").map { String(word[..<$0]) } })
+        let options = spec.options.filter { $0.repeatable || !used.contains($0.name) }.map { $0.name + "=" }
+        let positionalCount = previous.dropFirst().filter { !$0.contains("=") }.count
+        var positional: [String] = []
+        if positionalCount < spec.arguments.count {
+            let argument = spec.arguments[positionalCount]
+            positional = values(for: argument.kind, argumentName: argument.name, typed: current, names: names)
+            if spec.name == "help" { positional = CommandTable.commands.map(\.name) }
+        }
+        return (positional + options).filter { $0.hasPrefix(current) }
+    }
+
+    private static func values(for kind: ValueKind, argumentName: String, typed: String, names: (clients: [String], streams: [String])) -> [String] {
+        switch kind {
+        case .choice(let choices): return choices.filter { $0.hasPrefix(typed) }
+        case .toggle: return ["on", "off"].filter { $0.hasPrefix(typed) }
+        case .name where argumentName == "client": return names.clients.filter { $0.hasPrefix(typed) }
+        case .name where argumentName == "stream": return names.streams.filter { $0.hasPrefix(typed) }
+        case .path: return files(matching: typed)
+        case .data where typed.hasPrefix("@"): return files(matching: String(typed.dropFirst())).map { "@" + $0 }
+        default: return []
+        }
+    }
+
+    /// Paths starting with `typed` (directories end with `/`).
+    static func files(matching typed: String) -> [String] {
+        let slash = typed.lastIndex(of: "/")
+        let directory = slash.map { String(typed[...$0]) } ?? ""
+        let stem = slash.map { String(typed[typed.index(after: $0)...]) } ?? typed
+        let manager = FileManager.default
+        guard let entries = try? manager.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory) else { return [] }
+        return entries.filter { $0.hasPrefix(stem) && (!$0.hasPrefix(".") || stem.hasPrefix(".")) }.sorted().map { entry in
+            var isDirectory: ObjCBool = false
+            let path = directory + entry
+            _ = manager.fileExists(atPath: path, isDirectory: &isDirectory)
+            return isDirectory.boolValue ? path + "/" : path
+        }
+    }
+}
