@@ -38,6 +38,7 @@ public enum ReplSession {
         interactive: Bool,
         interrupts: ReplInterrupts = ReplInterrupts(),
         completionNames: CompletionNames? = nil,
+        colors: Bool = false,
         print: @escaping @Sendable (_ lines: [String], _ isError: Bool) -> Void,
         next: (String) async -> String?
     ) async -> Int32 {
@@ -45,11 +46,14 @@ public enum ReplSession {
         let lastLine = Mutex(0)
         let lastPrompt = Mutex("")
         let engine = Engine { event, lines in
-            guard case .failure(let error) = event else { return print(lines, false) }
+            guard case .failure(let error) = event else {
+                return print(colors ? lines.map { Style.highlight($0, for: event) } : lines, false)
+            }
             failures.withLock { $0 += 1 }
             if interactive {
                 let offset = lastPrompt.withLock { $0.count } + max(0, error.column - 1)
-                print([String(repeating: " ", count: offset) + "^", "error: \(error.message)"], true)
+                let lines = [String(repeating: " ", count: offset) + "^", "error: \(error.message)"]
+                print(colors ? lines.map(Style.red) : lines, true)
             } else {
                 print(["error: \(error.message) (line \(lastLine.withLock { $0 }), column \(error.column))"], true)
             }
@@ -85,5 +89,24 @@ public enum ReplSession {
         if counts.servers > 0 { live.append("server") }
         if counts.clients > 0 { live.append("\(counts.clients) client\(counts.clients == 1 ? "" : "s")") }
         return live.isEmpty ? "drip> " : "drip [\(live.joined(separator: ", "))]> "
+    }
+}
+
+/// ANSI colour for a terminal that allows it (`Terminal.allowsColor`: a TTY, not TERM=dumb, no NO_COLOR).
+enum Style {
+    static func red(_ text: String) -> String { "\u{1B}[31m" + text + "\u{1B}[0m" }
+    static func dim(_ text: String) -> String { "\u{1B}[2m" + text + "\u{1B}[0m" }
+    static func cyan(_ text: String) -> String { "\u{1B}[36m" + text + "\u{1B}[0m" }
+
+    /// Client lines get their name in cyan, server log lines are dimmed, failures of clients in red.
+    static func highlight(_ line: String, for event: WorkbenchEvent) -> String {
+        switch event {
+        case .server: return dim(line)
+        case .client(let name, .closed(_, true)): return red(line.hasPrefix(name + ":") ? line : line)
+        case .client(let name, _):
+            guard line.hasPrefix(name + ":") else { return line }
+            return cyan(name + ":") + String(line.dropFirst(name.count + 1))
+        default: return line
+        }
     }
 }

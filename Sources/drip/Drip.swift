@@ -57,6 +57,7 @@ struct Repl: AsyncParsableCommand {
         defer { signals.forEach { $0.cancel() } }
         let status = await ReplSession.run(
             interactive: interactive, interrupts: interrupts, completionNames: names,
+            colors: Terminal.allowsColor(STDOUT_FILENO, environment: environment),
             print: { lines, isError in
                 if interactive {
                     reader.print(lines)
