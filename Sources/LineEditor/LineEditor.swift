@@ -97,6 +97,17 @@ public final class LineEditor {
         return UInt8(CC_REDISPLAY)
     }
 
+    /// Writes the history to a file of its own, then renames it over `path`: two drips leaving at
+    /// once each leave a whole file, never a mix of both.
+    private func saveHistory(to path: String) {
+        let temporary = "\(path).\(getpid()).tmp"
+        guard drip_history_save(history, temporary) >= 0 else {
+            unlink(temporary)
+            return
+        }
+        if rename(temporary, path) != 0 { unlink(temporary) }
+    }
+
     /// libedit's character source: waits for the terminal or a wake-up, and decodes UTF-8.
     private func readCharacter(into character: UnsafeMutablePointer<wchar_t>) -> Int32 {
         while true {
@@ -166,7 +177,7 @@ public final class LineEditor {
         if text.hasSuffix("\n") { text.removeLast() }
         if !text.trimmingSpaces.isEmpty {
             _ = drip_history_enter(history, text)
-            if let historyPath { _ = drip_history_save(history, historyPath) }
+            if let historyPath { saveHistory(to: historyPath) }
         }
         return text
     }
