@@ -34,13 +34,16 @@ public actor Engine {
     }
 
     private let output: Output
+    private let sleeper: @Sendable (Duration) async throws -> Void
     private var server: SSEServer?
     private var serverURL: String?
     private var clients: [String: ClientHandle] = [:]
     private var style = ClientOutputStyle(comments: true)
     private var quiet = false
 
-    public init(output: @escaping Output) {
+    /// `sleep` is how the `sleep` command waits (tests inject one that does not).
+    public init(sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }, output: @escaping Output) {
+        self.sleeper = sleep
         self.output = output
     }
 
@@ -400,7 +403,7 @@ public actor Engine {
 
     private func sleep(_ command: ParsedCommand) async {
         guard let duration = command.duration("duration") else { return }
-        try? await Task.sleep(for: duration.duration)
+        try? await sleeper(duration.duration)
     }
 
     private func help(_ command: ParsedCommand) throws(CommandError) {

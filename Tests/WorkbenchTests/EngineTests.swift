@@ -110,6 +110,39 @@ struct EngineTests {
         await engine.shutdown()
     }
 
+    @Test("sleep waits through the injected clock (nothing sleeps); comment, cut, close and history work on a live session")
+    func sleepCommentCutClose() async throws {
+        let slept = Mutex<[Duration]>([])
+        let transcript = Transcript()
+        let engine = Engine(sleep: { duration in slept.withLock { $0.append(duration) } }) { transcript.record($0, $1) }
+        await engine.execute("sleep 90s")
+        await engine.execute("sleep 250ms")
+        #expect(slept.withLock { $0 } == [.seconds(90), .milliseconds(250)])
+        await engine.execute("serve")
+        await engine.execute("stream news retry=100ms history=5")
+        await engine.execute("connect c1 news")
+        try await transcript.wait { $0.clientEvents("c1").contains(.open(status: 200)) }
+        await engine.execute("comment news hello there")
+        try await transcript.wait { $0.clientEvents("c1").contains(.comment("hello there")) }
+        await engine.execute("emit news id=7 data=x")
+        await engine.execute("history news")
+        #expect(transcript.lines.contains { $0.hasPrefix("7   message  \"x\"") })
+        await engine.execute("cut c1")
+        try await transcript.wait { $0.clientEvents("c1").contains(.reconnecting(after: .milliseconds(100), reason: "restarted on request")) }
+        try await transcript.wait {
+            $0.clientEvents("c1").contains(
+                .connecting(
+                    url: $0.clientEvents("c1").compactMap { if case .connecting(let url, _, _) = $0 { url } else { nil } }.first ?? "", method: "GET",
+                    lastEventId: "7"))
+        }
+        await engine.execute("close c1")
+        #expect(transcript.clientEvents("c1").last == .closed(reason: "closed by the user", isFailure: false))
+        await engine.execute("clients")
+        #expect(transcript.lines.last == "no clients; open one with 'connect NAME URL'")
+        #expect(transcript.failures.isEmpty, "\(transcript.failures)")
+        await engine.shutdown()
+    }
+
     @Test("help lists every command; help CMD shows usage, options and examples; quit ends")
     func helpAndQuit() async throws {
         let (engine, transcript) = engine()

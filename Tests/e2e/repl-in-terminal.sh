@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The REPL in a real pseudo-terminal (tmux): the prompt counts what is live, Tab completes commands and
 # options, events that arrive while a line is typed are printed above it and the line stays intact,
-# Ctrl-C discards the line and
+# the up arrow recalls a command, Ctrl-C discards the line and
 # interrupts a sleep, errors point at the bad word, Ctrl-D closes everything, history is kept.
 #   Tests/e2e/repl-in-terminal.sh PATH/TO/drip
 set -euo pipefail
@@ -32,6 +32,10 @@ screen | grep -q 'data=haldrip' && fail "the edited line was garbled"
 tmux send-keys -t "$session" Enter
 wait_for "c1: message: half"
 
+# The up arrow recalls the previous command.
+tmux send-keys -t "$session" Up
+wait_for "drip [server, 1 client]> emit news data=half"
+tmux send-keys -t "$session" C-u
 tmux send-keys -t "$session" 'this line is thrown away'
 sleep 0.2
 tmux send-keys -t "$session" C-c
