@@ -140,6 +140,8 @@ public enum CommandTable {
                 OptionSpec("read-timeout", .duration, "a silent stream counts as broken after this"),
                 OptionSpec("insecure", .toggle, "skip TLS certificate verification"),
                 OptionSpec("cacert", .path, "also trust the certificates in this PEM file"),
+                OptionSpec("event", .text, "print only events of this type (repeatable)", repeatable: true),
+                OptionSpec("pretty", .toggle, "pretty-print event data that is a JSON object"),
             ],
             summary: "open a named client on a URL, or on a stream of the embedded server by name (default: the client's name)",
             examples: [

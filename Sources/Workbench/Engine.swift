@@ -28,6 +28,9 @@ public actor Engine {
         let url: String
         let task: Task<Void, Never>
         let controller: ClientController
+        /// Event types printed for this client (all when empty), and pretty JSON.
+        var eventTypes: Set<String> = []
+        var pretty = false
         var state = "connecting"
         var received = 0
         var lastEventId = ""
@@ -215,7 +218,8 @@ public actor Engine {
             }
             await self?.clientEnded(name)
         }
-        clients[name] = ClientHandle(url: urlText, task: task, controller: controller)
+        clients[name] = ClientHandle(
+            url: urlText, task: task, controller: controller, eventTypes: Set(command.values(of: "event")), pretty: command.toggle("pretty") ?? false)
     }
 
     private func clientSaw(_ name: String, _ event: ClientEvent) {
@@ -232,7 +236,10 @@ public actor Engine {
             }
             clients[name] = handle
         }
-        let lines = quiet && !Self.isStateChange(event) ? [] : style.lines(for: event).map { "\(name): \($0)" }
+        var clientStyle = style
+        clientStyle.eventTypes = clients[name]?.eventTypes ?? []
+        clientStyle.prettyJSON = clients[name]?.pretty ?? false
+        let lines = quiet && !Self.isStateChange(event) ? [] : clientStyle.lines(for: event).map { "\(name): \($0)" }
         report(.client(name: name, event: event), lines)
     }
 

@@ -143,6 +143,28 @@ struct EngineTests {
         await engine.shutdown()
     }
 
+    @Test("a client filters events by type and pretty-prints JSON; streams lists it; stop ends the server and the client reconnects")
+    func filtersListingsStop() async throws {
+        let (engine, transcript) = engine()
+        await engine.execute("serve")
+        await engine.execute("connect c1 news event=tick pretty=on")
+        try await transcript.wait { $0.clientEvents("c1").contains(.open(status: 200)) }
+        await engine.execute("emit news event=other data=hidden")
+        await engine.execute("emit news event=tick data='{\"n\":1}'")
+        try await transcript.wait { $0.lines.contains("c1: tick:") }
+        #expect(transcript.lines.contains("c1:     \"n\": 1"))
+        #expect(!transcript.lines.contains { $0.contains("hidden") && $0.hasPrefix("c1:") })
+        await engine.execute("streams")
+        #expect(transcript.lines.contains { $0.hasPrefix("news    1        2") })
+        await engine.execute("stop")
+        #expect(transcript.lines.contains("server stopped"))
+        try await transcript.wait { $0.clientEvents("c1").contains { if case .reconnecting = $0 { true } else { false } } }
+        await engine.execute("status")
+        #expect(transcript.lines.contains("server: not running"))
+        #expect(transcript.failures.isEmpty, "\(transcript.failures)")
+        await engine.shutdown()
+    }
+
     @Test("help lists every command; help CMD shows usage, options and examples; quit ends")
     func helpAndQuit() async throws {
         let (engine, transcript) = engine()
