@@ -46,10 +46,19 @@ tmux send-keys -t "$session" C-c
 tmux send-keys -t "$session" 'emti' Enter
 wait_for "error: unknown command 'emti'; did you mean 'emit'?"
 
+tmux capture-pane -t "$session" -e -p | grep -q $'\e\\[31m' || fail "the error is not red at a terminal"
+
 tmux send-keys -t "$session" C-d
 for _ in $(seq 100); do [ -f "$work/status" ] && break; sleep 0.05; done
 [ "$(cat "$work/status" 2>/dev/null)" = "EXITED 0" ] || fail "drip did not exit 0 on Ctrl-D (sleep not interrupted?)"
 wait_for "server: stopped"
 grep -qF 'data=half' "$work/.drip_history" || fail "the history file lacks the command"
 grep -qF 'thrown' "$work/.drip_history" && fail "a discarded line reached the history"
+# NO_COLOR turns colour off even at a terminal.
+tmux kill-session -t "$session"
+tmux new-session -d -s "$session" -x 150 -y 40 "env HOME='$work' TERM=xterm NO_COLOR=1 '$drip'; sleep 30"
+wait_for "drip>"
+tmux send-keys -t "$session" 'emti' Enter
+wait_for "error: unknown command 'emti'"
+tmux capture-pane -t "$session" -e -p | grep -q $'\e\\[31m' && fail "NO_COLOR still coloured the error"
 echo "repl-in-terminal: ok"
