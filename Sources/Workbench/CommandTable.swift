@@ -206,6 +206,22 @@ public enum CommandTable {
             ],
             summary: "change what is shown", examples: ["log raw=on timestamps=on"]),
         CommandSpec("sleep", arguments: [ArgumentSpec("duration", .duration)], summary: "wait (Ctrl-C interrupts)", examples: ["sleep 500ms"]),
+        CommandSpec(
+            "expect", arguments: [ArgumentSpec("client", .name), ArgumentSpec("matchers", .text, optional: true, rest: true)],
+            summary: "wait for a client to see something; a script fails when it does not",
+            discussion: Expectation.matcherHelp,
+            examples: [
+                "expect c1 event=tick data~'\"n\":1' within 2s", "expect c1 data.n=2", "expect c1 count=3 event=tick",
+                "expect c1 reconnected last-event-id=7 within 5s", "expect c1 failed status=503",
+            ]),
+        CommandSpec(
+            "expect-not", arguments: [ArgumentSpec("client", .name), ArgumentSpec("matchers", .text, optional: true, rest: true)],
+            summary: "check that a client does not see something for a while", discussion: Expectation.matcherHelp,
+            examples: ["expect-not c1 event=tick within 1s"]),
+        CommandSpec(
+            "wait", arguments: [ArgumentSpec("client", .name), ArgumentSpec("matchers", .text, optional: true, rest: true)],
+            summary: "like expect, but only waits: a timeout is reported, not a failure", discussion: Expectation.matcherHelp,
+            examples: ["wait c1 opened within 3s"]),
         CommandSpec("help", arguments: [ArgumentSpec("command", .text, optional: true)], summary: "list the commands, or explain one"),
         CommandSpec("quit", summary: "close every server and client and leave"),
     ]

@@ -13,6 +13,9 @@ public enum WorkbenchEvent: Sendable, Hashable {
     case server(ServerLogEntry)
     /// A named client saw something.
     case client(name: String, event: ClientEvent)
+    /// An `expect`, `expect-not` or `wait` ended: whether it held, what it was, and (when not) what
+    /// the client saw instead.
+    case expectation(passed: Bool, summary: String, detail: String)
 }
 
 /// The engine behind the REPL and scripts: it holds the embedded server and the named clients and
@@ -31,6 +34,9 @@ public actor Engine {
         /// Event types printed for this client (all when empty), and pretty JSON.
         var eventTypes: Set<String> = []
         var pretty = false
+        /// Everything the client saw, and how much of it expectations have consumed.
+        var seen: [ClientEvent] = []
+        var cursor = 0
         var state = "connecting"
         var received = 0
         var lastEventId = ""
@@ -104,6 +110,7 @@ public actor Engine {
         case "history": try await history(command)
         case "log": configureLog(command)
         case "sleep": await sleep(command)
+        case "expect", "expect-not", "wait": try await expect(command)
         case "help": try help(command)
         case "quit": return false
         default: throw CommandError("\(command.spec.name): not available yet", column: 1)
@@ -224,6 +231,7 @@ public actor Engine {
 
     private func clientSaw(_ name: String, _ event: ClientEvent) {
         if var handle = clients[name] {
+            if case .raw = event {} else { handle.seen.append(event) }
             switch event {
             case .connecting: handle.state = "connecting"
             case .open: handle.state = "open"
@@ -401,6 +409,38 @@ public actor Engine {
         report(.info("history"), Self.table(["id", "type", "data"], events.map { [$0.id ?? "", $0.type, $0.data.debugDescription] }))
     }
 
+    private func expect(_ command: ParsedCommand) async throws(CommandError) {
+        let name = command.argument("client") ?? ""
+        guard clients[name] != nil else { throw unknownClient(name, command) }
+        let expectation = try Expectation.parse(
+            command.argument("matchers") ?? "", command: command.spec.name, column: command.arguments["matchers"]?.column ?? 1)
+        let verb = command.spec.name
+        let summary = "\(verb) \(name) \(expectation.text)".trimmingCharacters(in: " ")
+        let started = ContinuousClock.now
+        while true {
+            guard let handle = clients[name] else { break }
+            let found = handle.seen.indices.dropFirst(handle.cursor).filter { expectation.matches(handle.seen[$0], at: $0, in: handle.seen) }
+            if verb == "expect-not", let first = found.first {
+                let shown = style.lines(for: handle.seen[first]).joined(separator: " ")
+                return report(.expectation(passed: false, summary: summary, detail: "saw \(shown)"), ["✗ \(summary): saw \(shown)"])
+            }
+            if verb != "expect-not", found.count >= expectation.count {
+                clients[name]?.cursor = found[expectation.count - 1] + 1
+                return report(.expectation(passed: true, summary: summary, detail: ""), quiet ? [] : ["✓ \(summary)"])
+            }
+            if ContinuousClock.now - started >= expectation.deadline || Task.isCancelled { break }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if verb == "expect-not" { return report(.expectation(passed: true, summary: summary, detail: ""), quiet ? [] : ["✓ \(summary)"]) }
+        let recent =
+            clients[name].map { handle in
+                handle.seen.dropFirst(handle.cursor).suffix(5).flatMap { style.lines(for: $0) }
+            } ?? []
+        let detail = recent.isEmpty ? "it saw nothing new" : "it saw: " + recent.joined(separator: " | ")
+        if verb == "wait" { return report(.info("wait timed out"), ["\(summary): not seen within the deadline; \(detail)"]) }
+        report(.expectation(passed: false, summary: summary, detail: detail), ["✗ \(summary): not seen; \(detail)"])
+    }
+
     private func configureLog(_ command: ParsedCommand) {
         if let level = command.option("level") { quiet = level == "quiet" }
         if let raw = command.toggle("raw") { style.raw = raw }
@@ -488,6 +528,13 @@ extension ParsedCommand {
 }
 
 extension String {
+    func trimmingCharacters(in character: Character) -> String {
+        var text = Substring(self)
+        while text.first == character { text.removeFirst() }
+        while text.last == character { text.removeLast() }
+        return String(text)
+    }
+
     func padding(to width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }

@@ -46,6 +46,11 @@ public enum ReplSession {
         let lastLine = Mutex(0)
         let lastPrompt = Mutex("")
         let engine = Engine { event, lines in
+            if case .expectation(false, _, _) = event {
+                failures.withLock { $0 += 1 }
+                let located = interactive ? lines : lines.map { "\($0) (line \(lastLine.withLock { $0 }))" }
+                return print(colors ? located.map(Style.red) : located, !interactive)
+            }
             guard case .failure(let error) = event else {
                 return print(colors ? lines.map { Style.highlight($0, for: event) } : lines, false)
             }

@@ -1,0 +1,163 @@
+import EventStream
+import SSEClient
+
+/// What `expect`, `expect-not` and `wait` look for in what a client saw: matchers on the event
+/// (type, data exact / substring / regular expression / JSON field, id, comment, retry), a count,
+/// or a state (opened, closed, failed with a status, reconnected with the Last-Event-ID sent), and
+/// a deadline.
+public struct Expectation: Sendable, CustomStringConvertible {
+    public static let matcherHelp = """
+        Matchers (all must hold for one item the client saw, after what earlier expectations consumed):
+          event=TYPE          the event type            data=TEXT      the data, exactly
+          data~TEXT           the data contains TEXT    data~/REGEX/   the data matches REGEX
+          data.PATH=VALUE     a field of JSON data (data.user.name=ann, data.items.0=x)
+          id=ID               the event's last event id comment=TEXT  a comment line
+          retry=MS            a retry: field            count=N        N such events
+          opened | closed | failed [status=N] | reconnected [last-event-id=ID]   a state
+          within DURATION     how long to wait (default 5s)
+        """
+
+    enum Matcher: Sendable {
+        case type(String)
+        case data(String)
+        case dataContains(String)
+        case dataMatches(String)
+        case dataField([String], String)
+        case id(String)
+        case comment(String)
+        case retry(Int)
+        case opened
+        case closed
+        case failed(status: Int?)
+        case reconnected(lastEventId: String?)
+    }
+
+    let matchers: [Matcher]
+    public let count: Int
+    public let deadline: Duration
+    public let text: String
+
+    public var description: String { text }
+
+    /// Parses the words after the client name.
+    /// `column` is where the matchers start on the line, so errors point at the right word.
+    public static func parse(_ text: String, command: String, column: Int = 1) throws(CommandError) -> Expectation {
+        let words = try CommandLexer.words(in: text).map { word in
+            Word(text: word.text, column: word.column + column - 1, wasQuoted: word.wasQuoted, valueColumn: word.valueColumn)
+        }
+        var matchers: [Matcher] = []
+        var count = 1
+        var deadline = Duration.seconds(5)
+        var index = 0
+        while index < words.count {
+            let word = words[index].text
+            func fail(_ message: String) -> CommandError { CommandError("\(command): \(message)", column: words[index].column) }
+            switch word {
+            case "within":
+                index += 1
+                guard index < words.count, let duration = DurationValue(parsing: words[index].text) else {
+                    throw CommandError("\(command): within needs a duration (250ms, 2s)", column: words[min(index, words.count - 1)].column)
+                }
+                deadline = duration.duration
+            case "opened", "open": matchers.append(.opened)
+            case "closed": matchers.append(.closed)
+            case "failed": matchers.append(.failed(status: nil))
+            case "reconnected": matchers.append(.reconnected(lastEventId: nil))
+            default:
+                if let range = word.range(of: "~"), word[..<range.lowerBound] == "data" {
+                    let value = String(word[range.upperBound...])
+                    if value.count >= 2, value.hasPrefix("/"), value.hasSuffix("/") {
+                        let pattern = String(value.dropFirst().dropLast())
+                        guard (try? Regex(pattern)) != nil else { throw fail("'\(pattern)' is not a regular expression") }
+                        matchers.append(.dataMatches(pattern))
+                    } else {
+                        matchers.append(.dataContains(value))
+                    }
+                } else if let equals = word.firstIndex(of: "=") {
+                    let key = String(word[..<equals])
+                    let value = String(word[word.index(after: equals)...])
+                    switch key {
+                    case "event", "type": matchers.append(.type(value))
+                    case "data": matchers.append(.data(value))
+                    case "id": matchers.append(.id(value))
+                    case "comment": matchers.append(.comment(value))
+                    case "retry":
+                        guard let milliseconds = Int(value) else { throw fail("retry=\(value) is not a number of milliseconds") }
+                        matchers.append(.retry(milliseconds))
+                    case "count":
+                        guard let number = Int(value), number > 0 else { throw fail("count=\(value) is not a positive number") }
+                        count = number
+                    case "status":
+                        guard let status = Int(value) else { throw fail("status=\(value) is not an HTTP status") }
+                        if let last = matchers.indices.last, case .failed = matchers[last] {
+                            matchers[last] = .failed(status: status)
+                        } else {
+                            matchers.append(.failed(status: status))
+                        }
+                    case "last-event-id":
+                        if let last = matchers.indices.last, case .reconnected = matchers[last] {
+                            matchers[last] = .reconnected(lastEventId: value)
+                        } else {
+                            matchers.append(.reconnected(lastEventId: value))
+                        }
+                    default:
+                        if key.hasPrefix("data.") {
+                            matchers.append(.dataField(key.dropFirst(5).split(separator: ".").map(String.init), value))
+                        } else {
+                            let known = ["event", "data", "id", "comment", "retry", "count", "status", "last-event-id", "within"]
+                            let hint = CommandTable.suggestions(for: key, among: known).first.map { "; did you mean \($0)=?" } ?? ""
+                            throw fail("unknown matcher '\(key)='\(hint)")
+                        }
+                    }
+                } else {
+                    let states = ["opened", "closed", "failed", "reconnected", "within"]
+                    let hint = CommandTable.suggestions(for: word, among: states).first.map { "; did you mean \($0)?" } ?? ""
+                    throw fail("unknown matcher '\(word)'\(hint)")
+                }
+            }
+            index += 1
+        }
+        return Expectation(matchers: matchers, count: count, deadline: deadline, text: text)
+    }
+
+    /// Whether `event` (the `index`th the client saw, in `history`) satisfies every matcher.
+    func matches(_ event: ClientEvent, at index: Int, in history: [ClientEvent]) -> Bool {
+        matchers.allSatisfy { matcher in
+            switch (matcher, event) {
+            case (.type(let type), .event(let sse)): sse.type == type
+            case (.data(let data), .event(let sse)): sse.data == data
+            case (.dataContains(let part), .event(let sse)): sse.data.contains(part)
+            case (.dataMatches(let pattern), .event(let sse)): (try? Regex(pattern)).map { sse.data.contains($0) } ?? false
+            case (.dataField(let path, let value), .event(let sse)): Self.field(path, in: sse.data).map { Self.matches($0, value) } ?? false
+            case (.id(let id), .event(let sse)): sse.id == id
+            case (.comment(let text), .comment(let comment)): comment == text
+            case (.retry(let expected), .retry(let milliseconds)): expected == milliseconds
+            case (.opened, .open): true
+            case (.closed, .closed(_, false)): true
+            case (.failed(let status), .closed(let reason, true)): status.map { reason.contains("HTTP \($0)") } ?? true
+            case (.reconnected(let expected), .connecting(_, _, let sent)):
+                history[..<index].contains { if case .open = $0 { true } else { false } } && (expected == nil || sent == expected)
+            default: false
+            }
+        }
+    }
+
+    static func field(_ path: [String], in data: String) -> JSONValue? {
+        guard var value = try? JSONValue(parsing: data) else { return nil }
+        for key in path {
+            if let next = value[key] {
+                value = next
+            } else if case .array(let items) = value, let index = Int(key), items.indices.contains(index) {
+                value = items[index]
+            } else {
+                return nil
+            }
+        }
+        return value
+    }
+
+    static func matches(_ value: JSONValue, _ expected: String) -> Bool {
+        if case .string(let string) = value { return string == expected }
+        return value.serialized == expected
+    }
+}

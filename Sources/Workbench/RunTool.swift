@@ -1,0 +1,223 @@
+import EventStream
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `drip run`: each script in a fresh workbench; every expectation is a test. Reports as text, TAP 13
+/// or JUnit XML. Exit status 0 when all pass, 1 when an expectation failed, 2 for a script error
+/// (bad syntax, an unknown command, a command that could not run), with file:line:column.
+public struct RunTool: Sendable {
+    public var files: [String]
+    public var tap: Bool
+    public var junitPath: String?
+    public var bail: Bool
+    public var variables: [String: String]
+    public var verbose: Bool
+
+    public init(
+        files: [String], tap: Bool = false, junitPath: String? = nil, bail: Bool = false, variables: [String: String] = [:], verbose: Bool = false
+    ) {
+        self.files = files
+        self.tap = tap
+        self.junitPath = junitPath
+        self.bail = bail
+        self.variables = variables
+        self.verbose = verbose
+    }
+
+    /// One expectation's outcome, or a script error.
+    public struct Result: Sendable {
+        public var file: String
+        public var line: Int
+        public var name: String
+        public var passed: Bool
+        public var message: String
+        public var isScriptError: Bool
+        public var seconds: Double
+    }
+
+    public func run() async -> Int32 {
+        var results: [Result] = []
+        for file in files {
+            let fileResults = await run(file: file)
+            results += fileResults
+            if bail, fileResults.contains(where: { !$0.passed }) { break }
+        }
+        report(results)
+        if results.contains(where: \.isScriptError) { return 2 }
+        return results.contains { !$0.passed } ? 1 : 0
+    }
+
+    func run(file: String) async -> [Result] {
+        var bytes: [UInt8] = []
+        do throws(ToolError) {
+            let input = try InputFile(path: file)
+            try input.forEachChunk { bytes.append(contentsOf: $0) }
+        } catch {
+            return [Result(file: file, line: 0, name: "read \(file)", passed: false, message: error.message, isScriptError: true, seconds: 0)]
+        }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map {
+            $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
+        }
+        let collected = Mutex<[WorkbenchEvent]>([])
+        let verbose = self.verbose
+        let engine = Engine { event, printed in
+            collected.withLock { $0.append(event) }
+            if verbose { for line in printed { Console.standardError.line(line) } }
+        }
+        var results: [Result] = []
+        for (index, rawLine) in lines.enumerated() {
+            let number = index + 1
+            let line: String
+            switch substitute(rawLine) {
+            case .success(let text): line = text
+            case .failure(let error):
+                results.append(scriptError(file, number, error.column, error.message, rawLine))
+                await engine.shutdown()
+                return results
+            }
+            collected.withLock { $0.removeAll() }
+            let started = ContinuousClock.now
+            let keepGoing = await engine.execute(line)
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            for event in collected.withLock({ $0 }) {
+                switch event {
+                case .failure(let error):
+                    results.append(scriptError(file, number, error.column, error.message, line))
+                    await engine.shutdown()
+                    return results
+                case .expectation(let passed, let summary, let detail):
+                    results.append(
+                        Result(file: file, line: number, name: summary, passed: passed, message: detail, isScriptError: false, seconds: seconds))
+                    if !passed, bail {
+                        await engine.shutdown()
+                        return results
+                    }
+                default:
+                    break
+                }
+            }
+            if !keepGoing { break }
+        }
+        await engine.shutdown()
+        return results
+    }
+
+    private func scriptError(_ file: String, _ line: Int, _ column: Int, _ message: String, _ text: String) -> Result {
+        Result(
+            file: file, line: line, name: "\(file):\(line):\(column): \(text)", passed: false, message: "\(file):\(line):\(column): \(message)",
+            isScriptError: true, seconds: 0)
+    }
+
+    /// `${NAME}` replaced by the value given with `--var NAME=VALUE`.
+    func substitute(_ line: String) -> Swift.Result<String, CommandError> {
+        var output = ""
+        var rest = Substring(line)
+        var column = 1
+        while let start = rest.range(of: "${") {
+            output += rest[..<start.lowerBound]
+            column += rest.distance(from: rest.startIndex, to: start.lowerBound)
+            guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
+                return .failure(CommandError("unterminated ${ in a variable reference", column: column))
+            }
+            let name = String(rest[start.upperBound..<end])
+            guard let value = variables[name] else {
+                return .failure(CommandError("no value for ${\(name)}; give one with --var \(name)=VALUE", column: column))
+            }
+            output += value
+            column += name.count + 3
+            rest = rest[rest.index(after: end)...]
+        }
+        return .success(output + rest)
+    }
+
+    // MARK: Reports
+
+    private func report(_ results: [Result]) {
+        let passed = results.filter(\.passed).count
+        let failed = results.count - passed
+        if tap {
+            var lines = ["TAP version 13", "1..\(results.count)"]
+            for (index, result) in results.enumerated() {
+                lines.append("\(result.passed ? "ok" : "not ok") \(index + 1) - \(result.file):\(result.line) \(Self.tapSafe(result.name))")
+                if !result.passed {
+                    lines += [
+                        "  ---", "  message: \(JSONValue.string(result.message).serialized)",
+                        "  severity: \(result.isScriptError ? "error" : "fail")", "  ...",
+                    ]
+                }
+            }
+            lines.forEach(Console.standardOutput.line)
+        } else {
+            for result in results where !result.passed {
+                Console.standardOutput.line(
+                    result.isScriptError ? "ERROR \(result.message)" : "FAIL \(result.file):\(result.line): \(result.name) — \(result.message)")
+            }
+            let files = Set(results.map(\.file)).count
+            Console.standardOutput.line(
+                "drip run: \(files) script\(files == 1 ? "" : "s"), \(results.count) expectation\(results.count == 1 ? "" : "s")")
+            Console.standardOutput.line("\(passed) passed, \(failed) failed")
+        }
+        if let junitPath { writeJUnit(results, to: junitPath) }
+    }
+
+    private static func tapSafe(_ text: String) -> String {
+        String(text.map { $0 == "#" ? "＃" : $0 == "\n" ? " " : $0 })
+    }
+
+    private func writeJUnit(_ results: [Result], to path: String) {
+        var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
+        let failures = results.filter { !$0.passed && !$0.isScriptError }.count
+        let errors = results.filter(\.isScriptError).count
+        xml += #"<testsuites name="drip run" tests="\#(results.count)" failures="\#(failures)" errors="\#(errors)">"# + "\n"
+        let files = results.map(\.file).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        for file in files {
+            let cases = results.filter { $0.file == file }
+            xml +=
+                #"  <testsuite name="\#(Self.escape(file))" tests="\#(cases.count)" failures="\#(cases.filter { !$0.passed && !$0.isScriptError }.count)" errors="\#(cases.filter(\.isScriptError).count)">"#
+                + "\n"
+            for result in cases {
+                xml +=
+                    #"    <testcase classname="\#(Self.escape(file))" name="\#(Self.escape("line \(result.line): \(result.name)"))" time="\#(String(format2: result.seconds))""#
+                if result.passed {
+                    xml += "/>\n"
+                } else {
+                    let tag = result.isScriptError ? "error" : "failure"
+                    xml += ">\n      <\(tag) message=\"\(Self.escape(result.message))\">\(Self.escape(result.message))</\(tag)>\n    </testcase>\n"
+                }
+            }
+            xml += "  </testsuite>\n"
+        }
+        xml += "</testsuites>\n"
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            Console.standardError.line("drip run: cannot write \(path): \(String(cString: strerror(errno)))")
+            return
+        }
+        defer { close(descriptor) }
+        let bytes = Array(xml.utf8)
+        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+    }
+
+    private static func escape(_ text: String) -> String {
+        var result = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": result += "&amp;"
+            case "<": result += "&lt;"
+            case ">": result += "&gt;"
+            case "\"": result += "&quot;"
+            case "\n": result += "&#10;"
+            default:
+                // XML 1.0 cannot carry most control characters at all.
+                if scalar.value < 0x20, scalar != "\t" { result += "\u{FFFD}" } else { result.unicodeScalars.append(scalar) }
+            }
+        }
+        return result
+    }
+}

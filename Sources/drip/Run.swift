@@ -1,0 +1,47 @@
+import ArgumentParser
+import Workbench
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run scripts of the command language and check their expectations, for CI.",
+        discussion: """
+            Each FILE runs in a fresh workbench, line by line, as if typed at the REPL. Every expect / expect-not is a
+            test. Exit status: 0 when all pass, 1 when an expectation failed, 2 for a script error (bad syntax, an unknown
+            command, a command that could not run), reported as FILE:LINE:COLUMN.
+            """
+    )
+
+    @Argument(help: "Scripts to run.")
+    var files: [String]
+
+    @Flag(help: "Report in TAP version 13 on standard output.")
+    var tap = false
+
+    @Option(help: ArgumentHelp("Also write a JUnit XML report to this file.", valueName: "path"))
+    var junit: String?
+
+    @Flag(help: "Stop at the first failure.")
+    var bail = false
+
+    @Option(name: .customLong("var"), help: ArgumentHelp("Replace ${NAME} in the scripts (repeatable).", valueName: "NAME=VALUE"))
+    var variables: [String] = []
+
+    @Flag(name: .shortAndLong, help: "Print everything the scripts do on standard error.")
+    var verbose = false
+
+    func validate() throws {
+        for variable in variables where !variable.contains("=") {
+            throw ValidationError("--var \(variable.debugDescription) is not NAME=VALUE")
+        }
+    }
+
+    func run() async throws {
+        var values: [String: String] = [:]
+        for variable in variables {
+            let equals = variable.firstIndex(of: "=") ?? variable.endIndex
+            values[String(variable[..<equals])] = String(variable[variable.index(after: equals)...])
+        }
+        let status = await RunTool(files: files, tap: tap, junitPath: junit, bail: bail, variables: values, verbose: verbose).run()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
