@@ -7,6 +7,10 @@ public struct ParsedCommand: Sendable, Hashable {
     public var arguments: [String: Word]
     /// Options in the order written (repeatable ones may appear more than once).
     public var options: [OptionValue]
+    /// The words taken by a rest argument, one by one (their joined text is in `arguments`).
+    public var restWords: [Word] = []
+    /// The line as written.
+    public var line: String = ""
 
     public struct OptionValue: Sendable, Hashable {
         public var name: String
@@ -64,11 +68,13 @@ public enum CommandParser {
             positional.append(word)
         }
         var arguments: [String: Word] = [:]
+        var restWords: [Word] = []
         for (index, argument) in spec.arguments.enumerated() {
             if argument.takesRest, index < positional.count {
                 let rest = positional[index...]
                 let joined = Word(text: rest.map(\.text).joined(separator: " "), column: rest.first?.column ?? 0)
                 arguments[argument.name] = joined
+                restWords = Array(rest)
                 break
             }
             guard index < positional.count else {
@@ -80,7 +86,10 @@ public enum CommandParser {
             try check(positional[index], as: argument.kind, what: argument.name.uppercased(), in: spec)
             arguments[argument.name] = positional[index]
         }
-        return ParsedCommand(spec: spec, arguments: arguments, options: options)
+        var parsed = ParsedCommand(spec: spec, arguments: arguments, options: options)
+        parsed.restWords = restWords
+        parsed.line = line
+        return parsed
     }
 
     static func toggleValue(_ text: String) -> Bool? {

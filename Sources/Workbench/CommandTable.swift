@@ -222,6 +222,15 @@ public enum CommandTable {
             "wait", arguments: [ArgumentSpec("client", .name), ArgumentSpec("matchers", .text, optional: true, rest: true)],
             summary: "like expect, but only waits: a timeout is reported, not a failure", discussion: Expectation.matcherHelp,
             examples: ["wait c1 opened within 3s"]),
+        CommandSpec(
+            "record", arguments: [ArgumentSpec("file", .path)],
+            summary:
+                "write this session to a script: the commands, sleeps for the pauses, and an expect line for every event seen ('record stop' ends it)",
+            examples: ["record session.drip", "record stop"]),
+        CommandSpec(
+            "replay", arguments: [ArgumentSpec("file", .path)],
+            options: [OptionSpec("speed", .number, "divide the script's sleeps by this (default 1)")],
+            summary: "run a script's commands in this session", examples: ["replay session.drip speed=10"]),
         CommandSpec("help", arguments: [ArgumentSpec("command", .text, optional: true)], summary: "list the commands, or explain one"),
         CommandSpec("quit", summary: "close every server and client and leave"),
     ]

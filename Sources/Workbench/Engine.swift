@@ -49,6 +49,11 @@ public actor Engine {
     private var clients: [String: ClientHandle] = [:]
     private var style = ClientOutputStyle(comments: true)
     private var quiet = false
+    private var recorder: Recorder?
+    /// While replaying a script: its sleeps are divided by this.
+    private var speed = 1.0
+    /// The version written in recordings' headers.
+    public static let version = "0.1.0"
 
     /// `sleep` is how the `sleep` command waits (tests inject one that does not).
     public init(sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }, output: @escaping Output) {
@@ -61,6 +66,9 @@ public actor Engine {
     public func execute(_ line: String) async -> Bool {
         do throws(CommandError) {
             guard let command = try CommandParser.parse(line) else { return true }
+            if recorder != nil, !["record", "sleep", "help", "quit", "history", "clients", "streams", "status"].contains(command.spec.name) {
+                recorder?.command(line)
+            }
             return try await run(command)
         } catch {
             report(.failure(error), ["error: \(error.message)"])
@@ -70,6 +78,8 @@ public actor Engine {
 
     /// Closes every client and the server.
     public func shutdown() async {
+        recorder?.finish()
+        recorder = nil
         for (name, handle) in clients {
             handle.task.cancel()
             await handle.task.value
@@ -111,6 +121,8 @@ public actor Engine {
         case "log": configureLog(command)
         case "sleep": await sleep(command)
         case "expect", "expect-not", "wait": try await expect(command)
+        case "record": try record(command)
+        case "replay": try await replay(command)
         case "help": try help(command)
         case "quit": return false
         default: throw CommandError("\(command.spec.name): not available yet", column: 1)
@@ -232,6 +244,7 @@ public actor Engine {
     private func clientSaw(_ name: String, _ event: ClientEvent) {
         if var handle = clients[name] {
             if case .raw = event {} else { handle.seen.append(event) }
+            recorder?.saw(event, client: name)
             switch event {
             case .connecting: handle.state = "connecting"
             case .open: handle.state = "open"
@@ -412,10 +425,9 @@ public actor Engine {
     private func expect(_ command: ParsedCommand) async throws(CommandError) {
         let name = command.argument("client") ?? ""
         guard clients[name] != nil else { throw unknownClient(name, command) }
-        let expectation = try Expectation.parse(
-            command.argument("matchers") ?? "", command: command.spec.name, column: command.arguments["matchers"]?.column ?? 1)
+        let summary = Self.withoutComment(command.line)
+        let expectation = try Expectation.parse(command.restWords, text: summary, command: command.spec.name)
         let verb = command.spec.name
-        let summary = "\(verb) \(name) \(expectation.text)".trimmingCharacters(in: " ")
         let started = ContinuousClock.now
         while true {
             guard let handle = clients[name] else { break }
@@ -441,6 +453,34 @@ public actor Engine {
         report(.expectation(passed: false, summary: summary, detail: detail), ["✗ \(summary): not seen; \(detail)"])
     }
 
+    private func record(_ command: ParsedCommand) throws(CommandError) {
+        let path = command.argument("file") ?? ""
+        if path == "stop" {
+            guard var active = recorder else { throw CommandError("record: nothing is being recorded", column: 8) }
+            active.finish()
+            recorder = nil
+            return report(.info("recorded \(active.path)"), ["recording saved to \(active.path)"])
+        }
+        if let active = recorder { throw CommandError("record: already recording to \(active.path); 'record stop' first", column: 8) }
+        recorder = try Recorder(path: path, version: Self.version)
+        report(.info("recording \(path)"), ["recording to \(path) ('record stop' ends it)"])
+    }
+
+    private func replay(_ command: ParsedCommand) async throws(CommandError) {
+        let path = command.argument("file") ?? ""
+        let text = try Self.data("@" + path, command: command)
+        let factor = command.option("speed").flatMap(Double.init) ?? 1
+        guard factor > 0 else { throw CommandError("replay: speed must be more than 0", column: 1) }
+        let previous = speed
+        speed = factor
+        defer { speed = previous }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !Task.isCancelled {
+            let line = String(line)
+            if let parsed = try? CommandParser.parse(line), ["record", "replay", "quit"].contains(parsed.spec.name) { continue }
+            await execute(line)
+        }
+    }
+
     private func configureLog(_ command: ParsedCommand) {
         if let level = command.option("level") { quiet = level == "quiet" }
         if let raw = command.toggle("raw") { style.raw = raw }
@@ -450,7 +490,7 @@ public actor Engine {
 
     private func sleep(_ command: ParsedCommand) async {
         guard let duration = command.duration("duration") else { return }
-        try? await sleeper(duration.duration)
+        try? await sleeper(speed == 1 ? duration.duration : duration.duration / speed)
     }
 
     private func help(_ command: ParsedCommand) throws(CommandError) {
@@ -474,6 +514,29 @@ public actor Engine {
 
     private func serverCall<T>(_ command: ParsedCommand, _ body: () async throws -> T) async throws(CommandError) -> T {
         do { return try await body() } catch { throw CommandError("\(command.spec.name): \(error)", column: 1) }
+    }
+
+    /// `line` without a trailing `# comment` (outside quotes) and surrounding blanks.
+    static func withoutComment(_ line: String) -> String {
+        var quote: Character?
+        var escaped = false
+        var end = line.endIndex
+        for index in line.indices {
+            let character = line[index]
+            if escaped {
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else if let open = quote {
+                if character == open { quote = nil }
+            } else if character == "'" || character == "\"" {
+                quote = character
+            } else if character == "#" {
+                end = index
+                break
+            }
+        }
+        return String(line[..<end]).trimmingCharacters(in: " ")
     }
 
     /// `host:port`, `:port`, `port` or nothing (127.0.0.1, any free port).

@@ -40,11 +40,8 @@ public struct Expectation: Sendable, CustomStringConvertible {
     public var description: String { text }
 
     /// Parses the words after the client name.
-    /// `column` is where the matchers start on the line, so errors point at the right word.
-    public static func parse(_ text: String, command: String, column: Int = 1) throws(CommandError) -> Expectation {
-        let words = try CommandLexer.words(in: text).map { word in
-            Word(text: word.text, column: word.column + column - 1, wasQuoted: word.wasQuoted, valueColumn: word.valueColumn)
-        }
+    /// Parses the matcher words (already unquoted by the lexer); `text` is how the expectation reads.
+    public static func parse(_ words: [Word], text: String, command: String) throws(CommandError) -> Expectation {
         var matchers: [Matcher] = []
         var count = 1
         var deadline = Duration.seconds(5)
