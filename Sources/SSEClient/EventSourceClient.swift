@@ -241,6 +241,8 @@ public enum EventSourceClient {
     }
 
     /// One line for what went wrong on a connection.
+    public static func describeError(_ error: Error) -> String { describe(error) }
+
     static func describe(_ error: Error) -> String {
         if error is ReadTimeoutHandler.Timeout { return "no data within the read timeout" }
         if let tlsError = error as? NIOSSLError { return "TLS failed: \(tlsError)" }

@@ -192,6 +192,16 @@ public enum CommandTable {
             ],
             summary: "answer the next connections with a status, a redirect, or wrong-type (a 200 that is not an event stream)",
             examples: ["reject news 503", "reject news 204", "reject news 307 location=/streams/other", "reject news wrong-type"]),
+        CommandSpec(
+            "post", arguments: [ArgumentSpec("url", .text)],
+            options: [
+                OptionSpec("body", .data, "the request body"),
+                OptionSpec("header", .text, "a request header 'Name: value' (repeatable)", repeatable: true),
+                OptionSpec("method", .text, "the method (default POST)"),
+                OptionSpec("status", .integer, "expect this status: the line becomes an expectation"),
+            ],
+            summary: "send an HTTP request (a path like /streams/chat goes to the embedded server) and show the answer",
+            examples: ["post /streams/chat body='hello' header='Content-Type: text/plain'", "post /streams/chat?event=message&id=auto body=hi"]),
         CommandSpec("cut", arguments: [ArgumentSpec("client", .name)], summary: "client side: close the connection and let the client reconnect"),
         CommandSpec("clients", summary: "list the named clients and their states"),
         CommandSpec("streams", summary: "list the server's streams and their subscribers"),

@@ -111,6 +111,7 @@ public actor Engine {
         case "connect": try await connect(command)
         case "close": try await close(command)
         case "cut": try cut(command)
+        case "post": try await post(command)
         case "emit": try await emit(command)
         case "comment": try await comment(command)
         case "drop", "stall", "delay", "chunk", "corrupt", "reject": try await fault(command)
@@ -212,12 +213,7 @@ public actor Engine {
         let url: HTTPURL
         do { url = try HTTPURL(parsing: urlText) } catch { throw CommandError("connect: \(error)", column: command.arguments["url"]?.column ?? 1) }
         let body = try command.option("body").map { text throws(CommandError) in Array(try Self.data(text, command: command).utf8) }
-        let headers = try command.values(of: "header").map { header throws(CommandError) -> (name: String, value: String) in
-            guard let colon = header.firstIndex(of: ":") else {
-                throw CommandError("connect: header \(header.debugDescription) is not 'Name: value'", column: 1)
-            }
-            return (String(header[..<colon]), String(header[header.index(after: colon)...].drop { $0 == " " }))
-        }
+        let headers = try Self.headers(command)
         var options = ClientOptions(
             request: ClientRequest(
                 url: url, method: (command.option("method") ?? (body == nil ? "GET" : "POST")).uppercased(), headers: headers, body: body,
@@ -291,6 +287,46 @@ public actor Engine {
         guard let handle = clients[name] else { throw unknownClient(name, command) }
         handle.controller.restart()
         report(.info("cut \(name)"), ["\(name): connection cut from the client side"])
+    }
+
+    private func post(_ command: ParsedCommand) async throws(CommandError) {
+        let given = command.argument("url") ?? ""
+        let urlText: String
+        if given.hasPrefix("/") {
+            guard let serverURL else { throw CommandError("post: \(given) is a path on the embedded server, but none is running", column: 6) }
+            urlText = serverURL + given
+        } else {
+            urlText = given
+        }
+        let url: HTTPURL
+        do { url = try HTTPURL(parsing: urlText) } catch { throw CommandError("post: \(error)", column: 6) }
+        let body = try command.option("body").map { text throws(CommandError) in Array(try Self.data(text, command: command).utf8) } ?? []
+        let headers = try Self.headers(command)
+        let method = (command.option("method") ?? "POST").uppercased()
+        let response: HTTPExchange.Response
+        do { response = try await HTTPExchange.send(method, to: url, headers: headers, body: body) } catch {
+            throw CommandError("post: \(url): \(EventSourceClient.describeError(error))", column: 6)
+        }
+        let text = String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: "\n")
+        let line = "\(method) \(urlText) → \(response.status)" + (text.isEmpty ? "" : ": \(text)")
+        if let expected = command.integer("status") {
+            let summary = Self.withoutComment(command.line)
+            let passed = response.status == expected
+            return report(
+                .expectation(passed: passed, summary: summary, detail: passed ? "" : "answered \(response.status)"),
+                passed ? (quiet ? [] : ["✓ \(line)"]) : ["✗ \(summary): answered \(response.status)"])
+        }
+        guard (200..<300).contains(response.status) else { throw CommandError("post: \(line)", column: 1) }
+        report(.info(line), quiet ? [] : [line])
+    }
+
+    static func headers(_ command: ParsedCommand) throws(CommandError) -> [(name: String, value: String)] {
+        try command.values(of: "header").map { header throws(CommandError) -> (name: String, value: String) in
+            guard let colon = header.firstIndex(of: ":") else {
+                throw CommandError("\(command.spec.name): header \(header.debugDescription) is not 'Name: value'", column: 1)
+            }
+            return (String(header[..<colon]), String(header[header.index(after: colon)...].drop { $0 == " " }))
+        }
     }
 
     private func unknownClient(_ name: String, _ command: ParsedCommand) -> CommandError {

@@ -1,5 +1,6 @@
 import Dispatch
 import SSEServer
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -11,12 +12,17 @@ import SSEServer
 /// ends every stream cleanly and exits 0. A port that cannot be bound is one line and status 1.
 public struct ServeTool: Sendable {
     public var configuration: ServerConfiguration
+    /// A script of the command language played against the server once it listens (a mock server
+    /// for someone's app): its emits, faults and sleeps, to whatever client connects.
+    public var script: String?
 
-    public init(configuration: ServerConfiguration) {
+    public init(configuration: ServerConfiguration, script: String? = nil) {
         self.configuration = configuration
+        self.script = script
     }
 
     public func run() async -> Int32 {
+        if let script { return await run(script: script) }
         let server = SSEServer(configuration: configuration) { entry in
             if case .listening = entry { return }
             Console.standardOutput.line("\(Console.timestamp()) \(entry)")
@@ -33,6 +39,56 @@ public struct ServeTool: Sendable {
         let signal = await Signals.next(of: [SIGINT, SIGTERM])
         Console.standardOutput.line("drip serve: \(signal == SIGINT ? "interrupted" : "terminated"), closing every stream")
         await server.stop()
+        return 0
+    }
+}
+
+extension ServeTool {
+    /// Serves through the workbench engine, plays `path`, then keeps serving until SIGINT/SIGTERM.
+    func run(script path: String) async -> Int32 {
+        var bytes: [UInt8] = []
+        do throws(ToolError) {
+            let input = try InputFile(path: path)
+            try input.forEachChunk { bytes.append(contentsOf: $0) }
+        } catch {
+            Console.standardError.line("drip serve: \(error.message)")
+            return 2
+        }
+        let failed = Mutex(false)
+        let engine = Engine { event, lines in
+            if case .failure(let error) = event {
+                failed.withLock { $0 = true }
+                Console.standardError.line("drip serve: \(path): \(error.message)")
+                return
+            }
+            for line in lines { Console.standardOutput.line("\(Console.timestamp()) \(line)") }
+        }
+        var serve = "serve \(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(configuration.port)"
+        serve += " history=\(configuration.streamDefaults.historySize) heartbeat=\(configuration.streamDefaults.heartbeatMilliseconds)ms"
+        if let retry = configuration.streamDefaults.retryMilliseconds { serve += " retry=\(retry)ms" }
+        if let token = configuration.token { serve += " token=\(Recorder.quoted(token))" }
+        for origin in configuration.allowedOrigins { serve += " cors=\(Recorder.quoted(origin))" }
+        await engine.execute(serve)
+        guard !failed.withLock({ $0 }) else {
+            await engine.shutdown()
+            return 1
+        }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let played = Task {
+            for (index, line) in lines.enumerated() where !Task.isCancelled {
+                failed.withLock { $0 = false }
+                await engine.execute(String(line))
+                if failed.withLock({ $0 }) {
+                    Console.standardError.line("drip serve: stopped the script at \(path):\(index + 1)")
+                    return
+                }
+            }
+            Console.standardOutput.line("\(Console.timestamp()) script \(path) played; still serving (Ctrl-C to stop)")
+        }
+        let signal = await Signals.next(of: [SIGINT, SIGTERM])
+        played.cancel()
+        Console.standardOutput.line("drip serve: \(signal == SIGINT ? "interrupted" : "terminated"), closing every stream")
+        await engine.shutdown()
         return 0
     }
 }

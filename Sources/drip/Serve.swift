@@ -44,6 +44,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bytes a client may leave unread before it is dropped as too slow.", valueName: "size"))
     var maxQueue = ByteSize(bytes: ServerLimits().maxQueuedBytes)
 
+    @Option(help: ArgumentHelp("Play this script against the server (its emits, faults and sleeps) to whatever client connects.", valueName: "file"))
+    var script: String?
+
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a port number (0 to 65535)") }
         guard history >= 0 else { throw ValidationError("--history \(history) must be 0 or more") }
@@ -60,7 +63,7 @@ struct Serve: AsyncParsableCommand {
                 historySize: history, heartbeatMilliseconds: heartbeat.milliseconds, retryMilliseconds: retry?.milliseconds),
             limits: ServerLimits(maxConnections: maxConnections, maxBodySize: maxBodySize.bytes, maxQueuedBytes: maxQueue.bytes)
         )
-        let status = await ServeTool(configuration: configuration).run()
+        let status = await ServeTool(configuration: configuration, script: script).run()
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -302,35 +302,7 @@ final class Callbacks: Sendable {
         var target = base
         let path = target.target.prefix { $0 != "?" }
         target.target = (path.hasSuffix("/") ? String(path) : path + "/") + String(number)
-        _ = try? await HTTPPost.send(to: target, json: message.serialized)
-    }
-}
-
-/// A one-shot `POST` with a JSON body over a fresh connection; returns the status.
-enum HTTPPost {
-    static func send(to url: HTTPURL, json: String) async throws -> Int {
-        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .connect(host: url.host, port: url.port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
-        return try await channel.executeThenClose { inbound, outbound in
-            let request =
-                "POST \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nContent-Type: application/json\r\nContent-Length: \(json.utf8.count)\r\nConnection: close\r\n\r\n"
-                + json
-            try await outbound.write(ByteBuffer(string: request))
-            var reader = HTTPResponseReader()
-            var status = 0
-            var done = false
-            for try await buffer in inbound {
-                try buffer.withUnsafeReadableBytes { bytes in
-                    try reader.read(bytes) { event in
-                        if case .head(let head) = event { status = head.status }
-                        if case .end = event { done = true }
-                    }
-                }
-                if done { break }
-            }
-            return status
-        }
+        _ = try? await HTTPExchange.send(
+            "POST", to: target, headers: [("Content-Type", "application/json")], body: Array(message.serialized.utf8))
     }
 }

@@ -1,0 +1,47 @@
+import NIOCore
+import NIOPosix
+
+/// One plain HTTP request and its whole response, over a fresh connection: what a script's `post`
+/// and the contract service's callbacks need (not for streams, which `EventSourceClient` reads).
+public enum HTTPExchange {
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: [UInt8]
+    }
+
+    public static func send(
+        _ method: String, to url: HTTPURL, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> Response {
+        guard !url.isSecure else { throw HTTPURLError("\(url) is https; this request speaks http only") }
+        let channel = try await ClientBootstrap(group: group)
+            .connectTimeout(.seconds(10))
+            .connect(host: url.host, port: url.port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            var head = "\(method) \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
+            for header in headers where !["host", "content-length", "connection"].contains(header.name.lowercased()) {
+                head += "\(header.name): \(header.value)\r\n"
+            }
+            head += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+            try await outbound.write(ByteBuffer(bytes: Array(head.utf8) + body))
+            var reader = HTTPResponseReader()
+            var response = Response(status: 0, body: [])
+            var done = false
+            for try await buffer in inbound {
+                try buffer.withUnsafeReadableBytes { bytes in
+                    try reader.read(bytes) { event in
+                        switch event {
+                        case .head(let head): response.status = head.status
+                        case .body(let range): response.body += bytes[range]
+                        case .end: done = true
+                        }
+                    }
+                }
+                if done { break }
+            }
+            return response
+        }
+    }
+}
