@@ -64,6 +64,10 @@ public struct StreamSettings: Sendable, Hashable {
     public var retryMilliseconds: Int?
     /// Sent to each new subscriber before anything else of the stream (the dashboard-channel pattern).
     public var initialEvent: ServerSentEvent?
+    /// Broadcast a `viewers` event with the subscriber count whenever someone joins or leaves.
+    public var announcesViewers = false
+    /// Close (cleanly) subscribers that were sent no event for this many milliseconds; 0 never.
+    public var idleTimeoutMilliseconds = 0
 
     public init(historySize: Int = 100, heartbeatMilliseconds: Int = 15_000, retryMilliseconds: Int? = nil, initialEvent: ServerSentEvent? = nil) {
         self.historySize = historySize

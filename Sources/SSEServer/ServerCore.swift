@@ -30,6 +30,7 @@ final class StreamState {
     var corruptions: [Corruption] = []
     var rejections: [Rejection] = []
     var heartbeat: Scheduled<Void>?
+    var idleCheck: Scheduled<Void>?
 
     init(name: String, settings: StreamSettings) {
         self.name = name
@@ -98,6 +99,7 @@ final class ServerCore {
         let stream = StreamState(name: name, settings: configuration.streamDefaults)
         streams[name] = stream
         scheduleHeartbeat(for: stream)
+        scheduleIdleCheck(for: stream)
         return stream
     }
 
@@ -107,6 +109,7 @@ final class ServerCore {
         update(&stream.settings)
         stream.trimHistory()
         scheduleHeartbeat(for: stream)
+        scheduleIdleCheck(for: stream)
         return stream.settings
     }
 
@@ -182,6 +185,7 @@ final class ServerCore {
         stream.subscribers.append(subscriber)
         subscribers[subscriber.id] = subscriber
         log(.connected(client: subscriber.id, stream: streamName, remote: remote, lastEventId: lastEventId))
+        announceViewers(stream)
         return subscriber
     }
 
@@ -190,6 +194,29 @@ final class ServerCore {
         guard subscribers.removeValue(forKey: subscriber.id) != nil else { return }
         streams[subscriber.streamName]?.subscribers.removeAll { $0 === subscriber }
         log(.disconnected(client: subscriber.id, stream: subscriber.streamName, reason: subscriber.closeReason ?? peerReason))
+        if let stream = streams[subscriber.streamName] { announceViewers(stream) }
+    }
+
+    /// The `viewers` event (presence): how many subscribers the stream has now.
+    private func announceViewers(_ stream: StreamState) {
+        guard stream.settings.announcesViewers, !isStopping else { return }
+        _ = try? publish(stream: stream.name, event: ServerSentEvent(type: "viewers", data: String(stream.subscribers.count)))
+    }
+
+    /// Closes the subscribers of `stream` that were sent no event within its idle timeout.
+    private func scheduleIdleCheck(for stream: StreamState) {
+        stream.idleCheck?.cancel()
+        stream.idleCheck = nil
+        let timeout = stream.settings.idleTimeoutMilliseconds
+        guard timeout > 0 else { return }
+        stream.idleCheck = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(max(10, timeout / 4)))) { [weak self, weak stream] in
+            guard let self, let stream, !self.isStopping else { return }
+            let limit = NIODeadline.now() - .milliseconds(Int64(timeout))
+            for subscriber in stream.subscribers where subscriber.lastEventAt < limit {
+                subscriber.drop(.clean, reason: "idle for \(timeout) ms (idle timeout)")
+            }
+            self.scheduleIdleCheck(for: stream)
+        }
     }
 
     private func answer(_ rejection: Rejection, corsHeaders: [(String, String)], context: ChannelHandlerContext) {
@@ -342,7 +369,10 @@ final class ServerCore {
     /// Ends every subscriber's stream cleanly and closes every connection.
     func closeEverything() -> EventLoopFuture<Void> {
         isStopping = true
-        for stream in streams.values { stream.heartbeat?.cancel() }
+        for stream in streams.values {
+            stream.heartbeat?.cancel()
+            stream.idleCheck?.cancel()
+        }
         for subscriber in subscribers.values { subscriber.drop(.clean, reason: "the server stopped") }
         let closes = openConnections.values.map { channel in
             channel.close().recover { _ in }

@@ -57,6 +57,8 @@ final class Subscriber {
     let usesChunkedFraming: Bool
     private let context: ChannelHandlerContext
     private(set) var eventsSent = 0
+    /// When an event was last written (or the subscription began): the idle timeout's reference.
+    private(set) var lastEventAt = NIODeadline.now()
     private(set) var isClosed = false
     /// Why the connection ended, when the server ended it; otherwise the peer did.
     var closeReason: String?
@@ -186,7 +188,10 @@ final class Subscriber {
     /// lets the core flush every subscriber once at the end of the batch, so events published
     /// together leave in one system call per subscriber.
     private func write(_ bytes: ByteBuffer, countsAsEvent: Bool) {
-        if countsAsEvent { eventsSent += 1 }
+        if countsAsEvent {
+            eventsSent += 1
+            lastEventAt = .now()
+        }
         guard core.isBatching else {
             context.writeAndFlush(NIOAny(bytes), promise: nil)
             return checkWritable()

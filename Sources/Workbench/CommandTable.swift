@@ -123,6 +123,8 @@ public enum CommandTable {
                 OptionSpec("retry", .duration, "the retry: announced to each newcomer"),
                 OptionSpec("initial", .data, "data of the event each newcomer gets first"),
                 OptionSpec("initial-event", .text, "type of that event"),
+                OptionSpec("presence", .toggle, "broadcast a viewers event with the count as clients join and leave"),
+                OptionSpec("idle-timeout", .duration, "close clients sent no event for this long (0: never)"),
             ],
             summary: "configure a stream (created on first use)",
             examples: ["stream news history=100 heartbeat=15s retry=2s", "stream dashboard initial='{\"users\":3}' initial-event=state"]),

@@ -55,8 +55,12 @@ public actor Engine {
     /// The version written in recordings' headers.
     public static let version = "0.1.0"
 
-    /// `sleep` is how the `sleep` command waits (tests inject one that does not).
-    public init(sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }, output: @escaping Output) {
+    /// `sleep` is how the `sleep` command waits (tests inject one that does not); `speed` divides
+    /// the scripts' sleeps (`drip run --speed`).
+    public init(
+        speed: Double = 1, sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }, output: @escaping Output
+    ) {
+        self.speed = max(0.001, speed)
         self.sleeper = sleep
         self.output = output
     }
@@ -177,12 +181,16 @@ public actor Engine {
         let retry = command.duration("retry")
         let initial = try command.option("initial").map { text throws(CommandError) in try Self.data(text, command: command) }
         let initialType = command.option("initial-event")
+        let presence = command.toggle("presence")
+        let idleTimeout = command.duration("idle-timeout")
         let settings = try await serverCall(command) {
             try await server.configure(stream: name) { settings in
                 if let history { settings.historySize = history }
                 if let heartbeat { settings.heartbeatMilliseconds = heartbeat.milliseconds }
                 if let retry { settings.retryMilliseconds = retry.milliseconds }
                 if let initial { settings.initialEvent = ServerSentEvent(type: initialType ?? ServerSentEvent.defaultType, data: initial) }
+                if let presence { settings.announcesViewers = presence }
+                if let idleTimeout { settings.idleTimeoutMilliseconds = idleTimeout.milliseconds }
             }
         }
         report(
@@ -191,6 +199,8 @@ public actor Engine {
                 "stream \(name): history \(settings.historySize), heartbeat \(settings.heartbeatMilliseconds) ms, retry "
                     + (settings.retryMilliseconds.map { "\($0) ms" } ?? "not announced")
                     + (settings.initialEvent.map { ", initial \($0.type) event" } ?? "")
+                    + (settings.announcesViewers ? ", presence on" : "")
+                    + (settings.idleTimeoutMilliseconds > 0 ? ", idle timeout \(settings.idleTimeoutMilliseconds) ms" : "")
             ])
     }
 
@@ -508,7 +518,7 @@ public actor Engine {
         let factor = command.option("speed").flatMap(Double.init) ?? 1
         guard factor > 0 else { throw CommandError("replay: speed must be more than 0", column: 1) }
         let previous = speed
-        speed = factor
+        speed = previous * factor
         defer { speed = previous }
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !Task.isCancelled {
             let line = String(line)

@@ -17,10 +17,14 @@ public struct RunTool: Sendable {
     public var bail: Bool
     public var variables: [String: String]
     public var verbose: Bool
+    /// Divides every `sleep` of the scripts: 100 plays a 30-second tutorial in a third of a second.
+    public var speed: Double
 
     public init(
-        files: [String], tap: Bool = false, junitPath: String? = nil, bail: Bool = false, variables: [String: String] = [:], verbose: Bool = false
+        files: [String], tap: Bool = false, junitPath: String? = nil, bail: Bool = false, variables: [String: String] = [:], verbose: Bool = false,
+        speed: Double = 1
     ) {
+        self.speed = speed
         self.files = files
         self.tap = tap
         self.junitPath = junitPath
@@ -65,7 +69,7 @@ public struct RunTool: Sendable {
         }
         let collected = Mutex<[WorkbenchEvent]>([])
         let verbose = self.verbose
-        let engine = Engine { event, printed in
+        let engine = Engine(speed: speed) { event, printed in
             collected.withLock { $0.append(event) }
             if verbose { for line in printed { Console.standardError.line(line) } }
         }

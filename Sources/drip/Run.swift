@@ -29,7 +29,11 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print everything the scripts do on standard error.")
     var verbose = false
 
+    @Option(help: "Divide every sleep of the scripts by this (expectation deadlines stay as written).")
+    var speed: Double = 1
+
     func validate() throws {
+        guard speed > 0 else { throw ValidationError("--speed must be more than 0") }
         for variable in variables where !variable.contains("=") {
             throw ValidationError("--var \(variable.debugDescription) is not NAME=VALUE")
         }
@@ -41,7 +45,7 @@ struct Run: AsyncParsableCommand {
             let equals = variable.firstIndex(of: "=") ?? variable.endIndex
             values[String(variable[..<equals])] = String(variable[variable.index(after: equals)...])
         }
-        let status = await RunTool(files: files, tap: tap, junitPath: junit, bail: bail, variables: values, verbose: verbose).run()
+        let status = await RunTool(files: files, tap: tap, junitPath: junit, bail: bail, variables: values, verbose: verbose, speed: speed).run()
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -12,6 +12,9 @@ fail() { echo "examples: FAILED: $*"; exit 1; }
 
 "$drip" run "$root"/examples/*.drip --junit "$work/junit.xml" > "$work/run.log" || { cat "$work/run.log"; fail "drip run examples/*.drip exited $?"; }
 tail -1 "$work/run.log"
+# At --speed 100 (sleeps divided by 100) the results are the same.
+"$drip" run "$root"/examples/*.drip --speed 100 > "$work/fast.log" || { cat "$work/fast.log"; fail "drip run --speed 100 exited $?"; }
+[ "$(tail -1 "$work/fast.log")" = "$(tail -1 "$work/run.log")" ] || fail "speed 100 gave $(tail -1 "$work/fast.log"), speed 1 $(tail -1 "$work/run.log")"
 python3 - "$work/junit.xml" <<'PY' || fail "the JUnit XML is not valid"
 import sys, xml.etree.ElementTree as tree
 root = tree.parse(sys.argv[1]).getroot()
