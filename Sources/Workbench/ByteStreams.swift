@@ -38,6 +38,14 @@ public struct InputFile: ~Copyable {
         if ownsDescriptor { close(descriptor) }
     }
 
+    /// The whole contents of the file at `path` (or standard input for nil or `-`).
+    public static func contents(of path: String?) throws(ToolError) -> [UInt8] {
+        var bytes: [UInt8] = []
+        let input = try InputFile(path: path)
+        try input.forEachChunk { bytes.append(contentsOf: $0) }
+        return bytes
+    }
+
     /// Calls `body` with each chunk read until end of input.
     public func forEachChunk(size: Int = 64 << 10, _ body: (UnsafeRawBufferPointer) throws(ToolError) -> Void) throws(ToolError) {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 16)

@@ -611,14 +611,11 @@ public actor Engine {
     /// A data value: the text itself, or the contents of the file after `@`.
     static func data(_ text: String, command: ParsedCommand) throws(CommandError) -> String {
         guard text.hasPrefix("@") else { return text }
-        var bytes: [UInt8] = []
         do throws(ToolError) {
-            let file = try InputFile(path: String(text.dropFirst()))
-            try file.forEachChunk { bytes.append(contentsOf: $0) }
+            return String(decoding: try InputFile.contents(of: String(text.dropFirst())), as: UTF8.self)
         } catch {
             throw CommandError("\(command.spec.name): \(error.message)", column: 1)
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func table(_ header: [String], _ rows: [[String]]) -> [String] {

@@ -57,11 +57,8 @@ public struct RunTool: Sendable {
     }
 
     func run(file: String) async -> [Result] {
-        var bytes: [UInt8] = []
-        do throws(ToolError) {
-            let input = try InputFile(path: file)
-            try input.forEachChunk { bytes.append(contentsOf: $0) }
-        } catch {
+        let bytes: [UInt8]
+        do throws(ToolError) { bytes = try InputFile.contents(of: file) } catch {
             return [Result(file: file, line: 0, name: "read \(file)", passed: false, message: error.message, isScriptError: true, seconds: 0)]
         }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map {

@@ -46,11 +46,8 @@ public struct ServeTool: Sendable {
 extension ServeTool {
     /// Serves through the workbench engine, plays `path`, then keeps serving until SIGINT/SIGTERM.
     func run(script path: String) async -> Int32 {
-        var bytes: [UInt8] = []
-        do throws(ToolError) {
-            let input = try InputFile(path: path)
-            try input.forEachChunk { bytes.append(contentsOf: $0) }
-        } catch {
+        let bytes: [UInt8]
+        do throws(ToolError) { bytes = try InputFile.contents(of: path) } catch {
             Console.standardError.line("drip serve: \(error.message)")
             return 2
         }

@@ -94,13 +94,7 @@ struct Connect: AsyncParsableCommand {
         var body: [UInt8]?
         if let data {
             if data.hasPrefix("@") {
-                let path = String(data.dropFirst())
-                do {
-                    var bytes: [UInt8] = []
-                    let input = try InputFile(path: path)
-                    try input.forEachChunk { bytes.append(contentsOf: $0) }
-                    body = bytes
-                } catch {
+                do throws(ToolError) { body = try InputFile.contents(of: String(data.dropFirst())) } catch {
                     printError("drip connect: \(error.message)")
                     throw ExitCode(2)
                 }
