@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# drip load against drip serve, small: every subscriber connects and receives every published event,
+# in order, none lost or duplicated; the JSON report says so.
+#   Tests/e2e/load-against-serve.sh PATH/TO/drip
+set -euo pipefail
+drip="$1"
+work="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+fail() { echo "load-against-serve: FAILED: $*"; cat "$work/load.json" 2>/dev/null; exit 1; }
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$drip" serve --port "$port" --heartbeat 0 > "$work/serve.log" 2>&1 &
+for _ in $(seq 100); do grep -q 'listening on' "$work/serve.log" && break; sleep 0.05; done
+url="http://127.0.0.1:$port/streams/load"
+"$drip" load "$url" --clients 50 --publish "$url" --events 200 --pipeline 8 --json --settle 10s > "$work/load.json" || fail "drip load exited $?"
+python3 - "$work/load.json" <<'PY' || fail "the report is not what was expected"
+import json, sys
+report = json.load(open(sys.argv[1]))
+assert report["subscribers"] == 50, report
+assert report["published"] == 200, report
+assert report["delivered"] == 50 * 200, report
+assert report["lost"] == 0 and report["duplicated"] == 0 and report["outOfOrder"] == 0, report
+assert report["latencyMs"]["p99"] > 0, report
+PY
+echo "load-against-serve: ok"
