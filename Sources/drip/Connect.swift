@@ -15,8 +15,9 @@ struct Connect: AsyncParsableCommand {
         discussion: """
             Follows the EventSource rules: 200 with text/event-stream opens; 204 stops (exit 0); another status or
             content type fails (exit 1); redirects are followed; when an open stream ends or breaks it reconnects after
-            the reconnection time (3 s until the server sends retry:), sending Last-Event-ID. A first connection that
-            cannot be made fails at once. Ctrl-C closes the stream (exit 0).
+            the reconnection time (3 s until the server sends retry:), sending Last-Event-ID.
+            A first connection that cannot be made fails at once.
+            Ctrl-C closes the stream (exit 0).
             """
     )
 

@@ -15,7 +15,7 @@ struct Drip: AsyncParsableCommand {
         commandName: "drip",
         abstract: "A scriptable Server-Sent Events workbench: an SSE server and client behind a REPL.",
         version: dripVersion,
-        subcommands: [Repl.self, Serve.self, Connect.self, Run.self, Load.self, Decode.self, Encode.self],
+        subcommands: [Repl.self, Serve.self, Connect.self, Run.self, Load.self, Decode.self, Encode.self, ManualScript.self],
         defaultSubcommand: Repl.self
     )
 }

@@ -6,10 +6,11 @@ struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open many subscriptions at once (and optionally publish) and report delivery: what wrk is for HTTP, for SSE.",
         discussion: """
-            Opens --clients subscriptions to URL, at most --connect-concurrency at a time. With --publish, POSTs --events
-            events to that URL (at --rate per second, or as fast as it answers), each carrying {"seq":N,"t":NANOSECONDS},
-            and reports delivered events/s, latency percentiles, connect time, and events lost, duplicated or out of order
-            per subscriber. Without --publish, it stays subscribed for --duration and counts what arrives.
+            Opens --clients subscriptions to URL, at most --connect-concurrency at a time.
+            With --publish, POSTs --events events to that URL (at --rate per second, or as fast as it answers), each
+            carrying {"seq":N,"t":NANOSECONDS}, and reports delivered events/s, latency percentiles, connect time, and
+            events lost, duplicated or out of order per subscriber.
+            Without --publish, it stays subscribed for --duration and counts what arrives.
             Exit status: 0 when every subscriber connected and nothing was lost, 1 otherwise.
             """
     )

@@ -5,9 +5,11 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run scripts of the command language and check their expectations, for CI.",
         discussion: """
-            Each FILE runs in a fresh workbench, line by line, as if typed at the REPL. Every expect / expect-not is a
-            test. Exit status: 0 when all pass, 1 when an expectation failed, 2 for a script error (bad syntax, an unknown
+            Each FILE runs in a fresh workbench, line by line, as if typed at the REPL.
+            Every expect / expect-not is a test.
+            Exit status: 0 when all pass, 1 when an expectation failed, 2 for a script error (bad syntax, an unknown
             command, a command that could not run), reported as FILE:LINE:COLUMN.
+            The command language is described in drip-script(5).
             """
     )
 
