@@ -114,7 +114,7 @@ public enum CommandTable {
             ],
             summary: "start the embedded server (127.0.0.1, port 0 = any free port, printed)",
             examples: ["serve", "serve 127.0.0.1:8080", "serve :0 heartbeat=5s retry=2s"]),
-        CommandSpec("stop", summary: "stop the embedded server, ending every stream cleanly"),
+        CommandSpec("stop", summary: "stop the embedded server, ending every stream cleanly", examples: ["stop"]),
         CommandSpec(
             "stream", arguments: [ArgumentSpec("stream", .name)],
             options: [
@@ -150,7 +150,7 @@ public enum CommandTable {
                 "connect c1 http://127.0.0.1:8080/streams/news", "connect c2 news",
                 "connect llm https://api.example.test/v1/chat method=POST header='Authorization: Bearer …' body=@req.json",
             ]),
-        CommandSpec("close", arguments: [ArgumentSpec("client", .name)], summary: "close a named client"),
+        CommandSpec("close", arguments: [ArgumentSpec("client", .name)], summary: "close a named client", examples: ["close c1"]),
         CommandSpec(
             "emit", arguments: [ArgumentSpec("stream", .name)],
             options: [
@@ -204,11 +204,13 @@ public enum CommandTable {
             ],
             summary: "send an HTTP request (a path like /streams/chat goes to the embedded server) and show the answer",
             examples: ["post /streams/chat body='hello' header='Content-Type: text/plain'", "post /streams/chat?event=message&id=auto body=hi"]),
-        CommandSpec("cut", arguments: [ArgumentSpec("client", .name)], summary: "client side: close the connection and let the client reconnect"),
-        CommandSpec("clients", summary: "list the named clients and their states"),
-        CommandSpec("streams", summary: "list the server's streams and their subscribers"),
-        CommandSpec("status", summary: "show servers, clients and settings"),
-        CommandSpec("history", arguments: [ArgumentSpec("stream", .name)], summary: "show a stream's history"),
+        CommandSpec(
+            "cut", arguments: [ArgumentSpec("client", .name)], summary: "client side: close the connection and let the client reconnect",
+            examples: ["cut c1"]),
+        CommandSpec("clients", summary: "list the named clients and their states", examples: ["clients"]),
+        CommandSpec("streams", summary: "list the server's streams and their subscribers", examples: ["streams"]),
+        CommandSpec("status", summary: "show servers, clients and settings", examples: ["status"]),
+        CommandSpec("history", arguments: [ArgumentSpec("stream", .name)], summary: "show a stream's history", examples: ["history news"]),
         CommandSpec(
             "log",
             options: [
@@ -243,8 +245,10 @@ public enum CommandTable {
             "replay", arguments: [ArgumentSpec("file", .path)],
             options: [OptionSpec("speed", .number, "divide the script's sleeps by this (default 1)")],
             summary: "run a script's commands in this session", examples: ["replay session.drip speed=10"]),
-        CommandSpec("help", arguments: [ArgumentSpec("command", .text, optional: true)], summary: "list the commands, or explain one"),
-        CommandSpec("quit", summary: "close every server and client and leave"),
+        CommandSpec(
+            "help", arguments: [ArgumentSpec("command", .text, optional: true)], summary: "list the commands, or explain one",
+            examples: ["help", "help emit"]),
+        CommandSpec("quit", summary: "close every server and client and leave", examples: ["quit"]),
     ]
 
     public static func command(named name: String) -> CommandSpec? { commands.first { $0.name == name } }

@@ -78,6 +78,7 @@ struct ParserTests {
     func examplesParse() throws {
         for spec in CommandTable.commands {
             #expect(!spec.summary.isEmpty, "\(spec.name)")
+            #expect(!spec.examples.isEmpty, "\(spec.name) has no example")
             for example in spec.examples {
                 let parsed = try CommandParser.parse(example)
                 #expect(parsed?.spec.name == spec.name, "\(example)")
