@@ -182,7 +182,14 @@ public enum EventSourceClient {
             try await channel.executeThenClose { inbound, outbound in
                 let bytes = options.request.serialized(
                     url: request.url, method: request.method, sendsBody: request.sendsBody, lastEventId: lastEventId)
-                try await outbound.write(ByteBuffer(bytes: bytes))
+                do {
+                    try await outbound.write(ByteBuffer(bytes: bytes))
+                } catch {
+                    // The connection died before the request went out; the inbound side says why
+                    // (a TLS handshake failure, a reset), which is what the user needs to see.
+                    for try await _ in inbound {}
+                    throw error
+                }
                 var isOpen = false
                 reading: for try await buffer in inbound {
                     var seen: [ClientEvent] = []
@@ -263,6 +270,9 @@ public enum EventSourceClient {
             return "cannot connect to \(connectError.host):\(connectError.port)"
         }
         if let channelError = error as? ChannelError, case .connectTimeout = channelError { return "connect timed out" }
+        if let channelError = error as? ChannelError, channelError == .ioOnClosedChannel || channelError == .alreadyClosed {
+            return "the connection closed before the request was sent"
+        }
         return String(describing: error)
     }
 }

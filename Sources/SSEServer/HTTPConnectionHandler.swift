@@ -32,6 +32,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private let core: NIOLoopBoundBox<ServerCore>
     private var state = State.idle
     private var pendingPublishes: [PendingPublish] = []
+    private var headTimeout: Scheduled<Void>?
     private var remote = "unknown"
     private var peerReason = "the client closed the connection"
 
@@ -50,7 +51,22 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             state = .closed
             return
         }
+        armHeadTimeout(context)
         context.fireChannelActive()
+    }
+
+    /// Closes the connection with 408 unless a request head arrives in time.
+    private func armHeadTimeout(_ context: ChannelHandlerContext) {
+        headTimeout?.cancel()
+        let milliseconds = server.configuration.limits.requestHeadTimeoutMilliseconds
+        guard milliseconds > 0 else { return }
+        headTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(milliseconds))) { [self] in
+            guard case .idle = state else { return }
+            let reason = "no complete request head within \(milliseconds) ms"
+            server.log(.requestError(remote: remote, status: 408, reason: reason))
+            respond(context, status: 408, body: "408 Request Timeout: \(reason)\n", keepAlive: false)
+            state = .discarding
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -59,6 +75,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        headTimeout?.cancel()
         publishPending(context)
         server.connectionClosed(context.channel)
         if case .subscribed(let subscriber) = state { server.unsubscribe(subscriber, peerReason: peerReason) }
@@ -70,6 +87,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         let part = unwrapInboundIn(data)
         switch (state, part) {
         case (.idle, .head(let head)):
+            headTimeout?.cancel()
             if let problem = headProblem(head) {
                 server.log(.requestError(remote: remote, status: problem.status, reason: problem.reason))
                 respond(
@@ -93,6 +111,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case (.reading(let head, let body), .end):
             state = .idle
             route(context, head: head, body: body ?? context.channel.allocator.buffer(capacity: 0))
+            if case .idle = state { armHeadTimeout(context) }
         default:
             break
         }

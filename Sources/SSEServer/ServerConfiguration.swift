@@ -44,8 +44,15 @@ public struct ServerLimits: Sendable, Hashable {
     public var maxHeaderSize: Int
     /// Bytes queued for one subscriber that it has not read yet; past this it is dropped as too slow.
     public var maxQueuedBytes: Int
+    /// A request head (or the next request on a kept-alive connection) must arrive within this many
+    /// milliseconds; otherwise 408 and the connection is closed (a client trickling bytes holds nothing).
+    public var requestHeadTimeoutMilliseconds: Int
 
-    public init(maxConnections: Int = 10_000, maxBodySize: Int = 1 << 20, maxHeaderSize: Int = 16 << 10, maxQueuedBytes: Int = 1 << 20) {
+    public init(
+        maxConnections: Int = 10_000, maxBodySize: Int = 1 << 20, maxHeaderSize: Int = 16 << 10, maxQueuedBytes: Int = 1 << 20,
+        requestHeadTimeoutMilliseconds: Int = 10_000
+    ) {
+        self.requestHeadTimeoutMilliseconds = requestHeadTimeoutMilliseconds
         self.maxConnections = maxConnections
         self.maxBodySize = maxBodySize
         self.maxHeaderSize = maxHeaderSize

@@ -509,6 +509,7 @@ public actor Engine {
         }
         if let active = recorder { throw CommandError("record: already recording to \(active.path); 'record stop' first", column: 8) }
         recorder = try Recorder(path: path, version: Self.version)
+        recorder?.keepsSecrets = command.toggle("secrets") ?? false
         report(.info("recording \(path)"), ["recording to \(path) ('record stop' ends it)"])
     }
 

@@ -277,6 +277,23 @@ struct AccessTests {
         }
     }
 
+    @Test("a request head trickled slower than the timeout is answered 408 and closed; a subscription is not")
+    func slowHeader() async throws {
+        let configuration = ServerConfiguration(
+            streamDefaults: StreamSettings(heartbeatMilliseconds: 0), limits: ServerLimits(requestHeadTimeoutMilliseconds: 300))
+        try await withServer(configuration) { server, port, log in
+            let trickle = try RawConnection(port: port)
+            trickle.send("GET /str")
+            let (bytes, last) = trickle.read(until: { _ in false }, timeout: 3)
+            #expect(ResponseHead.parse(bytes)?.head.status == 408)
+            #expect(last == .end)
+            #expect(log.all.contains { if case .requestError(_, 408, _) = $0 { true } else { false } })
+            let subscriber = try await subscribe(server, port: port, stream: "s")
+            subscriber.read(timeout: 0.6) { false }
+            #expect(subscriber.ended == nil)
+        }
+    }
+
     @Test("a publish body that is not UTF-8 is refused")
     func nonUTF8Body() async throws {
         try await withServer { _, port, _ in
