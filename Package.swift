@@ -71,7 +71,7 @@ let package = Package(
         // Measures the parser alone for scripts/bench/decode; not shipped.
         .executableTarget(name: "drip-bench", dependencies: ["EventStream"], path: "Benchmarks/DecodeBenchmark"),
 
-        .testTarget(name: "EventStreamTests", dependencies: ["EventStream"]),
+        .testTarget(name: "EventStreamTests", dependencies: ["EventStream", "TestSupport"]),
         // Helpers shared by the integration tests: raw sockets, a stream reader, log collection.
         .target(name: "TestSupport", dependencies: ["EventStream", "SSEServer"], path: "Tests/TestSupport"),
         .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "SSEClient", "EventStream", "TestSupport"], exclude: ["Browser"]),
@@ -82,7 +82,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench"]),
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
         .testTarget(name: "LineEditorTests", dependencies: ["LineEditor"]),
         .testTarget(name: "dripTests", dependencies: ["drip"], exclude: ["Fixtures"]),
     ],

@@ -277,26 +277,6 @@ public enum EventSourceClient {
     }
 }
 
-extension EventSourceStateMachine {
-    /// Stops for good because of something the client found wrong with the stream.
-    public mutating func fail(_ reason: String) -> Action {
-        var random = SystemRandomNumberGenerator()
-        let wasReconnecting = reconnects
-        reconnects = false
-        retriesInitialConnection = false
-        let action = connectionLost(reason: reason, using: &random)
-        reconnects = wasReconnecting
-        if case .closed(let closedReason, _) = action { return .closed(reason: closedReason.replacingSuffix("; not reconnecting"), isFailure: true) }
-        return action
-    }
-}
-
-extension String {
-    fileprivate func replacingSuffix(_ suffix: String) -> String {
-        hasSuffix(suffix) ? String(dropLast(suffix.count)) : self
-    }
-}
-
 /// Closes a connection that has read nothing for `timeout`, failing it with `Timeout`.
 final class ReadTimeoutHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer

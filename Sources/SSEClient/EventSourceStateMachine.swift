@@ -138,6 +138,12 @@ public struct EventSourceStateMachine: Sendable {
         return .connect(current)
     }
 
+    /// Stops for good because of something the client found wrong with the stream (a broken limit).
+    public mutating func fail(_ reason: String) -> Action {
+        if let closed = closedAction { return closed }
+        return close(reason, failure: true)
+    }
+
     /// The user closed the source: nothing more happens.
     public mutating func userClosed() -> Action {
         if let closed = closedAction { return closed }

@@ -246,15 +246,11 @@ struct Subscription: Sendable {
             .connectTimeout(.seconds(10))
             .connect(host: url.host, port: url.port).get()
         let eventLoop = channel.eventLoop
-        var request = "GET \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
-        var defaults = [("Accept", "text/event-stream"), ("Cache-Control", "no-cache")]
-        defaults.removeAll { name, _ in headers.contains { $0.name.lowercased() == name.lowercased() } }
-        for (name, value) in defaults + headers.map({ ($0.name, $0.value) }) { request += "\(name): \(value)\r\n" }
-        request += "\r\n"
-        let (handler, opened) = try await eventLoop.submit { [request] () -> (NIOLoopBound<LoadSubscriberHandler>, EventLoopFuture<Void>) in
+        let request = ClientRequest(url: url, headers: headers).serialized(url: url, method: "GET", sendsBody: false, lastEventId: "")
+        let (handler, opened) = try await eventLoop.submit { () -> (NIOLoopBound<LoadSubscriberHandler>, EventLoopFuture<Void>) in
             let handler = LoadSubscriberHandler(eventLoop: eventLoop)
             try channel.pipeline.syncOperations.addHandler(handler)
-            channel.writeAndFlush(ByteBuffer(string: request), promise: nil)
+            channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
             return (NIOLoopBound(handler, eventLoop: eventLoop), handler.opened.futureResult)
         }.get()
         do {

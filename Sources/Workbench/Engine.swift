@@ -34,9 +34,8 @@ public actor Engine {
         /// Event types printed for this client (all when empty), and pretty JSON.
         var eventTypes: Set<String> = []
         var pretty = false
-        /// Everything the client saw, and how much of it expectations have consumed.
-        var seen: [ClientEvent] = []
-        var cursor = 0
+        /// What the client saw, for expectations (bounded).
+        var seen = SeenLog()
         var state = "connecting"
         var received = 0
         var lastEventId = ""
@@ -441,7 +440,7 @@ public actor Engine {
 
     private func listStreams() async throws(CommandError) {
         guard let server else { return report(.info("no server"), ["no server is running; start one with 'serve'"]) }
-        let snapshot = try await serverCall(ParsedCommand.placeholder("streams")) { try await server.snapshot() }
+        let snapshot = try await serverCall("streams") { try await server.snapshot() }
         guard !snapshot.streams.isEmpty else { return report(.info("no streams"), ["no streams yet; they are created on first use"]) }
         let rows = snapshot.streams.map { stream in
             [
@@ -477,13 +476,13 @@ public actor Engine {
         let started = ContinuousClock.now
         while true {
             guard let handle = clients[name] else { break }
-            let found = handle.seen.indices.dropFirst(handle.cursor).filter { expectation.matches(handle.seen[$0], at: $0, in: handle.seen) }
+            let found = handle.seen.matches(expectation)
             if verb == "expect-not", let first = found.first {
-                let shown = style.lines(for: handle.seen[first]).joined(separator: " ")
+                let shown = style.lines(for: handle.seen.items[first]).joined(separator: " ")
                 return report(.expectation(passed: false, summary: summary, detail: "saw \(shown)"), ["✗ \(summary): saw \(shown)"])
             }
             if verb != "expect-not", found.count >= expectation.count {
-                clients[name]?.cursor = found[expectation.count - 1] + 1
+                clients[name]?.seen.consume(through: found[expectation.count - 1])
                 return report(.expectation(passed: true, summary: summary, detail: ""), quiet ? [] : ["✓ \(summary)"])
             }
             if ContinuousClock.now - started >= expectation.deadline || Task.isCancelled { break }
@@ -492,7 +491,7 @@ public actor Engine {
         if verb == "expect-not" { return report(.expectation(passed: true, summary: summary, detail: ""), quiet ? [] : ["✓ \(summary)"]) }
         let recent =
             clients[name].map { handle in
-                handle.seen.dropFirst(handle.cursor).suffix(5).flatMap { style.lines(for: $0) }
+                handle.seen.pending.suffix(5).flatMap { style.lines(for: $0) }
             } ?? []
         let detail = recent.isEmpty ? "it saw nothing new" : "it saw: " + recent.joined(separator: " | ")
         if verb == "wait" { return report(.info("wait timed out"), ["\(summary): not seen within the deadline; \(detail)"]) }
@@ -560,7 +559,11 @@ public actor Engine {
     }
 
     private func serverCall<T>(_ command: ParsedCommand, _ body: () async throws -> T) async throws(CommandError) -> T {
-        do { return try await body() } catch { throw CommandError("\(command.spec.name): \(error)", column: 1) }
+        try await serverCall(command.spec.name, body)
+    }
+
+    private func serverCall<T>(_ name: String, _ body: () async throws -> T) async throws(CommandError) -> T {
+        do { return try await body() } catch { throw CommandError("\(name): \(error)", column: 1) }
     }
 
     /// `line` without a trailing `# comment` (outside quotes) and surrounding blanks.
@@ -625,12 +628,6 @@ public actor Engine {
         return all.map { row in
             row.enumerated().map { index, cell in index == row.count - 1 ? cell : cell.padding(to: widths[index]) }.joined(separator: "  ")
         }
-    }
-}
-
-extension ParsedCommand {
-    static func placeholder(_ name: String) -> ParsedCommand {
-        ParsedCommand(spec: CommandTable.command(named: name) ?? CommandSpec(name, summary: ""), arguments: [:], options: [])
     }
 }
 

@@ -117,8 +117,9 @@ public struct Expectation: Sendable, CustomStringConvertible {
         return Expectation(matchers: matchers, count: count, deadline: deadline, text: text)
     }
 
-    /// Whether `event` (the `index`th the client saw, in `history`) satisfies every matcher.
-    func matches(_ event: ClientEvent, at index: Int, in history: [ClientEvent]) -> Bool {
+    /// Whether `event` satisfies every matcher; `openedBefore` tells whether the client was open
+    /// before it (what makes a `.connecting` a reconnection).
+    func matches(_ event: ClientEvent, openedBefore: Bool) -> Bool {
         matchers.allSatisfy { matcher in
             switch (matcher, event) {
             case (.type(let type), .event(let sse)): sse.type == type
@@ -132,8 +133,7 @@ public struct Expectation: Sendable, CustomStringConvertible {
             case (.opened, .open): true
             case (.closed, .closed(_, false)): true
             case (.failed(let status), .closed(let reason, true)): status.map { reason.contains("HTTP \($0)") } ?? true
-            case (.reconnected(let expected), .connecting(_, _, let sent)):
-                history[..<index].contains { if case .open = $0 { true } else { false } } && (expected == nil || sent == expected)
+            case (.reconnected(let expected), .connecting(_, _, let sent)): openedBefore && (expected == nil || sent == expected)
             default: false
             }
         }
@@ -157,4 +157,42 @@ public struct Expectation: Sendable, CustomStringConvertible {
         if case .string(let string) = value { return string == expected }
         return value.serialized == expected
     }
+}
+
+/// What one client saw, for expectations: the items not yet consumed by an expectation, in order.
+///
+/// Invariant: at most `limit` items are kept. Consumed items go first; if a client receives more
+/// than `limit` items no expectation looks at, the oldest go too — a long REPL session on a fast
+/// stream never grows memory without bound.
+struct SeenLog: Sendable {
+    let limit: Int
+    private(set) var items: [ClientEvent] = []
+    /// Items before this index were consumed by expectations.
+    private(set) var cursor = 0
+    /// The index of the first `.open` in `items`, or -1 when one was dropped from the front.
+    private var firstOpen: Int?
+
+    init(limit: Int = 10_000) { self.limit = limit }
+
+    mutating func append(_ event: ClientEvent) {
+        if case .open = event, firstOpen == nil { firstOpen = items.count }
+        items.append(event)
+        guard items.count > limit else { return }
+        let drop = max(cursor, items.count - limit)
+        items.removeFirst(drop)
+        cursor -= min(cursor, drop)
+        firstOpen = firstOpen.map { $0 < drop ? -1 : $0 - drop }
+    }
+
+    /// Indices (into `items`) after the cursor that satisfy `expectation`.
+    func matches(_ expectation: Expectation) -> [Int] {
+        items.indices.dropFirst(cursor).filter { index in
+            expectation.matches(items[index], openedBefore: firstOpen.map { $0 < index } ?? false)
+        }
+    }
+
+    /// The items not consumed yet.
+    var pending: ArraySlice<ClientEvent> { items[cursor...] }
+
+    mutating func consume(through index: Int) { cursor = max(cursor, index + 1) }
 }

@@ -43,18 +43,20 @@ struct Recorder {
         case .connecting(_, _, let lastEventId) where opened.contains(client):
             return pendingExpectations.append("expect \(client) reconnected" + (lastEventId.map { " last-event-id=\(Self.quoted($0))" } ?? ""))
         case .closed(_, let isFailure):
-            return pendingExpectations.append("expect \(client) \(isFailure ? "failed" : "closed")")
-        case .event:
-            break
+            pendingExpectations.append("expect \(client) \(isFailure ? "failed" : "closed")")
+        case .event(let sse):
+            pendingExpectations.append(Self.expectation(for: sse, client: client))
         default:
-            return
+            break
         }
-        guard case .event(let sse) = event else { return }
+    }
+
+    private static func expectation(for sse: ServerSentEvent, client: String) -> String {
         var line = "expect \(client)"
         if sse.type != ServerSentEvent.defaultType { line += " event=\(Self.quoted(sse.type))" }
         line += " data=\(Self.quoted(sse.data))"
         if let id = sse.id, !id.isEmpty { line += " id=\(Self.quoted(id))" }
-        pendingExpectations.append(line)
+        return line
     }
 
     /// Whether secrets (Authorization headers, tokens) are written as typed; otherwise as `***`.

@@ -140,11 +140,11 @@ public final class StreamSubscriber {
     private var parser = EventStreamParser(reportsComments: true)
     public private(set) var sawLastChunk = false
 
-    public init(port: Int, path: String, headers: [String] = [], receiveBuffer: Int32? = nil, sendRequest: Bool = true) throws {
+    public init(port: Int, path: String, headers: [String] = [], receiveBuffer: Int32? = nil) throws {
         connection = try RawConnection(port: port, receiveBuffer: receiveBuffer)
         var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         for header in headers { request += header + "\r\n" }
-        if sendRequest { connection.send(request + "\r\n") }
+        connection.send(request + "\r\n")
     }
 
     public var events: [ServerSentEvent] {
@@ -237,5 +237,18 @@ public final class LogCollector: Sendable {
             usleep(10_000)
         } while RawConnection.now() < deadline
         return nil
+    }
+}
+
+/// A deterministic generator (SplitMix64) so every failure reproduces from its seed.
+public struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

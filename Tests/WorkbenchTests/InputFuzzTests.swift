@@ -1,4 +1,5 @@
 import Synchronization
+import TestSupport
 import Testing
 import Workbench
 
@@ -6,20 +7,9 @@ import Workbench
 /// or a result. Bounded in count; seeded, so a failure reproduces.
 @Suite("Engine: hostile input")
 struct InputFuzzTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("random bytes and random words never crash the engine", arguments: [1, 2, 3] as [UInt64])
     func randomLines(seed: UInt64) async {
-        var random = SplitMix(state: seed)
+        var random = SeededGenerator(seed: seed)
         let transcript = Mutex(0)
         let engine = Engine(sleep: { _ in }) { _, _ in transcript.withLock { $0 += 1 } }
         // Commands that would reach the network or the disk are left out; everything else is fair game.

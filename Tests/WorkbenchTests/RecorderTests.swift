@@ -26,3 +26,22 @@ struct RecorderTests {
         }
     }
 }
+
+@Suite("What a client saw, for expectations")
+struct SeenLogTests {
+    @Test("the log keeps at most its limit, consumed items first, and still knows a later connect is a reconnection")
+    func bounded() {
+        var log = SeenLog(limit: 10)
+        log.append(.open(status: 200))
+        for n in 1...30 { log.append(.comment(String(n))) }
+        #expect(log.items.count == 10)
+        #expect(log.pending.first == .comment("21"))
+        log.append(.connecting(url: "u", method: "GET", lastEventId: "7"))
+        let expectation = try? Expectation.parse(
+            [Word(text: "reconnected", column: 1), Word(text: "last-event-id=7", column: 13, valueColumn: 27)], text: "", command: "expect")
+        #expect(expectation.map { log.matches($0).count } == 1)
+        log.consume(through: 9)
+        for n in 31...35 { log.append(.comment(String(n))) }
+        #expect(log.pending.map { $0 } == (31...35).map { .comment(String($0)) })
+    }
+}
