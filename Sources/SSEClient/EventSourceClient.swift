@@ -27,6 +27,9 @@ public struct ClientOptions: Sendable {
     /// The reconnection time before any `retry:` field.
     public var initialReconnectionTime: Duration
     public var tls: TLSOptions
+    /// Divides the client's timers (reconnection waits and the read timeout); shared with a workbench
+    /// so `drip run --speed` compresses them with the script's own.
+    public var timeScale = TimeScale()
 
     public init(
         request: ClientRequest, policy: ReconnectPolicy = ReconnectPolicy(), reconnects: Bool = true, retriesInitialConnection: Bool = false,
@@ -118,7 +121,7 @@ public enum EventSourceClient {
             case .wait(let delay, let reason):
                 await handle([.reconnecting(after: delay, reason: reason)])
                 do {
-                    try await sleep(delay)
+                    try await sleep(options.timeScale.wall(delay))
                     action = machine.reconnect()
                 } catch {
                     action = machine.userClosed()
@@ -152,7 +155,7 @@ public enum EventSourceClient {
         if Task.isCancelled { return .cancelled }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
-            let readTimeout = options.readTimeout
+            let readTimeout = options.readTimeout.map(options.timeScale.wall)
             let tlsContext = request.url.isSecure ? try options.tls.makeContext() : nil
             let serverName = request.url.host
             channel = try await ClientBootstrap(group: group)

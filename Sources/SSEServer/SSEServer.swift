@@ -11,16 +11,23 @@ import NIOPosix
 /// every connection cleanly before releasing the thread. Safe to call from any task.
 public final class SSEServer: Sendable {
     public let configuration: ServerConfiguration
+    /// Divides every timer the server runs (heartbeats, idle timeouts, stalls, delays, chunk intervals).
+    public let timeScale: TimeScale
     private let group: MultiThreadedEventLoopGroup
     private let eventLoop: EventLoop
     private let core: NIOLoopBoundBox<ServerCore>
     private let listener: NIOLoopBoundBox<Channel?>
 
-    public init(configuration: ServerConfiguration = ServerConfiguration(), log: @escaping @Sendable (ServerLogEntry) -> Void = { _ in }) {
+    public init(
+        configuration: ServerConfiguration = ServerConfiguration(), timeScale: TimeScale = TimeScale(),
+        log: @escaping @Sendable (ServerLogEntry) -> Void = { _ in }
+    ) {
         self.configuration = configuration
+        self.timeScale = timeScale
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.eventLoop = group.next()
-        self.core = .makeBoxSendingValue(ServerCore(eventLoop: eventLoop, configuration: configuration, log: log), eventLoop: eventLoop)
+        self.core = .makeBoxSendingValue(
+            ServerCore(eventLoop: eventLoop, configuration: configuration, timeScale: timeScale, log: log), eventLoop: eventLoop)
         self.listener = .makeEmptyBox(valueType: Channel.self, eventLoop: eventLoop)
     }
 
@@ -124,21 +131,21 @@ public final class SSEServer: Sendable {
     /// Holds every write to `audience` for `duration` (heartbeats too), then sends what was held.
     @discardableResult
     public func stall(_ audience: Audience, for duration: Duration) async throws(ServerError) -> Int {
-        let amount = TimeAmount(duration)
+        let amount = TimeAmount(timeScale.wall(duration))
         return try await onLoop { (core) throws(ServerError) in try core.pace(audience) { $0.stalledUntil = .now() + amount } }
     }
 
     /// Delays every frame to `audience` by `delay`; nil or zero removes the delay.
     @discardableResult
     public func delay(_ audience: Audience, by delay: Duration?) async throws(ServerError) -> Int {
-        let amount = delay.map(TimeAmount.init)
+        let amount = delay.map { TimeAmount(timeScale.wall($0)) }
         return try await onLoop { (core) throws(ServerError) in try core.pace(audience) { $0.delay = amount == .zero ? nil : amount } }
     }
 
     /// Writes frames to `audience` in pieces of `size` bytes, `interval` apart; nil size writes whole frames again.
     @discardableResult
     public func chunk(_ audience: Audience, size: Int?, interval: Duration = .milliseconds(10)) async throws(ServerError) -> Int {
-        let interval = TimeAmount(interval)
+        let interval = TimeAmount(timeScale.wall(interval))
         return try await onLoop { core throws(ServerError) in
             try core.pace(audience) {
                 $0.chunkSize = size.map { max(1, $0) }

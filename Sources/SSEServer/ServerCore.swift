@@ -62,6 +62,7 @@ final class StreamState {
 final class ServerCore {
     let eventLoop: EventLoop
     let configuration: ServerConfiguration
+    let timeScale: TimeScale
     let log: @Sendable (ServerLogEntry) -> Void
     let allocator = ByteBufferAllocator()
     private let encoder = EventStreamEncoder()
@@ -72,9 +73,10 @@ final class ServerCore {
     var isStopping = false
     private var awaitingFlush: [Subscriber] = []
 
-    init(eventLoop: EventLoop, configuration: ServerConfiguration, log: @escaping @Sendable (ServerLogEntry) -> Void) {
+    init(eventLoop: EventLoop, configuration: ServerConfiguration, timeScale: TimeScale, log: @escaping @Sendable (ServerLogEntry) -> Void) {
         self.eventLoop = eventLoop
         self.configuration = configuration
+        self.timeScale = timeScale
         self.log = log
     }
 
@@ -118,7 +120,8 @@ final class ServerCore {
         stream.heartbeat = nil
         let interval = stream.settings.heartbeatMilliseconds
         guard interval > 0 else { return }
-        stream.heartbeat = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(interval))) { [weak self, weak stream] in
+        stream.heartbeat = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeScale.wallNanoseconds(milliseconds: interval))) {
+            [weak self, weak stream] in
             guard let self, let stream, !self.isStopping else { return }
             self.broadcastComment(to: stream, text: "heartbeat")
             self.scheduleHeartbeat(for: stream)
@@ -209,9 +212,10 @@ final class ServerCore {
         stream.idleCheck = nil
         let timeout = stream.settings.idleTimeoutMilliseconds
         guard timeout > 0 else { return }
-        stream.idleCheck = eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(max(10, timeout / 4)))) { [weak self, weak stream] in
+        let checkEvery = TimeAmount.nanoseconds(max(1_000_000, timeScale.wallNanoseconds(milliseconds: timeout / 4)))
+        stream.idleCheck = eventLoop.assumeIsolated().scheduleTask(in: checkEvery) { [weak self, weak stream] in
             guard let self, let stream, !self.isStopping else { return }
-            let limit = NIODeadline.now() - .milliseconds(Int64(timeout))
+            let limit = NIODeadline.now() - .nanoseconds(self.timeScale.wallNanoseconds(milliseconds: timeout))
             for subscriber in stream.subscribers where subscriber.lastEventAt < limit {
                 subscriber.drop(.clean, reason: "idle for \(timeout) ms (idle timeout)")
             }

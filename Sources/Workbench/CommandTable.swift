@@ -244,7 +244,9 @@ public enum CommandTable {
             examples: ["record session.drip", "record stop"]),
         CommandSpec(
             "replay", arguments: [ArgumentSpec("file", .path)],
-            options: [OptionSpec("speed", .number, "divide the script's sleeps by this (default 1)")],
+            options: [
+                OptionSpec("speed", .number, "run the clock this many times faster: sleeps, deadlines and every server and client timer (default 1)")
+            ],
             summary: "run a script's commands in this session", examples: ["replay session.drip speed=10"]),
         CommandSpec(
             "help", arguments: [ArgumentSpec("command", .text, optional: true)], summary: "list the commands, or explain one",

@@ -49,17 +49,21 @@ public actor Engine {
     private var style = ClientOutputStyle(comments: true)
     private var quiet = false
     private var recorder: Recorder?
-    /// While replaying a script: its sleeps are divided by this.
-    private var speed = 1.0
+    /// The workbench's clock: sleeps, expectation deadlines, and the server's and clients' timers all
+    /// run at its speed (`drip run --speed`, `replay … speed=`).
+    private let timeScale: TimeScale
+    /// However fast the clock runs, a positive expectation waits at least this long in real time, so a
+    /// busy machine cannot fail a compressed script that would pass at speed 1.
+    static let minimumRealWait = Duration.milliseconds(250)
     /// The version written in recordings' headers.
     public static let version = "0.1.0"
 
-    /// `sleep` is how the `sleep` command waits (tests inject one that does not); `speed` divides
-    /// the scripts' sleeps (`drip run --speed`).
+    /// `sleep` is how the `sleep` command waits (tests inject one that does not); `speed` is how fast
+    /// the workbench's clock runs (`drip run --speed`).
     public init(
         speed: Double = 1, sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }, output: @escaping Output
     ) {
-        self.speed = max(0.001, speed)
+        self.timeScale = TimeScale(speed: speed)
         self.sleeper = sleep
         self.output = output
     }
@@ -144,7 +148,7 @@ public actor Engine {
         let configuration = ServerConfiguration(
             host: host, port: port, token: command.option("token"), allowedOrigins: command.values(of: "cors"), streamDefaults: defaults)
         let output = self.output
-        let server = SSEServer(configuration: configuration) { entry in
+        let server = SSEServer(configuration: configuration, timeScale: timeScale) { entry in
             if case .listening = entry { return }
             output(.server(entry), ["server: \(entry)"])
         }
@@ -234,6 +238,7 @@ public actor Engine {
             readTimeout: command.duration("read-timeout")?.duration,
             reportsRawBytes: true
         )
+        options.timeScale = timeScale
         options.tls = TLSOptions(trustedCertificateFiles: command.values(of: "cacert"), verifiesCertificates: !(command.toggle("insecure") ?? false))
         let controller = ClientController()
         let task = Task { [weak self] in
@@ -474,6 +479,8 @@ public actor Engine {
         let expectation = try Expectation.parse(command.restWords, text: summary, command: command.spec.name)
         let verb = command.spec.name
         let started = ContinuousClock.now
+        let scaled = timeScale.wall(expectation.deadline)
+        let deadline = verb == "expect-not" ? scaled : max(scaled, min(expectation.deadline, Self.minimumRealWait))
         while true {
             guard let handle = clients[name] else { break }
             let found = handle.seen.matches(expectation)
@@ -485,7 +492,7 @@ public actor Engine {
                 clients[name]?.seen.consume(through: found[expectation.count - 1])
                 return report(.expectation(passed: true, summary: summary, detail: ""), quiet ? [] : ["✓ \(summary)"])
             }
-            if ContinuousClock.now - started >= expectation.deadline || Task.isCancelled { break }
+            if ContinuousClock.now - started >= deadline || Task.isCancelled { break }
             try? await Task.sleep(for: .milliseconds(10))
         }
         if verb == "expect-not" { return report(.expectation(passed: true, summary: summary, detail: ""), quiet ? [] : ["✓ \(summary)"]) }
@@ -517,9 +524,9 @@ public actor Engine {
         let text = try Self.data("@" + path, command: command)
         let factor = command.option("speed").flatMap(Double.init) ?? 1
         guard factor > 0 else { throw CommandError("replay: speed must be more than 0", column: 1) }
-        let previous = speed
-        speed = previous * factor
-        defer { speed = previous }
+        let previous = timeScale.speed
+        timeScale.speed = previous * factor
+        defer { timeScale.speed = previous }
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !Task.isCancelled {
             let line = String(line)
             if let parsed = try? CommandParser.parse(line), ["record", "replay", "quit"].contains(parsed.spec.name) { continue }
@@ -536,7 +543,7 @@ public actor Engine {
 
     private func sleep(_ command: ParsedCommand) async {
         guard let duration = command.duration("duration") else { return }
-        try? await sleeper(speed == 1 ? duration.duration : duration.duration / speed)
+        try? await sleeper(timeScale.wall(duration.duration))
     }
 
     private func help(_ command: ParsedCommand) throws(CommandError) {

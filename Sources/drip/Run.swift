@@ -31,11 +31,16 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Print everything the scripts do on standard error.")
     var verbose = false
 
-    @Option(help: "Divide every sleep of the scripts by this (expectation deadlines stay as written).")
+    @Option(
+        help: ArgumentHelp(
+            "Run the scripts' clock this many times faster.",
+            discussion:
+                "Sleeps, expectation deadlines, and the server's and clients' timers (retry, heartbeat, idle timeout, stall, delay, chunk interval, read timeout) are all divided by it, so a script keeps its meaning. A passing expectation still gets at least 250 ms of real time, so a busy machine does not fail a fast run."
+        ))
     var speed: Double = 1
 
     func validate() throws {
-        guard speed > 0 else { throw ValidationError("--speed must be more than 0") }
+        guard speed > 0, speed.isFinite else { throw ValidationError("--speed must be a number more than 0, not \(speed)") }
         for variable in variables where !variable.contains("=") {
             throw ValidationError("--var \(variable.debugDescription) is not NAME=VALUE")
         }
