@@ -32,6 +32,8 @@ public final class LineEditor {
     /// (whole words; a candidate ending in `=` or `/` gets no space after it).
     public var completer: ((String) -> [String])?
     private var discarded = false
+    /// True when the last `readLine` returned because Ctrl-C discarded an empty line.
+    public private(set) var interruptedEmptyLine = false
     /// The prompt as a C string owned by this editor; libedit reads it while `el_gets` runs.
     private var promptText: UnsafeMutablePointer<CChar>? = strdup("")
 
@@ -127,6 +129,7 @@ public final class LineEditor {
                     _ = drip_el_refresh(editor)
                 case .discardLine:
                     discarded = true
+                    interruptedEmptyLine = el_line(editor).map { $0.pointee.buffer == $0.pointee.lastchar } ?? false
                     return -1
                 case .nothing:
                     break
@@ -164,6 +167,7 @@ public final class LineEditor {
     public func readLine(prompt: String) -> String? {
         free(promptText)
         promptText = strdup(prompt)
+        interruptedEmptyLine = false
         var count: Int32 = 0
         guard let line = el_gets(editor, &count), count > 0 else {
             if discarded {

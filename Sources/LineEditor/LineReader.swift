@@ -90,6 +90,8 @@ public final class LineReader: Sendable {
             let editor = LineEditor(program: program, historyPath: historyPath, wakeDescriptor: wakeRead, onWake: { [self] code in onWake(code) })
         {
             editor.completer = completer
+            // Ctrl-C on an empty line says how to leave; a second one in a row leaves, like Ctrl-D.
+            var leavesOnNextInterrupt = false
             while true {
                 requests.wait()
                 let waiting = state.withLock { state -> [String] in
@@ -106,6 +108,11 @@ public final class LineReader: Sendable {
                 }
                 Self.write(late)
                 guard let line else { break }
+                if editor.interruptedEmptyLine {
+                    if leavesOnNextInterrupt { break }
+                    Self.write(["(Ctrl-C again or Ctrl-D leaves drip)"])
+                }
+                leavesOnNextInterrupt = editor.interruptedEmptyLine
                 continuation.yield(line)
             }
         } else {

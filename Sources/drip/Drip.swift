@@ -36,7 +36,9 @@ struct Repl: AsyncParsableCommand {
         discussion: """
             Reads commands from the terminal with line editing and history (~/.drip_history), or line by line
             without a prompt when standard input is not a terminal (or TERM=dumb), so `drip < session.drip` works.
-            Type 'help' for the commands.
+            Type 'help' for the commands. Ctrl-C discards the line being typed or stops a running sleep;
+            Ctrl-C twice on an empty line, Ctrl-D, or SIGTERM leaves, closing every server and client and
+            finishing a recording.
             """
     )
 

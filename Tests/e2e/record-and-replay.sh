@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A REPL session recorded through a pseudo-terminal replays with drip run and passes — when it ends
-# with Ctrl-D, and when drip is terminated midway (the recording is still a whole, valid script).
+# with Ctrl-D, with Ctrl-C twice on an empty line, and when drip is terminated midway (the
+# recording is still a whole, valid script).
 #   Tests/e2e/record-and-replay.sh PATH/TO/drip
 set -euo pipefail
 drip="$1"
@@ -12,7 +13,7 @@ fail() { echo "record-and-replay: FAILED: $*"; echo "--- screen"; screen || true
 wait_for() { for _ in $(seq 100); do screen | grep -qF -- "$1" && return 0; sleep 0.05; done; fail "never showed: $1"; }
 type_line() { tmux send-keys -t "$session" "$1" Enter; }
 
-for ending in ctrl-d sigterm; do
+for ending in ctrl-d ctrl-c sigterm; do
     recording="$work/$ending.drip"
     tmux new-session -d -s "$session" -x 150 -y 40 "env HOME='$work' TERM=xterm '$drip'; echo EXITED \$? > '$work/status'; sleep 30"
     wait_for "drip>"
@@ -30,6 +31,10 @@ for ending in ctrl-d sigterm; do
     rm -f "$work/status"
     if [ "$ending" = ctrl-d ]; then
         tmux send-keys -t "$session" C-d
+    elif [ "$ending" = ctrl-c ]; then
+        tmux send-keys -t "$session" C-c
+        wait_for "(Ctrl-C again or Ctrl-D leaves drip)"
+        tmux send-keys -t "$session" C-c
     else
         pkill -TERM -f "^$drip\$" || fail "no drip process to terminate"
     fi
