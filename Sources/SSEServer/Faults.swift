@@ -74,6 +74,10 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
     case published(stream: String, id: String?, type: String, clients: Int)
     case rejected(stream: String, status: Int, remote: String)
     case requestError(remote: String, status: Int, reason: String)
+    /// Accepting failed for want of file descriptors; new connections are answered 503 meanwhile.
+    case descriptorsExhausted(limit: Int)
+    /// A connection was accepted again after `descriptorsExhausted`.
+    case descriptorsRecovered(refused: Int)
     case stopped
 
     public var description: String {
@@ -86,6 +90,10 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
             "published \(type) to \(stream)" + (id.map { " id=\($0)" } ?? "") + " → \(clients) client\(clients == 1 ? "" : "s")"
         case .rejected(let stream, let status, let remote): "rejected \(remote) on \(stream) with \(status) (fault)"
         case .requestError(let remote, let status, let reason): "\(status) to \(remote): \(reason)"
+        case .descriptorsExhausted(let limit):
+            "cannot accept connections: out of file descriptors (limit \(limit)); answering new ones 503 until some are freed, open ones continue"
+        case .descriptorsRecovered(let refused):
+            "accepting connections again: descriptors were freed (\(refused) connection\(refused == 1 ? "" : "s") refused meanwhile)"
         case .stopped: "stopped"
         }
     }

@@ -305,6 +305,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             switch ioError.errnoCode {
             case ECONNRESET: return "connection reset by the client"
             case EPIPE: return "the client went away while being written to"
+            case ETIMEDOUT: return "the client stopped acknowledging what it was sent (a half-open connection: its host or network is gone)"
             default: return ioError.description
             }
         }

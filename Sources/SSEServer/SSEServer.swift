@@ -17,6 +17,7 @@ public final class SSEServer: Sendable {
     private let eventLoop: EventLoop
     private let core: NIOLoopBoundBox<ServerCore>
     private let listener: NIOLoopBoundBox<Channel?>
+    private let log: @Sendable (ServerLogEntry) -> Void
 
     public init(
         configuration: ServerConfiguration = ServerConfiguration(), timeScale: TimeScale = TimeScale(),
@@ -24,6 +25,7 @@ public final class SSEServer: Sendable {
     ) {
         self.configuration = configuration
         self.timeScale = timeScale
+        self.log = log
         self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         self.eventLoop = group.next()
         self.core = .makeBoxSendingValue(
@@ -36,7 +38,6 @@ public final class SSEServer: Sendable {
     public func start() async throws(ServerError) -> SocketAddress {
         let core = self.core
         let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
@@ -45,6 +46,7 @@ public final class SSEServer: Sendable {
                 value: .init(low: configuration.limits.maxQueuedBytes / 2, high: configuration.limits.maxQueuedBytes)
             )
             .childChannelOption(.allowRemoteHalfClosure, value: false)
+            .childChannelOption(Self.deadPeerTimeoutOption, value: Self.deadPeerTimeoutValue(configuration.limits))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
@@ -55,7 +57,16 @@ public final class SSEServer: Sendable {
         let address = "\(configuration.host):\(configuration.port)"
         let channel: Channel
         do {
-            channel = try await bootstrap.bind(host: configuration.host, port: configuration.port).get()
+            let listening = try ListeningSocket.bind(host: configuration.host, port: configuration.port, backlog: 1024)
+            let log = self.log
+            channel = try await bootstrap.serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // NIO listens again with its own backlog (128) when it adopts the socket: restore ours.
+                    try ListeningSocket.listen(listening.descriptor, backlog: 1024)
+                    try channel.pipeline.syncOperations.addHandler(
+                        DescriptorExhaustionHandler(listeningDescriptor: listening.descriptor, log: log))
+                }
+            }.withBoundSocket(listening.descriptor).get()
         } catch {
             throw .bindFailed(address: address, reason: Self.describeBindError(error))
         }
@@ -205,6 +216,17 @@ public final class SSEServer: Sendable {
     public func snapshot() async throws(ServerError) -> ServerSnapshot {
         try await onLoop { $0.snapshot() }
     }
+
+    #if os(Linux)
+        private static let deadPeerTimeoutOption = ChannelOptions.Types.SocketOption.tcpOption(.init(rawValue: CInt(TCP_USER_TIMEOUT)))
+        private static func deadPeerTimeoutValue(_ limits: ServerLimits) -> SocketOptionValue {
+            SocketOptionValue(clamping: max(0, limits.deadPeerTimeoutMilliseconds))
+        }
+    #else
+        // Elsewhere a harmless option in its place: TCP_NODELAY, already set.
+        private static let deadPeerTimeoutOption = ChannelOptions.Types.SocketOption.tcpOption(.tcp_nodelay)
+        private static func deadPeerTimeoutValue(_ limits: ServerLimits) -> SocketOptionValue { 1 }
+    #endif
 
     private static func describeBindError(_ error: Error) -> String {
         if let ioError = error as? IOError, ioError.errnoCode == EADDRINUSE { return "the address is already in use" }

@@ -47,12 +47,18 @@ public struct ServerLimits: Sendable, Hashable {
     /// A request head (or the next request on a kept-alive connection) must arrive within this many
     /// milliseconds; otherwise 408 and the connection is closed (a client trickling bytes holds nothing).
     public var requestHeadTimeoutMilliseconds: Int
+    /// Data sent to a client (an event or a heartbeat) that it has not acknowledged at the TCP level
+    /// after this many milliseconds ends the connection: a half-open connection, whose client's host
+    /// or network vanished without a FIN or RST, is found by the next heartbeat instead of holding a
+    /// slot for the kernel's ~15 minutes of retransmissions (TCP_USER_TIMEOUT, Linux; 0: the kernel's default).
+    public var deadPeerTimeoutMilliseconds: Int
 
     public init(
         maxConnections: Int = 10_000, maxBodySize: Int = 1 << 20, maxHeaderSize: Int = 16 << 10, maxQueuedBytes: Int = 1 << 20,
-        requestHeadTimeoutMilliseconds: Int = 10_000
+        requestHeadTimeoutMilliseconds: Int = 10_000, deadPeerTimeoutMilliseconds: Int = 30_000
     ) {
         self.requestHeadTimeoutMilliseconds = requestHeadTimeoutMilliseconds
+        self.deadPeerTimeoutMilliseconds = deadPeerTimeoutMilliseconds
         self.maxConnections = maxConnections
         self.maxBodySize = maxBodySize
         self.maxHeaderSize = maxHeaderSize

@@ -91,7 +91,36 @@ final class ServerCore {
 
     func connectionClosed(_ channel: Channel) {
         openConnections[ObjectIdentifier(channel)] = nil
+        if openConnections.isEmpty { scheduleMemoryReturn() }
     }
+
+    private var memoryReturn: Scheduled<Void>?
+
+    /// Once the server has been without connections for a second, gives the heap memory a burst of
+    /// them used back to the system (glibc keeps freed memory otherwise), so a workbench left running
+    /// after a load test shrinks back to its resting size.
+    private func scheduleMemoryReturn() {
+        memoryReturn?.cancel()
+        memoryReturn = eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [weak self] in
+            guard let self, self.openConnections.isEmpty else { return }
+            // Collections keep the capacity of their largest size; start them afresh.
+            self.openConnections = [:]
+            self.subscribers = [:]
+            self.awaitingFlush = []
+            for stream in self.streams.values where stream.subscribers.isEmpty { stream.subscribers = [] }
+            _ = Self.returnFreedMemory?(0)
+        }
+    }
+
+    /// glibc's `malloc_trim`, which the Glibc module does not export; nil elsewhere.
+    private static let returnFreedMemory: (@convention(c) (Int) -> Int32)? = {
+        #if canImport(Glibc)
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+            return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        #else
+            return nil
+        #endif
+    }()
 
     // MARK: Streams
 

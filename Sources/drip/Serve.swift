@@ -46,6 +46,12 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bytes a client may leave unread before it is dropped as too slow.", valueName: "size"))
     var maxQueue = ByteSize(bytes: ServerLimits().maxQueuedBytes)
 
+    @Option(
+        help: ArgumentHelp(
+            "Drop a client that has not acknowledged what it was sent for this long (a half-open connection); 0 for the kernel's default.",
+            valueName: "duration"))
+    var deadPeerTimeout = DurationValue(milliseconds: ServerLimits().deadPeerTimeoutMilliseconds)
+
     @Option(help: ArgumentHelp("Play this script against the server (its emits, faults and sleeps) to whatever client connects.", valueName: "file"))
     var script: String?
 
@@ -63,7 +69,9 @@ struct Serve: AsyncParsableCommand {
             allowedOrigins: corsOrigins,
             streamDefaults: StreamSettings(
                 historySize: history, heartbeatMilliseconds: heartbeat.milliseconds, retryMilliseconds: retry?.milliseconds),
-            limits: ServerLimits(maxConnections: maxConnections, maxBodySize: maxBodySize.bytes, maxQueuedBytes: maxQueue.bytes)
+            limits: ServerLimits(
+                maxConnections: maxConnections, maxBodySize: maxBodySize.bytes, maxQueuedBytes: maxQueue.bytes,
+                deadPeerTimeoutMilliseconds: deadPeerTimeout.milliseconds)
         )
         let status = await ServeTool(configuration: configuration, script: script).run()
         if status != 0 { throw ExitCode(status) }

@@ -40,7 +40,18 @@ public final class RawConnection {
         }
     }
 
-    deinit { close(descriptor) }
+    deinit { if !isClosed { close(descriptor) } }
+
+    private var isClosed = false
+
+    /// Closes with SO_LINGER 0: the peer gets a TCP reset, whatever was in flight is thrown away.
+    public func reset() {
+        guard !isClosed else { return }
+        var option = linger(l_onoff: 1, l_linger: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+        close(descriptor)
+        isClosed = true
+    }
 
     public func send(_ text: String) { send(Array(text.utf8)) }
 
@@ -237,18 +248,5 @@ public final class LogCollector: Sendable {
             usleep(10_000)
         } while RawConnection.now() < deadline
         return nil
-    }
-}
-
-/// A deterministic generator (SplitMix64) so every failure reproduces from its seed.
-public struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,0 +1,64 @@
+import EventStream
+import SSEServer
+import TestSupport
+import Testing
+
+@Suite("Server: peers that misbehave in the middle of things", .serialized)
+struct HardeningTests {
+    @Test("a client reset in the middle of a large write is logged; the others get every event and the server keeps serving")
+    func resetMidWrite() async throws {
+        let configuration = ServerConfiguration(
+            streamDefaults: StreamSettings(heartbeatMilliseconds: 0), limits: ServerLimits(maxQueuedBytes: 16 << 20))
+        try await withServer(configuration) { server, port, log in
+            let leaving = try StreamSubscriber(port: port, path: "/streams/big", receiveBuffer: 4096)
+            _ = try leaving.waitForHead()
+            let staying = try await subscribe(server, port: port, stream: "big", expecting: 2)
+            let large = Array(repeating: String(repeating: "y", count: 64 << 10), count: 64).joined(separator: "\n")
+            try await server.publish(stream: "big", event: ServerSentEvent(data: large, id: "1"))
+            // Part of the 4 MB event (64 data lines) has arrived (the rest is queued in the server): now reset.
+            _ = leaving.connection.read(timeout: 2, maximum: 1024)
+            leaving.connection.reset()
+            try await server.publish(stream: "big", event: ServerSentEvent(data: "after", id: "2"))
+            #expect(staying.waitForEvents(2, timeout: 10).map(\.id) == ["1", "2"])
+            #expect(staying.events.first?.data.count == large.count)
+            let reason = log.wait { entry in
+                if case .disconnected(_, "big", let reason) = entry { reason.contains("reset") || reason.contains("went away") } else { false }
+            }
+            #expect(reason != nil)
+            try await waitForClients(server, stream: "big", count: 1)
+            #expect(try await server.snapshot().streams.first?.clients.count == 1)
+            let (head, _) = try httpRequest(port: port, "POST", "/streams/big", body: "still serving")
+            #expect(head.status == 200)
+            #expect(staying.waitForEvents(3, timeout: 5).last?.data == "still serving")
+        }
+    }
+}
+
+@Suite("Server: hostile paths", .serialized)
+struct HostilePathTests {
+    @Test(
+        "anything but / is not a page: no file is read, whatever the path",
+        arguments: ["/index.html", "/../../etc/passwd", "/%2E%2E/%2E%2E/etc/passwd", "/viewer", "//etc/passwd", "/streams/../../etc/passwd"])
+    func onlyOnePage(path: String) async throws {
+        try await withServer { _, port, _ in
+            let (head, body) = try httpRequest(port: port, "GET", path)
+            #expect([400, 404].contains(head.status))
+            #expect(!body.contains("root:"))
+            #expect(!body.contains("<html"))
+        }
+    }
+
+    @Test("non-UTF-8 in a path, raw or percent-encoded, is 400 with the reason; the server keeps serving")
+    func nonUTF8Paths() async throws {
+        try await withServer { server, port, _ in
+            for path: [UInt8] in [Array("/streams/".utf8) + [0xFF, 0xFE], Array("/streams/%FF%FE".utf8), Array("/streams/a%C3".utf8)] {
+                let connection = try RawConnection(port: port)
+                connection.send(Array("GET ".utf8) + path + Array(" HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+                let (bytes, _) = connection.read(until: { ResponseHead.parse($0) != nil }, timeout: 3)
+                let status = ResponseHead.parse(bytes)?.head.status
+                #expect(status == 400, "\(path) answered \(String(describing: status))")
+            }
+            _ = try await subscribe(server, port: port, stream: "fine")
+        }
+    }
+}
