@@ -1,6 +1,7 @@
 import EventStream
 import NIOCore
 import NIOPosix
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -29,6 +30,11 @@ public struct LoadOptions: Sendable {
     public var settleTimeout: Duration
     public var headers: [(name: String, value: String)]
     public var threads: Int
+    /// While publishing: this many more connections that churn — each subscribes, reads a few
+    /// events, then vanishes (a TCP reset, or a close without reading the rest), and is replaced at once.
+    public var churners: Int
+    /// The most events a churning connection reads before it vanishes (it picks 1 to this at random).
+    public var churnReads: Int
 
     /// One event loop per core.
     public static var defaultThreads: Int { System.coreCount }
@@ -36,8 +42,10 @@ public struct LoadOptions: Sendable {
     public init(
         url: HTTPURL, clients: Int = 100, connectConcurrency: Int = 200, publishURL: HTTPURL? = nil, events: Int = 1000, rate: Double? = nil,
         payloadSize: Int = 100, pipeline: Int = 1, duration: Duration = .seconds(10), settleTimeout: Duration = .seconds(10),
-        headers: [(name: String, value: String)] = [], threads: Int = LoadOptions.defaultThreads
+        headers: [(name: String, value: String)] = [], threads: Int = LoadOptions.defaultThreads, churners: Int = 0, churnReads: Int = 20
     ) {
+        self.churners = churners
+        self.churnReads = max(1, churnReads)
         self.url = url
         self.clients = clients
         self.connectConcurrency = connectConcurrency
@@ -70,6 +78,11 @@ public struct LoadReport: Sendable {
     public var duplicated: Int
     public var outOfOrder: Int
     public var disconnected: Int
+    /// Churning connections that subscribed, read and vanished; and those that could not subscribe.
+    public var churned: Int = 0
+    public var churnFailures: Int = 0
+    /// The most subscriptions this run held open at once (steady and churning).
+    public var peakConnections: Int = 0
 
     public var deliveredPerSecond: Double { deliverySeconds > 0 ? Double(delivered) / deliverySeconds : 0 }
 }
@@ -123,8 +136,11 @@ public enum LoadGenerator {
         var published = 0
         var publishSeconds = 0.0
         let started = Clock.nanoseconds()
+        let churn = Churn(options: options, group: group, steady: connected.count)
         if let publishURL = options.publishURL, !connected.isEmpty || options.clients == 0 {
             let publisher = try await Publisher.connect(to: publishURL, headers: options.headers, group: group)
+            let churning = Task { await churn.run() }
+            defer { churning.cancel() }
             let publishStart = Clock.nanoseconds()
             var inFlight: [EventLoopFuture<Void>] = []
             for sequence in 1...max(1, options.events) where options.events > 0 {
@@ -140,6 +156,11 @@ public enum LoadGenerator {
             for answer in inFlight { try await answer.get() }
             publishSeconds = Double(Clock.nanoseconds() - publishStart) / 1e9
             publisher.close()
+            churning.cancel()
+            await churning.value
+            if options.churners > 0 {
+                progress("\(churn.cycles) churning connections subscribed, read and vanished (\(churn.failures) could not subscribe)")
+            }
             progress("published \(published) events in \(format(publishSeconds)) s; waiting for deliveries")
             let deadline = Clock.nanoseconds() + UInt64(options.settleTimeout.components.seconds) * 1_000_000_000
             while Clock.nanoseconds() < deadline {
@@ -176,7 +197,10 @@ public enum LoadGenerator {
             lost: lost,
             duplicated: records.reduce(0) { $0 + $1.duplicated },
             outOfOrder: records.reduce(0) { $0 + $1.outOfOrder },
-            disconnected: records.filter(\.isClosed).count
+            disconnected: records.filter(\.isClosed).count,
+            churned: churn.cycles,
+            churnFailures: churn.failures,
+            peakConnections: max(connected.count, churn.peak)
         )
     }
 
@@ -238,7 +262,9 @@ struct Subscription: Sendable {
     let handler: NIOLoopBound<LoadSubscriberHandler>
     let connectMilliseconds: Double
 
-    static func open(_ url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup) async throws -> Subscription {
+    static func open(
+        _ url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup, vanishAfter plan: VanishPlan? = nil
+    ) async throws -> Subscription {
         guard !url.isSecure else { throw LoadError("drip load speaks http only; \(url) is https") }
         let started = Clock.nanoseconds()
         let channel = try await ClientBootstrap(group: group)
@@ -248,7 +274,7 @@ struct Subscription: Sendable {
         let eventLoop = channel.eventLoop
         let request = ClientRequest(url: url, headers: headers).serialized(url: url, method: "GET", sendsBody: false, lastEventId: "")
         let (handler, opened) = try await eventLoop.submit { () -> (NIOLoopBound<LoadSubscriberHandler>, EventLoopFuture<Void>) in
-            let handler = LoadSubscriberHandler(eventLoop: eventLoop)
+            let handler = LoadSubscriberHandler(eventLoop: eventLoop, vanishAfter: plan)
             try channel.pipeline.syncOperations.addHandler(handler)
             channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
             return (NIOLoopBound(handler, eventLoop: eventLoop), handler.opened.futureResult)
@@ -274,14 +300,19 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     let opened: EventLoopPromise<Void>
+    /// Completes when the connection has closed, for whatever reason.
+    let closed: EventLoopPromise<Void>
     private var response = HTTPResponseReader()
     private var parser = EventStreamParser()
     private var seen: [UInt64] = []  // bitset of sequence numbers
     private var highest = 0
     private(set) var record = SubscriberRecord()
+    private let vanishPlan: VanishPlan?
 
-    init(eventLoop: EventLoop) {
+    init(eventLoop: EventLoop, vanishAfter plan: VanishPlan? = nil) {
         opened = eventLoop.makePromise()
+        closed = eventLoop.makePromise()
+        vanishPlan = plan
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -305,6 +336,7 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
                             guard case .event(let event) = output else { return }
                             note(event.data, at: now)
                         }
+                        if let vanishPlan, record.received >= vanishPlan.reads { vanish(context, resetting: vanishPlan.resets) }
                     case .end:
                         context.close(promise: nil)
                     }
@@ -363,11 +395,86 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         record.isClosed = true
         opened.fail(LoadError("the connection closed"))
+        closed.succeed()
+    }
+
+    /// Goes away without an orderly end: a reset (SO_LINGER 0), or a close with unread data pending.
+    private func vanish(_ context: ChannelHandlerContext, resetting: Bool) {
+        guard context.channel.isActive else { return }
+        if resetting, let provider = context.channel as? SocketOptionProvider {
+            let channel = context.channel
+            provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         opened.fail(error)
         context.close(promise: nil)
+    }
+}
+
+/// When a churning subscriber vanishes: after `reads` events, by a reset or by a plain close.
+struct VanishPlan: Sendable {
+    var reads: Int
+    var resets: Bool
+}
+
+/// The churning connections of a load run: `options.churners` slots, each looping subscribe → read a
+/// few events → vanish, until cancelled. Counts cycles, failures and the peak of open subscriptions.
+final class Churn: Sendable {
+    private let options: LoadOptions
+    private let group: EventLoopGroup
+    private let steady: Int
+    private let counts = Mutex<(cycles: Int, failures: Int, open: Int, peak: Int)>((0, 0, 0, 0))
+
+    init(options: LoadOptions, group: EventLoopGroup, steady: Int) {
+        self.options = options
+        self.group = group
+        self.steady = steady
+    }
+
+    var cycles: Int { counts.withLock { $0.cycles } }
+    var failures: Int { counts.withLock { $0.failures } }
+    var peak: Int { counts.withLock { $0.peak } }
+
+    func run() async {
+        guard options.churners > 0 else { return }
+        await withTaskGroup(of: Void.self) { slots in
+            for slot in 0..<options.churners {
+                slots.addTask { await self.loop(seed: UInt64(slot + 1)) }
+            }
+        }
+    }
+
+    private func loop(seed: UInt64) async {
+        var random = SeededGenerator(seed: seed)
+        while !Task.isCancelled {
+            let plan = VanishPlan(reads: Int(random.next() % UInt64(options.churnReads)) + 1, resets: random.next() % 2 == 0)
+            let subscription: Subscription
+            do {
+                subscription = try await Subscription.open(options.url, headers: options.headers, group: group, vanishAfter: plan)
+            } catch {
+                counts.withLock { $0.failures += 1 }
+                try? await Task.sleep(for: .milliseconds(50))
+                continue
+            }
+            counts.withLock {
+                $0.open += 1
+                $0.peak = max($0.peak, self.steady + $0.open)
+            }
+            let closed = try? await subscription.channel.eventLoop.submit { subscription.handler.value.closed.futureResult }.get()
+            await withTaskCancellationHandler {
+                try? await closed?.get()
+            } onCancel: {
+                subscription.channel.close(promise: nil)
+            }
+            counts.withLock {
+                $0.open -= 1
+                $0.cycles += 1
+            }
+        }
     }
 }
 

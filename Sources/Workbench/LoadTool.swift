@@ -45,6 +45,10 @@ public struct LoadTool: Sendable {
                 "latency       p50 \(ms(report.latencyMilliseconds.p50))  p99 \(ms(report.latencyMilliseconds.p99))  max \(ms(report.latencyMilliseconds.max))"
             )
         }
+        if report.churned > 0 || report.churnFailures > 0 {
+            lines.append("churned       \(report.churned) connections subscribed, read and vanished; \(report.churnFailures) could not subscribe")
+        }
+        lines.append("peak          \(report.peakConnections) connections open at once")
         lines.append(
             "lost          \(report.lost)   duplicated \(report.duplicated)   out of order \(report.outOfOrder)   disconnected \(report.disconnected)"
         )
@@ -69,6 +73,9 @@ public struct LoadTool: Sendable {
             ("duplicated", .number(String(report.duplicated))),
             ("outOfOrder", .number(String(report.outOfOrder))),
             ("disconnected", .number(String(report.disconnected))),
+            ("churned", .number(String(report.churned))),
+            ("churnFailures", .number(String(report.churnFailures))),
+            ("peakConnections", .number(String(report.peakConnections))),
         ]).serialized
     }
 }

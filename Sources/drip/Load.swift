@@ -11,6 +11,9 @@ struct Load: AsyncParsableCommand {
             carrying {"seq":N,"t":NANOSECONDS}, and reports delivered events/s, latency percentiles, connect time, and
             events lost, duplicated or out of order per subscriber.
             Without --publish, it stays subscribed for --duration and counts what arrives.
+            With --churn N, N more connections churn while the events are published (subscribe, read a few events,
+            vanish by a reset or an abrupt close, and again), so a soak can check that the steady subscribers lose
+            nothing while the server sheds the others; the report adds the churn cycles and the peak of open connections.
             Exit status: 0 when every subscriber connected and nothing was lost, 1 otherwise.
             """
     )
@@ -51,6 +54,15 @@ struct Load: AsyncParsableCommand {
     @Option(help: "Event loop threads (default: one per core).")
     var threads = LoadOptions.defaultThreads
 
+    @Option(
+        help: ArgumentHelp(
+            "While publishing, this many more connections churn: each subscribes, reads a few events, and vanishes (a reset or an abrupt close), replaced at once.",
+            valueName: "count"))
+    var churn = 0
+
+    @Option(help: "The most events a churning connection reads before it vanishes (1 to this, at random).")
+    var churnReads = 20
+
     @Flag(help: "Print the report as one JSON object.")
     var json = false
 
@@ -60,6 +72,9 @@ struct Load: AsyncParsableCommand {
         guard events >= 0 else { throw ValidationError("--events must be 0 or more") }
         guard threads > 0 else { throw ValidationError("--threads must be at least 1") }
         guard pipeline > 0 else { throw ValidationError("--pipeline must be at least 1") }
+        guard churn >= 0 else { throw ValidationError("--churn must be 0 or more") }
+        guard churnReads > 0 else { throw ValidationError("--churn-reads must be at least 1") }
+        if churn > 0, publish == nil { throw ValidationError("--churn needs --publish: connections churn while events are published") }
         if let rate, rate <= 0 { throw ValidationError("--rate must be more than 0") }
         for header in headers where !header.contains(":") {
             throw ValidationError("--header \(header.debugDescription) is not 'Name: value'")
@@ -84,7 +99,9 @@ struct Load: AsyncParsableCommand {
                     let colon = header.firstIndex(of: ":") ?? header.endIndex
                     return (String(header[..<colon]), String(header[header.index(after: colon)...].drop { $0 == " " }))
                 },
-                threads: threads
+                threads: threads,
+                churners: churn,
+                churnReads: churnReads
             )
         } catch {
             throw ValidationError(String(describing: error))

@@ -1,3 +1,4 @@
+import EventStream
 import Synchronization
 import TestSupport
 import Testing
