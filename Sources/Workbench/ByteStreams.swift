@@ -87,8 +87,11 @@ public struct OutputWriter: ~Copyable {
                 bytes.baseAddress.map { posixWrite(descriptor, $0 + written, bytes.count - written) } ?? 0
             }
             if result < 0 {
-                if errno == EINTR { continue }
-                throw ToolError(.ioFailure, "write failed: \(String(cString: strerror(errno)))")
+                let code = errno
+                if code == EINTR { continue }
+                var error = ToolError(.ioFailure, "write failed: \(String(cString: strerror(code)))")
+                error.readerLeft = code == EPIPE
+                throw error
             }
             written += result
         }
@@ -106,6 +109,8 @@ public struct ToolError: Error, Sendable, CustomStringConvertible {
 
     public var kind: Kind
     public var message: String
+    /// The output was a pipe whose reader went away (`drip connect … | head -1`): time to stop, quietly.
+    public var readerLeft = false
 
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind

@@ -32,7 +32,7 @@ public struct ClientOutputStyle: Sendable {
     /// The lines printed for `event`, possibly none.
     public func lines(for event: ClientEvent, time: @autoclosure () -> String = Console.timestamp()) -> [String] {
         let time = timestamps ? time() : ""
-        return json ? jsonLines(for: event, time: time) : textLines(for: event, time: time)
+        return json ? jsonLines(for: event, time: time) : textLines(for: event, time: time).map(\.visibleOnTerminal)
     }
 
     /// Appends the lines for `event` to `output`, each ending in LF. Events in JSON without
@@ -131,14 +131,30 @@ public struct ConnectTool: Sendable {
     public func run() async -> Int32 {
         let options = self.options
         let style = self.style
-        let final = await withTaskGroup(of: ClientEvent?.self) { group -> ClientEvent? in
+        typealias Ending = (final: ClientEvent, outputError: ToolError?)
+        let ending = await withTaskGroup(of: Ending?.self) { group -> Ending? in
             group.addTask {
                 var output = OutputWriter(descriptor: STDOUT_FILENO, capacity: 1 << 16)
-                let final = await EventSourceClient.run(options, afterBatch: { try? output.flush() }) { event in
-                    try? output.write { style.append(event, to: &$0) }
+                var outputError: ToolError?
+                // Output that cannot be written (a closed pipe, a full disk) ends the client: cancelling
+                // this task closes the source.
+                func stop(_ error: ToolError) {
+                    if outputError == nil { outputError = error }
+                    withUnsafeCurrentTask { $0?.cancel() }
                 }
-                try? output.flush()
-                return final
+                let final = await EventSourceClient.run(
+                    options,
+                    afterBatch: {
+                        do throws(ToolError) { try output.flush() } catch { stop(error) }
+                    }
+                ) { event in
+                    guard outputError == nil else { return }
+                    do throws(ToolError) { try output.write { style.append(event, to: &$0) } } catch { stop(error) }
+                }
+                if outputError == nil {
+                    do throws(ToolError) { try output.flush() } catch { outputError = error }
+                }
+                return (final, outputError)
             }
             group.addTask {
                 _ = await Signals.next(of: [SIGINT, SIGTERM])
@@ -152,7 +168,12 @@ public struct ConnectTool: Sendable {
             }
             return first
         }
-        if case .closed(_, let isFailure) = final, isFailure { return 1 }
+        if let outputError = ending?.outputError {
+            if outputError.readerLeft { return 0 }
+            Console.standardError.line("drip connect: cannot write the output: \(outputError.message)")
+            return 1
+        }
+        if case .closed(_, let isFailure) = ending?.final, isFailure { return 1 }
         return 0
     }
 }

@@ -46,6 +46,7 @@ public enum ReplSession {
         let lastLine = Mutex(0)
         let lastPrompt = Mutex("")
         let engine = Engine { event, lines in
+            let lines = lines.map(\.visibleOnTerminal)
             if case .expectation(false, _, _) = event {
                 failures.withLock { $0 += 1 }
                 let located = interactive ? lines : lines.map { "\($0) (line \(lastLine.withLock { $0 }))" }
@@ -57,10 +58,10 @@ public enum ReplSession {
             failures.withLock { $0 += 1 }
             if interactive {
                 let offset = lastPrompt.withLock { $0.count } + max(0, error.column - 1)
-                let lines = [String(repeating: " ", count: offset) + "^", "error: \(error.message)"]
+                let lines = [String(repeating: " ", count: offset) + "^", "error: \(error.message.visibleOnTerminal)"]
                 print(colors ? lines.map(Style.red) : lines, true)
             } else {
-                print(["error: \(error.message) (line \(lastLine.withLock { $0 }), column \(error.column))"], true)
+                print(["error: \(error.message.visibleOnTerminal) (line \(lastLine.withLock { $0 }), column \(error.column))"], true)
             }
         }
         if interactive {

@@ -156,13 +156,15 @@ public struct RunTool: Sendable {
             lines.forEach(Console.standardOutput.line)
         } else {
             for result in results where !result.passed {
-                Console.standardOutput.line(
-                    result.isScriptError ? "ERROR \(result.message)" : "FAIL \(result.file):\(result.line): \(result.name) — \(result.message)")
+                let line = result.isScriptError ? "ERROR \(result.message)" : "FAIL \(result.file):\(result.line): \(result.name) — \(result.message)"
+                Console.standardOutput.line(line.visibleOnTerminal)
             }
-            let files = Set(results.map(\.file)).count
+            let errors = results.filter(\.isScriptError).count
+            let expectations = results.count - errors
             Console.standardOutput.line(
-                "drip run: \(files) script\(files == 1 ? "" : "s"), \(results.count) expectation\(results.count == 1 ? "" : "s")")
-            Console.standardOutput.line("\(passed) passed, \(failed) failed")
+                "drip run: \(files.count) script\(files.count == 1 ? "" : "s"), \(expectations) expectation\(expectations == 1 ? "" : "s")")
+            Console.standardOutput.line(
+                "\(passed) passed, \(failed - errors) failed" + (errors == 0 ? "" : ", \(errors) script error\(errors == 1 ? "" : "s")"))
         }
         if let junitPath { writeJUnit(results, to: junitPath) }
     }

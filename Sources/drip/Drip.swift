@@ -26,6 +26,13 @@ struct Drip: AsyncParsableCommand {
         subcommands: [Repl.self, Serve.self, Connect.self, Run.self, Load.self, Decode.self, Encode.self, ManualScript.self],
         defaultSubcommand: Repl.self
     )
+
+    /// SIGPIPE is ignored for the whole process: a peer or a reader that goes away is an error to
+    /// handle (a client dropped, `drip connect | head` ending quietly), never a reason to die.
+    static func main() async {
+        signal(SIGPIPE, SIG_IGN)
+        await main(nil)
+    }
 }
 
 let dripVersion = "0.1.0"
@@ -36,7 +43,8 @@ struct Repl: AsyncParsableCommand {
         discussion: """
             Reads commands from the terminal with line editing and history (~/.drip_history), or line by line
             without a prompt when standard input is not a terminal (or TERM=dumb), so `drip < session.drip` works.
-            Type 'help' for the commands. Ctrl-C discards the line being typed or stops a running sleep;
+            Type 'help' for the commands.
+            Ctrl-C discards the line being typed or stops a running sleep;
             Ctrl-C twice on an empty line, Ctrl-D, or SIGTERM leaves, closing every server and client and
             finishing a recording.
             """
@@ -175,6 +183,7 @@ func runTool(_ name: String, _ body: (inout OutputWriter) throws(ToolError) -> V
     do {
         try body(&output)
     } catch {
+        if error.readerLeft { return }
         try? output.flush()
         printError("drip \(name): \(error.message)")
         throw ExitCode(error.kind.rawValue)

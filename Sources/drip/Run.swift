@@ -35,7 +35,7 @@ struct Run: AsyncParsableCommand {
         help: ArgumentHelp(
             "Run the scripts' clock this many times faster.",
             discussion:
-                "Sleeps, expectation deadlines, and the server's and clients' timers (retry, heartbeat, idle timeout, stall, delay, chunk interval, read timeout) are all divided by it, so a script keeps its meaning. A passing expectation still gets at least 250 ms of real time, so a busy machine does not fail a fast run."
+                "Sleeps, expectation deadlines, and the server's and clients' timers (retry, heartbeat, idle timeout, stall, delay, chunk interval, read timeout) are all divided by it, so a script keeps its meaning; a passing expectation still gets at least 250 ms of real time, so a busy machine does not fail a fast run."
         ))
     var speed: Double = 1
 

@@ -136,6 +136,23 @@ struct DecodeEncodeTests {
         #expect(result.stderr == #"drip encode: <stdin>:1: id "a\nb" contains CR, LF or NUL"# + "\n")
     }
 
+    @Test("a reader that leaves the pipe early ends decode quietly with status 0, not SIGPIPE")
+    func readerLeaves() throws {
+        let events = FileManager.default.temporaryDirectory.appendingPathComponent("drip-pipe-\(getpid()).txt")
+        defer { try? FileManager.default.removeItem(at: events) }
+        try Data(String(repeating: "data: x\n\n", count: 200_000).utf8).write(to: events)
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", "set -o pipefail; '\(Drip.executable.path)' decode '\(events.path)' 2>&1 | head -1"]
+        let output = Pipe()
+        shell.standardOutput = output
+        try shell.run()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        shell.waitUntilExit()
+        #expect(shell.terminationStatus == 0)
+        #expect(printed == #"{"type":"message","data":"x","lastEventId":""}"# + "\n")
+    }
+
     @Test("a failure to write is an I/O failure: status 1")
     func writeFailure() throws {
         try #require(FileManager.default.fileExists(atPath: "/dev/full"))

@@ -41,6 +41,16 @@ grep -qx 'closed: closed by the user' "$work/text.log" || fail "text output lack
 grep -qx '{"type":"greeting","data":"line one\\nline two","lastEventId":"1"}' "$work/json.log" || fail "JSON event line differs"
 grep -qx '{"state":"closed","reason":"closed by the user"}' "$work/json.log" || fail "JSON close line differs"
 
+# Output that goes away: a reader that leaves the pipe ends drip connect quietly (status 0, with
+# SIGPIPE ignored by the process); a full disk is one line and status 1.
+(for _ in $(seq 40); do sleep 0.1; curl -s -d tick "$url/streams/pipe" > /dev/null; done) &
+timeout 10 "$drip" connect "$url/streams/pipe" | head -3 > /dev/null
+status="${PIPESTATUS[0]}"
+[ "$status" = 0 ] || fail "drip connect | head -3 exited $status, not 0"
+if timeout 10 "$drip" connect "$url/streams/pipe" > /dev/full 2> "$work/full.log"; then fail "writing to /dev/full exited 0"; else status=$?; fi
+[ "$status" = 1 ] || fail "writing to /dev/full exited $status, not 1"
+grep -qx 'drip connect: cannot write the output: write failed: No space left on device' "$work/full.log" || fail "/dev/full said: $(cat "$work/full.log")"
+
 if "$drip" connect "http://127.0.0.1:1/nothing" > "$work/refused.log" 2>&1; then fail "a refused connection exited 0"; fi
 [ "$(tail -1 "$work/refused.log")" = "failed: cannot connect to 127.0.0.1:1: connection refused" ] || fail "refused said: $(cat "$work/refused.log")"
 echo "connect-to-serve: ok"

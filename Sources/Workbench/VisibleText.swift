@@ -1,0 +1,20 @@
+extension String {
+    /// This text with every control character other than tab shown as an escape (`\u{1B}`), so that
+    /// what a server, a script or a typist sent can be printed to a terminal without driving it:
+    /// no colour changes, cursor moves, title changes or bells from someone else's bytes. C0, DEL
+    /// and C1 characters are escaped; everything else, including newlines' neighbours, is kept.
+    var visibleOnTerminal: String {
+        guard utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F || $0 == 0xC2 }) else { return self }
+        var result = ""
+        result.reserveCapacity(utf8.count)
+        for scalar in unicodeScalars {
+            let value = scalar.value
+            if value < 0x20 && value != 0x09 || (0x7F...0x9F).contains(value) {
+                result += "\\u{" + String(value, radix: 16, uppercase: true) + "}"
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+}
