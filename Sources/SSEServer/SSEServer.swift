@@ -232,6 +232,7 @@ public final class SSEServer: Sendable {
         if let ioError = error as? IOError, ioError.errnoCode == EADDRINUSE { return "the address is already in use" }
         if let ioError = error as? IOError, ioError.errnoCode == EACCES { return "permission denied" }
         if let ioError = error as? IOError, ioError.errnoCode == EADDRNOTAVAIL { return "no such local address" }
+        if error is SocketAddressError.UnknownHost { return "the host name does not resolve" }
         return String(describing: error)
     }
 }
