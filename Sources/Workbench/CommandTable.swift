@@ -238,7 +238,9 @@ public enum CommandTable {
             examples: ["wait c1 opened within 3s"]),
         CommandSpec(
             "record", arguments: [ArgumentSpec("file", .path)],
-            options: [OptionSpec("secrets", .toggle, "write Authorization headers and tokens as typed (default off: ***)")],
+            options: [
+                OptionSpec("secrets", .toggle, "write Authorization headers and tokens as typed (default off: ***; on with drip --record-secrets)")
+            ],
             summary:
                 "write this session to a script: the commands, sleeps for the pauses, and an expect line for every event seen ('record stop' ends it)",
             examples: ["record session.drip", "record stop"]),

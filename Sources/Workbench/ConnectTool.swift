@@ -53,7 +53,7 @@ public struct ClientOutputStyle: Sendable {
         let prefix = timestamps ? time + " " : ""
         switch event {
         case .connecting(let url, let method, let lastEventId):
-            return [prefix + "connecting \(method) \(url)" + (lastEventId.map { " (Last-Event-ID: \($0))" } ?? "")]
+            return [prefix + "connecting \(method) \(Secrets.masked(url))" + (lastEventId.map { " (Last-Event-ID: \($0))" } ?? "")]
         case .open(let status):
             return [prefix + "open (\(status))"]
         case .event(let sse):
@@ -82,7 +82,7 @@ public struct ClientOutputStyle: Sendable {
         switch event {
         case .connecting(let url, let method, let lastEventId):
             members = [
-                ("state", .string("connecting")), ("method", .string(method)), ("url", .string(url)),
+                ("state", .string("connecting")), ("method", .string(method)), ("url", .string(Secrets.masked(url))),
                 ("lastEventId", lastEventId.map(JSONValue.string) ?? .null),
             ]
         case .open(let status):

@@ -55,15 +55,19 @@ public actor Engine {
     /// However fast the clock runs, a positive expectation waits at least this long in real time, so a
     /// busy machine cannot fail a compressed script that would pass at speed 1.
     static let minimumRealWait = Duration.milliseconds(250)
+    /// Whether `record` keeps secrets as typed when its `secrets=` is not given (`drip --record-secrets`).
+    private let recordsSecrets: Bool
     /// The version written in recordings' headers.
     public static let version = "0.1.0"
 
     /// `sleep` is how the `sleep` command waits (tests inject one that does not); `speed` is how fast
-    /// the workbench's clock runs (`drip run --speed`).
+    /// the workbench's clock runs (`drip run --speed`); `recordsSecrets` is `record`'s default for `secrets=`.
     public init(
-        speed: Double = 1, sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }, output: @escaping Output
+        speed: Double = 1, recordsSecrets: Bool = false,
+        sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }, output: @escaping Output
     ) {
         self.timeScale = TimeScale(speed: speed)
+        self.recordsSecrets = recordsSecrets
         self.sleeper = sleep
         self.output = output
     }
@@ -515,7 +519,7 @@ public actor Engine {
         }
         if let active = recorder { throw CommandError("record: already recording to \(active.path); 'record stop' first", column: 8) }
         recorder = try Recorder(path: path, version: Self.version)
-        recorder?.keepsSecrets = command.toggle("secrets") ?? false
+        recorder?.keepsSecrets = command.toggle("secrets") ?? recordsSecrets
         report(.info("recording \(path)"), ["recording to \(path) ('record stop' ends it)"])
     }
 

@@ -62,26 +62,9 @@ struct Recorder {
     /// Whether secrets (Authorization headers, tokens) are written as typed; otherwise as `***`.
     var keepsSecrets = false
 
-    /// `line` with the values of Authorization headers, `?token=` and `token=` replaced by `***`.
-    static func maskingSecrets(_ line: String) -> String {
-        let patterns = [
-            #"(?i)(authorization:\s*(?:bearer\s+|basic\s+)?)[^'"\s]+"#,
-            #"([?&]token=)[^&'"\s]+"#,
-            #"((?:^|\s)token=)(?:'[^']*'|"[^"]*"|\S+)"#,
-        ]
-        var masked = line
-        for pattern in patterns {
-            guard let regex = try? Regex(pattern) else { continue }
-            masked = masked.replacing(regex) { match in
-                (match.output.count > 1 ? match.output[1].substring.map(String.init) ?? "" : "") + "***"
-            }
-        }
-        return masked
-    }
-
     /// Writes what came before `line` (expectations, the pause) and the line itself.
     mutating func command(_ line: String) {
-        let line = keepsSecrets ? line : Self.maskingSecrets(line)
+        let line = keepsSecrets ? line : Secrets.masked(line)
         let now = ContinuousClock.now
         let pause = now - lastCommand
         lastCommand = now
@@ -130,5 +113,26 @@ struct Recorder {
             }
         }
         return result + "'"
+    }
+}
+
+/// Where drip writes what someone typed or requested — recordings, the client's "connecting" line —
+/// tokens and credentials are shown as `***`.
+enum Secrets {
+    /// `line` with the values of Authorization headers, `?token=` and `token=` replaced by `***`.
+    static func masked(_ line: String) -> String {
+        let patterns = [
+            #"(?i)(authorization:\s*(?:bearer\s+|basic\s+)?)[^'"\s]+"#,
+            #"([?&]token=)[^&'"\s]+"#,
+            #"((?:^|\s)token=)(?:'[^']*'|"[^"]*"|\S+)"#,
+        ]
+        var masked = line
+        for pattern in patterns {
+            guard let regex = try? Regex(pattern) else { continue }
+            masked = masked.replacing(regex) { match in
+                (match.output.count > 1 ? match.output[1].substring.map(String.init) ?? "" : "") + "***"
+            }
+        }
+        return masked
     }
 }

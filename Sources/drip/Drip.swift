@@ -53,6 +53,12 @@ struct Repl: AsyncParsableCommand {
     @Option(help: "The history file (default ~/.drip_history; 'none' keeps no history).")
     var historyFile: String?
 
+    @Flag(
+        help:
+            "Let 'record' keep Authorization headers and tokens as typed (masked as *** otherwise; 'record FILE secrets=' still decides per recording)."
+    )
+    var recordSecrets = false
+
     func run() async throws {
         let environment = ProcessInfoEnvironment.current
         let interactive = Terminal.isInteractive(STDIN_FILENO, environment: environment)
@@ -76,6 +82,7 @@ struct Repl: AsyncParsableCommand {
         let status = await ReplSession.run(
             interactive: interactive, interrupts: interrupts, completionNames: names,
             colors: Terminal.allowsColor(STDOUT_FILENO, environment: environment),
+            recordsSecrets: recordSecrets,
             print: { lines, isError in
                 if interactive {
                     reader.print(lines)

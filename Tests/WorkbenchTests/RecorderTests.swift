@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Workbench
@@ -15,7 +16,31 @@ struct RecorderTests {
             ("emit news data=harmless", "emit news data=harmless"),
         ])
     func masking(line: String, masked: String) {
-        #expect(Recorder.maskingSecrets(line) == masked)
+        #expect(Secrets.masked(line) == masked)
+    }
+
+    @Test("record keeps secrets when the engine is told to (drip --record-secrets), and secrets= still decides per recording")
+    func recordSecretsDefault() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drip-secrets-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for (recordsSecrets, option, kept) in [(false, "", false), (true, "", true), (true, " secrets=off", false), (false, " secrets=on", true)] {
+            let path = directory.appendingPathComponent("\(recordsSecrets)\(option.isEmpty ? "" : "-opt").drip").path
+            let engine = Engine(recordsSecrets: recordsSecrets) { _, _ in }
+            await engine.execute("record \(path)\(option)")
+            await engine.execute("serve token=s3cret")
+            await engine.execute("record stop")
+            await engine.shutdown()
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            #expect(text.contains("serve token=s3cret") == kept, "recordsSecrets \(recordsSecrets), option '\(option)': \(text)")
+            #expect(text.contains("serve token=***") == !kept)
+        }
+    }
+
+    @Test("the client's connecting line shows a token in the URL as ***")
+    func connectingLineMasked() {
+        let line = ClientOutputStyle().lines(for: .connecting(url: "http://127.0.0.1:1/streams/s?token=s3cret&x=1", method: "GET", lastEventId: nil))
+        #expect(line == ["connecting GET http://127.0.0.1:1/streams/s?token=***&x=1"])
     }
 
     @Test("recorded values are quoted so that they read back the same")
