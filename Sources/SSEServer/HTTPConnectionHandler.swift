@@ -34,7 +34,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var pendingPublishes: [PendingPublish] = []
     private var headTimeout: Scheduled<Void>?
     private var remote = "unknown"
-    private var peerReason = "the client closed the connection"
+    private var peerReason = "the client closed or reset the connection"
 
     init(core: NIOLoopBoundBox<ServerCore>) {
         self.core = core
@@ -212,9 +212,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         pendingPublishes.append(PendingPublish(stream: stream, event: event, target: target, cors: cors, keepAlive: keepAlive))
     }
 
-    /// Carries out the publishes read so far. One alone is written to every subscriber at once and
-    /// answered after. Several (a pipelining publisher) are written as one batch, answered, and then
-    /// each subscriber is flushed once — the publisher keeps its pipeline full while the batch goes out.
+    /// Carries out the publishes read so far and answers them. The subscribers' writes are queued and
+    /// flushed by the core in slices (`ServerCore.flushLater`), so the answers go out first and a
+    /// publisher's next events join the fan-out still in progress.
     private func publishPending(_ context: ChannelHandlerContext) {
         guard !pendingPublishes.isEmpty else { return }
         let publishes = pendingPublishes
@@ -238,11 +238,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 }
             }
         }
-        if publishes.count == 1 {
-            answer([carryOut(publishes[0])])
-        } else {
-            server.batch { answer(publishes.map(carryOut)) }
-        }
+        answer(publishes.map(carryOut))
     }
 
     // MARK: Access

@@ -105,8 +105,8 @@ final class ServerCore {
             guard let self, self.openConnections.isEmpty else { return }
             // Collections keep the capacity of their largest size; start them afresh.
             self.openConnections = [:]
-            self.subscribers = [:]
-            self.awaitingFlush = []
+            if self.subscribers.isEmpty { self.subscribers = [:] }
+            if self.awaitingFlush.isEmpty, !self.flushScheduled { self.awaitingFlush = [] }
             for stream in self.streams.values where stream.subscribers.isEmpty { stream.subscribers = [] }
             _ = Self.returnFreedMemory?(0)
         }
@@ -322,22 +322,41 @@ final class ServerCore {
         return recipients.count
     }
 
-    /// Whether writes are being batched (see `batch`): subscribers then wait for one flush each.
-    private(set) var isBatching = false
+    // MARK: Flushing
 
-    func flushAfterBatch(_ subscriber: Subscriber) {
+    /// Subscribers flushed per slice; between slices the loop reads (see `flushLater`).
+    static let flushSliceSize = 128
+    /// The pause between slices: long enough for the loop to poll its sockets first.
+    static let flushPause = TimeAmount.microseconds(20)
+    private var flushHead = 0
+    private var flushScheduled = false
+
+    /// Flushes `subscriber` soon, after what was written before it. Writes are queued at once and
+    /// flushed in slices of `flushSliceSize`, with the loop free to read between slices: a publisher
+    /// gets its answer while the fan-out goes out, and an event published meanwhile joins the writes
+    /// still waiting, so subscribers flushed later get both in one system call. Order is kept per
+    /// subscriber (one connection, one queue), and an idle server flushes in the same loop tick.
+    func flushLater(_ subscriber: Subscriber) {
         awaitingFlush.append(subscriber)
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        eventLoop.assumeIsolated().execute { [self] in flushSlice() }
     }
 
-    /// Runs `body` (several publishes) with writes batched, then flushes each written subscriber once.
-    func batch<T>(_ body: () -> T) -> T {
-        isBatching = true
-        let result = body()
-        isBatching = false
-        let written = awaitingFlush
+    private func flushSlice() {
+        let end = min(awaitingFlush.count, flushHead + Self.flushSliceSize)
+        while flushHead < end {
+            let subscriber = awaitingFlush[flushHead]
+            flushHead += 1
+            subscriber.flush()
+        }
+        guard flushHead == awaitingFlush.count else {
+            eventLoop.assumeIsolated().scheduleTask(in: Self.flushPause) { [self] in flushSlice() }
+            return
+        }
         awaitingFlush.removeAll(keepingCapacity: true)
-        for subscriber in written { subscriber.flush() }
-        return result
+        flushHead = 0
+        flushScheduled = false
     }
 
     // MARK: Faults

@@ -184,22 +184,17 @@ final class Subscriber {
         }
     }
 
-    /// Writes and flushes at once, or, while the core publishes a batch of events, writes now and
-    /// lets the core flush every subscriber once at the end of the batch, so events published
-    /// together leave in one system call per subscriber.
+    /// Queues `bytes` on the connection and asks the core to flush it (`ServerCore.flushLater`): events
+    /// written before that flush leave together, in one system call.
     private func write(_ bytes: ByteBuffer, countsAsEvent: Bool) {
         if countsAsEvent {
             eventsSent += 1
             lastEventAt = .now()
         }
-        guard core.isBatching else {
-            context.writeAndFlush(NIOAny(bytes), promise: nil)
-            return checkWritable()
-        }
         context.write(NIOAny(bytes), promise: nil)
         if !awaitsFlush {
             awaitsFlush = true
-            core.flushAfterBatch(self)
+            core.flushLater(self)
         }
     }
 

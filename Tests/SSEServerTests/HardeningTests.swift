@@ -24,7 +24,7 @@ struct HardeningTests {
             let reason = log.wait { entry in
                 if case .disconnected(_, "big", let reason) = entry { reason.contains("reset") || reason.contains("went away") } else { false }
             }
-            #expect(reason != nil)
+            #expect(reason != nil, "\(log.all)")
             try await waitForClients(server, stream: "big", count: 1)
             #expect(try await server.snapshot().streams.first?.clients.count == 1)
             let (head, _) = try httpRequest(port: port, "POST", "/streams/big", body: "still serving")
