@@ -212,9 +212,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         pendingPublishes.append(PendingPublish(stream: stream, event: event, target: target, cors: cors, keepAlive: keepAlive))
     }
 
-    /// Carries out the publishes read so far and answers them. The subscribers' writes are queued and
-    /// flushed by the core in slices (`ServerCore.flushLater`), so the answers go out first and a
-    /// publisher's next events join the fan-out still in progress.
+    /// Carries out the publishes read so far and answers them. The fan-out goes on in slices after
+    /// the answers (`ServerCore.broadcast`), so a publisher's next events join the fan-out under way.
     private func publishPending(_ context: ChannelHandlerContext) {
         guard !pendingPublishes.isEmpty else { return }
         let publishes = pendingPublishes

@@ -72,7 +72,10 @@ final class Subscriber {
     private var headOffset = 0
     private var queuedBytes = 0
     private var scheduledPump: Scheduled<Void>?
-    private var awaitsFlush = false
+    /// How far this subscriber is in its stream's broadcasts (see `ServerCore.broadcast`).
+    var deliveredSequence = 0
+    /// While `deliver` writes several frames: flush once at the end instead of after each.
+    private var isDelivering = false
 
     init(
         id: Int, stream: StreamState, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext, core: ServerCore
@@ -184,25 +187,27 @@ final class Subscriber {
         }
     }
 
-    /// Queues `bytes` on the connection and asks the core to flush it (`ServerCore.flushLater`): events
-    /// written before that flush leave together, in one system call.
+    /// Sends `frames` in order and flushes once: several events, one system call.
+    func deliver<Frames: Sequence<Frame>>(_ frames: Frames) {
+        isDelivering = true
+        for frame in frames { send(frame) }
+        isDelivering = false
+        guard !isClosed else { return }
+        context.flush()
+        checkWritable()
+    }
+
+    /// Writes `bytes` and flushes, unless `deliver` flushes at its end.
     private func write(_ bytes: ByteBuffer, countsAsEvent: Bool) {
         if countsAsEvent {
             eventsSent += 1
             lastEventAt = .now()
         }
-        context.write(NIOAny(bytes), promise: nil)
-        if !awaitsFlush {
-            awaitsFlush = true
-            core.flushLater(self)
+        guard !isDelivering else {
+            context.write(NIOAny(bytes), promise: nil)
+            return
         }
-    }
-
-    /// Flushes what `write` left, and drops the client if the socket no longer takes it.
-    func flush() {
-        awaitsFlush = false
-        guard !isClosed else { return }
-        context.flush()
+        context.writeAndFlush(NIOAny(bytes), promise: nil)
         checkWritable()
     }
 
@@ -221,7 +226,7 @@ final class Subscriber {
         scheduledPump = nil
         queue.removeAll()
         queueHead = 0
-        if awaitsFlush { context.flush() }
+        if isDelivering { context.flush() }
         switch mode {
         case .clean:
             if usesChunkedFraming {

@@ -62,3 +62,30 @@ struct HostilePathTests {
         }
     }
 }
+
+@Suite("Server: fan-out in passes", .serialized)
+struct FanOutTests {
+    @Test("events published while a fan-out is under way reach every subscriber once, in order; a targeted event keeps its place")
+    func publishesDuringFanOut() async throws {
+        try await withServer { server, port, _ in
+            let count = 3 * 128 + 17
+            var subscribers: [StreamSubscriber] = []
+            for n in 1...count { subscribers.append(try await subscribe(server, port: port, stream: "wide", expecting: n)) }
+            let targetID = try #require(try await server.snapshot().streams.first?.clients.first?.id)
+            for n in 1...60 {
+                try await server.publish(stream: "wide", event: ServerSentEvent(data: "e\(n)", id: String(n)))
+                if n == 30 { try await server.publish(stream: "wide", event: ServerSentEvent(type: "direct", data: "only you"), to: targetID) }
+            }
+            let expected = (1...60).map { "e\($0)" }
+            var failures = 0
+            for (index, subscriber) in subscribers.enumerated() where failures < 3 {
+                let isTarget = index == 0
+                // Everything is on its way once the first has it all; later waits are short.
+                let events = subscriber.waitForEvents(isTarget ? 61 : 60, timeout: index == 0 ? 10 : 1).map(\.data)
+                let wanted = isTarget ? Array(expected[..<30]) + ["only you"] + Array(expected[30...]) : expected
+                #expect(events == wanted, "subscriber \(index)")
+                if events != wanted { failures += 1 }
+            }
+        }
+    }
+}
