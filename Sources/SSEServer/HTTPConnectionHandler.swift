@@ -218,26 +218,18 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         guard !pendingPublishes.isEmpty else { return }
         let publishes = pendingPublishes
         pendingPublishes.removeAll()
-        let server = self.server
-        func carryOut(_ publish: PendingPublish) -> Result<PublishReceipt, ServerError> {
-            Result { () throws(ServerError) in try server.publish(stream: publish.stream, event: publish.event, to: publish.target) }
-        }
-        func answer(_ results: [Result<PublishReceipt, ServerError>]) {
-            for (publish, result) in zip(publishes, results) {
-                switch result {
-                case .success(let receipt):
-                    let json = JSONValue.object([
-                        ("id", receipt.id.map(JSONValue.string) ?? .null), ("clients", .number(String(receipt.clients))),
-                    ]).serialized
-                    respond(
-                        context, status: 200, contentType: "application/json", body: json + "\n", headers: publish.cors, keepAlive: publish.keepAlive)
-                case .failure(let error):
-                    let status = if case .noSuchClient = error { 404 } else { 400 }
-                    fail(context, status, error.description, cors: publish.cors, keepAlive: publish.keepAlive)
-                }
+        for publish in publishes {
+            do throws(ServerError) {
+                let receipt = try server.publish(stream: publish.stream, event: publish.event, to: publish.target)
+                let json = JSONValue.object([
+                    ("id", receipt.id.map(JSONValue.string) ?? .null), ("clients", .number(String(receipt.clients))),
+                ]).serialized
+                respond(context, status: 200, contentType: "application/json", body: json + "\n", headers: publish.cors, keepAlive: publish.keepAlive)
+            } catch {
+                let status = if case .noSuchClient = error { 404 } else { 400 }
+                fail(context, status, error.description, cors: publish.cors, keepAlive: publish.keepAlive)
             }
         }
-        answer(publishes.map(carryOut))
     }
 
     // MARK: Access

@@ -404,7 +404,7 @@ final class ServerCore {
         let start = max(0, subscriber.deliveredSequence + 1 - first)
         subscriber.deliveredSequence = upTo
         guard start < stream.outbox.count else { return }
-        subscriber.deliver(stream.outbox[start...].lazy.filter { $0.sequence <= upTo }.map(\.frame))
+        subscriber.deliver(stream.outbox[start...].prefix { $0.sequence <= upTo }.lazy.map(\.frame))
     }
 
     /// Sends `frame` to one subscriber now, after what the stream's fan-out still owes it.

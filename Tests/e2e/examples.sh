@@ -24,8 +24,7 @@ cases = root.findall("./testsuite/testcase")
 assert cases and all(case.get("name") and case.get("classname") for case in cases), "testcases lack names"
 assert int(root.get("failures")) == 0 and int(root.get("errors")) == 0
 PY
-"$drip" run "$root"/examples/notifications.drip --tap > "$work/tap.txt"
-python3 - "$work/tap.txt" <<'PY' || fail "the TAP output is not TAP 13"
+python3 - "$work/slow.tap" <<'PY' || fail "the TAP output is not TAP 13"
 import re, sys
 lines = open(sys.argv[1]).read().splitlines()
 assert lines[0] == "TAP version 13", lines[0]
