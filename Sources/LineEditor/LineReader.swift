@@ -1,4 +1,4 @@
-import Foundation
+import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -45,9 +45,11 @@ public final class LineReader: Sendable {
         if pipe(&descriptors) != 0 { descriptors = [-1, -1] }
         wakeRead = descriptors[0]
         wakeWrite = descriptors[1]
-        let thread = Thread { [self] in readLoop(mode: mode, program: program) }
-        thread.name = "drip line reader"
-        thread.start()
+        if !startThread({ [self] in readLoop(mode: mode, program: program) }) {
+            let message = "drip: cannot start the line reader thread; no input will be read\n"
+            _ = message.withCString { Glibc.write(STDERR_FILENO, $0, strlen($0)) }
+            continuation.finish()
+        }
     }
 
     /// Shows `prompt` (editor mode), waits for a line and returns it; nil at end of input.
@@ -155,4 +157,28 @@ public final class LineReader: Sendable {
             offset += written
         }
     }
+}
+
+/// Runs `body` on a new detached thread; false when the system refuses one. (Foundation's `Thread`
+/// would do, but linking Foundation costs every drip command milliseconds of start-up for this one use.)
+private func startThread(_ body: @escaping @Sendable () -> Void) -> Bool {
+    final class Body: Sendable {
+        let run: @Sendable () -> Void
+        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+    }
+    let context = Unmanaged.passRetained(Body(body)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(
+        &thread, nil,
+        { context in
+            guard let context else { return nil }
+            Unmanaged<Body>.fromOpaque(context).takeRetainedValue().run()
+            return nil
+        }, context)
+    guard result == 0 else {
+        Unmanaged<Body>.fromOpaque(context).release()
+        return false
+    }
+    pthread_detach(thread)
+    return true
 }

@@ -1,5 +1,11 @@
-import Foundation
+import FoundationEssentials
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The names tab completion offers besides the command table: clients and streams, refreshed by
 /// the REPL after each command (completion runs on the reader thread and must not wait).
@@ -64,10 +70,10 @@ public enum Completion {
         let manager = FileManager.default
         guard let entries = try? manager.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory) else { return [] }
         return entries.filter { $0.hasPrefix(stem) && (!$0.hasPrefix(".") || stem.hasPrefix(".")) }.sorted().map { entry in
-            var isDirectory: ObjCBool = false
             let path = directory + entry
-            _ = manager.fileExists(atPath: path, isDirectory: &isDirectory)
-            return isDirectory.boolValue ? path + "/" : path
+            var status = stat()
+            let isDirectory = stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFDIR
+            return isDirectory ? path + "/" : path
         }
     }
 }

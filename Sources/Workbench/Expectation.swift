@@ -61,7 +61,7 @@ public struct Expectation: Sendable, CustomStringConvertible {
             case "failed": matchers.append(.failed(status: nil))
             case "reconnected": matchers.append(.reconnected(lastEventId: nil))
             default:
-                if let range = word.range(of: "~"), word[..<range.lowerBound] == "data" {
+                if let range = word.firstRange(of: "~"), word[..<range.lowerBound] == "data" {
                     let value = String(word[range.upperBound...])
                     if value.count >= 2, value.hasPrefix("/"), value.hasSuffix("/") {
                         let pattern = String(value.dropFirst().dropLast())

@@ -120,7 +120,7 @@ public struct RunTool: Sendable {
         var output = ""
         var rest = Substring(line)
         var column = 1
-        while let start = rest.range(of: "${") {
+        while let start = rest.firstRange(of: "${") {
             output += rest[..<start.lowerBound]
             column += rest.distance(from: rest.startIndex, to: start.lowerBound)
             guard let end = rest[start.upperBound...].firstIndex(of: "}") else {
