@@ -3,6 +3,8 @@
 // - no crash and bounded memory under small limits (libFuzzer's -rss_limit_mb and -malloc_limit_mb);
 // - the same outputs whole, in 1-byte chunks, and in chunks of a size the input picks;
 // - parse → encode → parse giving back the same events, retries and last event id;
+// - the JSON-lines form (`parse(_:appendingJSONLinesTo:)`) writing exactly the lines of the outputs,
+//   with the same last event id and error;
 // - the JSON reader never crashing on the same bytes.
 
 private func parse(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([EventStreamParser.Output], String, EventStreamError?) {
@@ -24,6 +26,26 @@ private func parse(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.L
     return (outputs, parser.lastEventId, failure)
 }
 
+private func transcode(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([UInt8], String, EventStreamError?) {
+    var parser = EventStreamParser(limits: limits, reportsComments: true)
+    var lines: [UInt8] = []
+    var failure: EventStreamError?
+    var offset = 0
+    while offset < bytes.count {
+        let end = min(offset + chunkSize, bytes.count)
+        let result = bytes[offset..<end].withUnsafeBytes { chunk in
+            Result { () throws(EventStreamError) in try parser.parse(chunk, appendingJSONLinesTo: &lines) }
+        }
+        if case .failure(let error) = result {
+            failure = error
+            break
+        }
+        offset = end
+    }
+    parser.endOfStream()
+    return (lines, parser.lastEventId, failure)
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzEventStreamParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -35,6 +57,15 @@ public func fuzzEventStreamParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
     let picked = parse(bytes, chunkSize: chunkSize, limits: limits)
     guard whole == single, whole == picked else {
         fatalError("chunking changed the outputs: whole \(whole) vs 1-byte \(single) vs \(chunkSize)-byte \(picked)")
+    }
+
+    var expectedLines: [UInt8] = []
+    for output in whole.0 { output.appendJSONLine(to: &expectedLines) }
+    let json = transcode(bytes, chunkSize: chunkSize, limits: limits)
+    guard json.0 == expectedLines, json.1 == whole.1, json.2 == whole.2 else {
+        fatalError(
+            "the JSON-lines form differs: \(String(decoding: json.0, as: UTF8.self).debugDescription) vs \(String(decoding: expectedLines, as: UTF8.self).debugDescription), \(json.1) vs \(whole.1), \(String(describing: json.2)) vs \(String(describing: whole.2))"
+        )
     }
 
     if whole.2 == nil {

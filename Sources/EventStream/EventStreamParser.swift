@@ -52,16 +52,25 @@ public struct EventStreamParser: Sendable {
     public private(set) var lineNumber = 1
 
     private var pendingLine: [UInt8] = []
-    /// The data buffer: the first line alone as text (the common case, no copy), and from the second
-    /// line on all lines joined with LF as bytes. `dataSize` counts the spec's buffer, LFs included.
+    /// The data buffer: the first line alone as text (when events are materialised), or all lines
+    /// joined with LF as bytes. `dataSize` counts the spec's buffer, LFs included.
     private var firstDataLine = ""
+    private var firstDataLineIsText = false
     private var joinedData: [UInt8] = []
     private var dataLineCount = 0
     private var dataSize = 0
+    // The event type and id buffers, as text when events are materialised…
     private var typeBuffer = ""
     /// The last type read; streams repeat a few types, so reusing it saves decoding one per event.
     private var lastType = ""
     private var idBuffer: String
+    // …and as bytes when they are written as JSON lines (`parsesToBytes`); `lastEventId` then follows
+    // `lastEventIdBytes` at the end of each chunk. `idBytes` only counts while `idBufferChanged`.
+    private var typeBytes: [UInt8] = []
+    private var idBytes: [UInt8] = []
+    private var lastEventIdBytes: [UInt8] = []
+    private var lastEventIdIsBehind = false
+    private var parsesToBytes = false
     private var idBufferChanged = false
     private var blockRetry: Int?
     private var sawCarriageReturn = false
@@ -77,7 +86,28 @@ public struct EventStreamParser: Sendable {
 
     /// Parses one chunk, calling `output` for everything it completes, in order.
     public mutating func parse(_ chunk: UnsafeRawBufferPointer, _ output: (consuming Output) -> Void) throws(EventStreamError) {
+        try withoutActuallyEscaping(output) { (output) throws(EventStreamError) in
+            var sink = OutputSink(output: output)
+            try scan(chunk, into: &sink)
+        }
+    }
+
+    /// Parses one chunk and appends what it completes to `lines` as JSON lines (the form of
+    /// `EventJSONLine`), byte for byte what `parse` followed by `appendJSONLine` gives, but encoded
+    /// straight from the bytes read: no string is made for an event's data.
+    ///
+    /// A retry is only written as a line; `reconnectionTime` holds the latest after the call.
+    public mutating func parse(_ chunk: UnsafeRawBufferPointer, appendingJSONLinesTo lines: inout [UInt8]) throws(EventStreamError) {
+        var sink = JSONLineSink(capacity: 2 * chunk.count + 1024)
+        defer { sink.appendLines(to: &lines) }
+        try scan(chunk, into: &sink)
+    }
+
+    private mutating func scan<Sink: ParserSink & ~Copyable>(_ chunk: UnsafeRawBufferPointer, into sink: inout Sink) throws(EventStreamError) {
         if let failure { throw failure }
+        if parsesToBytes == Sink.materialisesEvents { switchForm() }
+        var fields: ChunkFields? = ChunkFields()
+        defer { if !Sink.materialisesEvents { settle(fields) } }
         let bytes = chunk.bindMemory(to: UInt8.self)
         var scanner = LineEndScanner(chunk)
         var index = 0
@@ -100,12 +130,13 @@ public struct EventStreamParser: Sendable {
                 return try fail(.lineTooLong(line: lineNumber, limit: limits.maxLineLength))
             }
             if pendingLine.isEmpty {
-                try process(line: UnsafeBufferPointer(rebasing: bytes[index..<end]), output)
+                try process(line: UnsafeBufferPointer(rebasing: bytes[index..<end]), inChunk: &fields, &sink)
             } else {
                 var line = pendingLine
                 pendingLine = []
                 line.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[index..<end]))
-                try line.withUnsafeBufferPointer { (line) throws(EventStreamError) in try process(line: line, output) }
+                var noFields: ChunkFields? = nil
+                try line.withUnsafeBufferPointer { (line) throws(EventStreamError) in try process(line: line, inChunk: &noFields, &sink) }
                 line.removeAll(keepingCapacity: true)
                 pendingLine = line
             }
@@ -146,6 +177,7 @@ public struct EventStreamParser: Sendable {
         pendingLine.removeAll()
         clearData()
         typeBuffer = ""
+        typeBytes.removeAll(keepingCapacity: true)
         idBuffer = lastEventId
         idBufferChanged = false
         blockRetry = nil
@@ -163,15 +195,19 @@ public struct EventStreamParser: Sendable {
     }
 
     @inline(__always)
-    private mutating func process(line fullLine: UnsafeBufferPointer<UInt8>, _ output: (consuming Output) -> Void) throws(EventStreamError) {
+    /// Interprets one line. `fields` is nil for a line assembled from several chunks, which must be
+    /// copied; otherwise the byte form points at the line where it lies in the chunk.
+    private mutating func process<Sink: ParserSink & ~Copyable>(
+        line fullLine: UnsafeBufferPointer<UInt8>, inChunk fields: inout ChunkFields?, _ sink: inout Sink
+    ) throws(EventStreamError) {
         var line = fullLine
         if atStreamStart {
             atStreamStart = false
             if line.starts(with: Self.byteOrderMark) { line = UnsafeBufferPointer(rebasing: line[3...]) }
         }
-        guard let base = line.baseAddress, !line.isEmpty else { return dispatch(output) }
+        guard let base = line.baseAddress, !line.isEmpty else { return dispatch(&fields, &sink) }
         if base[0] == .colon {
-            if reportsComments { output(.comment(Self.text(Self.value(of: line, after: 0)))) }
+            if reportsComments { sink.comment(Self.value(of: line, after: 0)) }
             return
         }
         switch base[0] {
@@ -181,15 +217,38 @@ public struct EventStreamParser: Sendable {
             if dataSize > limits.maxEventSize {
                 try fail(.eventTooLarge(line: lineNumber, limit: limits.maxEventSize))
             }
-            appendData(value)
+            if Sink.materialisesEvents {
+                appendData(value, firstLineAsText: true)
+            } else if dataLineCount == 0, fields != nil {
+                dataLineCount = 1
+                fields?.data = value
+            } else {
+                if let data = fields?.data {
+                    joinedData.append(contentsOf: data)
+                    fields?.data = nil
+                }
+                appendData(value, firstLineAsText: false)
+            }
         case UInt8(ascii: "e"):
             guard let value = Self.value(of: line, named: "event") else { return }
-            if !Self.utf8(of: &lastType, equals: value) { lastType = Self.text(value) }
-            typeBuffer = lastType
+            if Sink.materialisesEvents {
+                if !Self.utf8(of: &lastType, equals: value) { lastType = Self.text(value) }
+                typeBuffer = lastType
+            } else if fields != nil {
+                fields?.type = value
+            } else {
+                Self.replace(&typeBytes, with: value)
+            }
         case UInt8(ascii: "i"):
             guard let value = Self.value(of: line, named: "id") else { return }
             if !value.contains(0) {
-                idBuffer = Self.text(value)
+                if Sink.materialisesEvents {
+                    idBuffer = Self.text(value)
+                } else if fields != nil {
+                    fields?.id = value
+                } else {
+                    Self.replace(&idBytes, with: value)
+                }
                 idBufferChanged = true
             }
         case UInt8(ascii: "r"):
@@ -197,7 +256,7 @@ public struct EventStreamParser: Sendable {
             if let milliseconds = Self.retryValue(value) {
                 reconnectionTime = milliseconds
                 blockRetry = milliseconds
-                output(.retry(milliseconds))
+                sink.retry(milliseconds)
             }
         default:
             break
@@ -212,50 +271,149 @@ public struct EventStreamParser: Sendable {
         return UnsafeBufferPointer(rebasing: line[start...])
     }
 
-    private mutating func appendData(_ value: UnsafeBufferPointer<UInt8>) {
+    /// Adds a data line: a lone first line as text when events are materialised (the common case,
+    /// one copy), otherwise every line as bytes in `joinedData`.
+    private mutating func appendData(_ value: UnsafeBufferPointer<UInt8>, firstLineAsText: Bool) {
         dataLineCount += 1
         if dataLineCount == 1 {
-            firstDataLine = Self.text(value)
+            if firstLineAsText {
+                firstDataLine = Self.text(value)
+                firstDataLineIsText = true
+            } else {
+                joinedData.append(contentsOf: value)
+            }
             return
         }
-        if dataLineCount == 2 {
-            joinedData.removeAll(keepingCapacity: true)
+        if firstDataLineIsText {
             joinedData.append(contentsOf: firstDataLine.utf8)
+            firstDataLine = ""
+            firstDataLineIsText = false
         }
         joinedData.append(.lineFeed)
         joinedData.append(contentsOf: value)
     }
 
     private mutating func clearData() {
-        firstDataLine = ""
-        if dataLineCount > 1 {
+        if firstDataLineIsText {
+            firstDataLine = ""
+            firstDataLineIsText = false
+        }
+        if !joinedData.isEmpty {
             joinedData.removeAll(keepingCapacity: joinedData.capacity <= Self.retainedCapacity)
         }
         dataLineCount = 0
         dataSize = 0
     }
 
-    private mutating func dispatch(_ output: (consuming Output) -> Void) {
+    private mutating func dispatch<Sink: ParserSink & ~Copyable>(_ fields: inout ChunkFields?, _ sink: inout Sink) {
         if idBufferChanged {
             idBufferChanged = false
-            lastEventId = idBuffer
+            if Sink.materialisesEvents {
+                lastEventId = idBuffer
+            } else {
+                if let id = fields?.id {
+                    fields?.lastEventId = id
+                    fields?.id = nil
+                } else {
+                    swap(&lastEventIdBytes, &idBytes)
+                    fields?.lastEventId = nil
+                }
+                lastEventIdIsBehind = true
+            }
         }
-        guard dataLineCount > 0 else {
-            typeBuffer = ""
-            blockRetry = nil
-            return
-        }
-        // Move the buffers into the event instead of copying them: no reference counting per event.
-        var data = ""
-        if dataLineCount == 1 { swap(&data, &firstDataLine) } else { data = Self.text(joinedData) }
-        var type = ""
-        swap(&type, &typeBuffer)
-        if type.isEmpty { type = ServerSentEvent.defaultType }
         let retry = blockRetry
         blockRetry = nil
+        guard dataLineCount > 0 else {
+            if Sink.materialisesEvents {
+                typeBuffer = ""
+            } else {
+                fields?.type = nil
+                if !typeBytes.isEmpty { typeBytes.removeAll(keepingCapacity: true) }
+            }
+            return
+        }
+        if Sink.materialisesEvents {
+            // Move the buffers into the event instead of copying them: no reference counting per event.
+            var type = ""
+            swap(&type, &typeBuffer)
+            if type.isEmpty { type = ServerSentEvent.defaultType }
+            var data = ""
+            if firstDataLineIsText { swap(&data, &firstDataLine) } else { data = Self.text(joinedData) }
+            clearData()
+            sink.event(ServerSentEvent(data: consume data, type: consume type, id: lastEventId, retry: retry))
+            return
+        }
+        Self.withBytes(fields?.type, else: typeBytes) { type in
+            Self.withBytes(fields?.data, else: joinedData) { data in
+                Self.withBytes(fields?.lastEventId, else: lastEventIdBytes) { id in
+                    let defaultType = Self.defaultType
+                    sink.event(
+                        type: type.isEmpty ? UnsafeBufferPointer(start: defaultType.utf8Start, count: defaultType.utf8CodeUnitCount) : type,
+                        data: data, id: id)
+                }
+            }
+        }
+        fields?.type = nil
+        fields?.data = nil
+        if !typeBytes.isEmpty { typeBytes.removeAll(keepingCapacity: true) }
         clearData()
-        output(.event(ServerSentEvent(data: consume data, type: consume type, id: lastEventId, retry: retry)))
     }
+
+    /// `borrowed` when there is one, else the bytes of `owned` (without touching an empty array).
+    @inline(__always)
+    private static func withBytes(
+        _ borrowed: UnsafeBufferPointer<UInt8>?, else owned: [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> Void
+    ) {
+        if let borrowed {
+            body(borrowed)
+        } else if owned.isEmpty {
+            body(UnsafeBufferPointer(start: nil, count: 0))
+        } else {
+            owned.withUnsafeBufferPointer(body)
+        }
+    }
+
+    /// At the end of a chunk (byte form): copies what `fields` still points at into the parser's
+    /// own buffers, and brings `lastEventId` up to date.
+    private mutating func settle(_ fields: ChunkFields?) {
+        if let type = fields?.type { Self.replace(&typeBytes, with: type) }
+        if let id = fields?.id { Self.replace(&idBytes, with: id) }
+        if let committed = fields?.lastEventId { Self.replace(&lastEventIdBytes, with: committed) }
+        if let data = fields?.data, dataLineCount > 0 { joinedData.append(contentsOf: data) }
+        if lastEventIdIsBehind {
+            lastEventId = Self.text(lastEventIdBytes)
+            lastEventIdIsBehind = false
+        }
+    }
+
+    /// Moves the type, id and data buffers to the other form (text or bytes), for a parser whose
+    /// caller switches between `parse(_:_:)` and `parse(_:appendingJSONLinesTo:)` in mid-stream.
+    private mutating func switchForm() {
+        parsesToBytes.toggle()
+        if parsesToBytes {
+            typeBytes = Array(typeBuffer.utf8)
+            typeBuffer = ""
+            if idBufferChanged { idBytes = Array(idBuffer.utf8) }
+            lastEventIdBytes = Array(lastEventId.utf8)
+            if firstDataLineIsText {
+                joinedData.append(contentsOf: firstDataLine.utf8)
+                firstDataLine = ""
+                firstDataLineIsText = false
+            }
+        } else {
+            typeBuffer = Self.text(typeBytes)
+            typeBytes.removeAll()
+            if idBufferChanged { idBuffer = Self.text(idBytes) }
+        }
+    }
+
+    @inline(__always)
+    private static func replace(_ buffer: inout [UInt8], with bytes: UnsafeBufferPointer<UInt8>) {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: bytes)
+    }
+
+    private static let defaultType: StaticString = "message"
 
     /// Buffers larger than this are released after each event, so one huge event does not pin memory.
     private static let retainedCapacity = 64 << 10
@@ -303,6 +461,113 @@ public struct EventStreamParser: Sendable {
             }
         }
         return result
+    }
+}
+
+/// The byte form's type, pending id, last event id and lone data line of the block being read, where
+/// they lie in the chunk being parsed: a block read within one chunk is written out without a copy.
+/// A non-nil field takes precedence over the parser's own buffer of the same name; `settle` copies
+/// what is left when the chunk ends.
+private struct ChunkFields {
+    var type: UnsafeBufferPointer<UInt8>?
+    var id: UnsafeBufferPointer<UInt8>?
+    var lastEventId: UnsafeBufferPointer<UInt8>?
+    var data: UnsafeBufferPointer<UInt8>?
+}
+
+/// Where a parse delivers what it completes: events materialised as `Output`, or JSON lines.
+/// The parser is specialised for each, so `materialisesEvents` decides at compile time.
+private protocol ParserSink: ~Copyable {
+    /// Whether the parser makes a `ServerSentEvent` (`event(_:)`) or hands over the bytes of the
+    /// type, data and last event id (`event(type:data:id:)`).
+    static var materialisesEvents: Bool { get }
+    mutating func event(_ event: consuming ServerSentEvent)
+    mutating func event(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>)
+    mutating func retry(_ milliseconds: Int)
+    mutating func comment(_ text: UnsafeBufferPointer<UInt8>)
+}
+
+private struct OutputSink: ParserSink {
+    let output: (consuming EventStreamParser.Output) -> Void
+
+    static var materialisesEvents: Bool { true }
+    func event(_ event: consuming ServerSentEvent) { output(.event(event)) }
+    func event(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {}
+    func retry(_ milliseconds: Int) { output(.retry(milliseconds)) }
+    func comment(_ text: UnsafeBufferPointer<UInt8>) { output(.comment(String(decoding: text, as: UTF8.self))) }
+}
+
+/// Writes `{"type":…,"data":…,"lastEventId":…}`, `{"retry":N}` and `{"comment":…}` lines into a
+/// buffer of its own, grown as needed and handed over with one copy (`appendLines(to:)`).
+private struct JSONLineSink: ParserSink, ~Copyable {
+    private var start: UnsafeMutablePointer<UInt8>
+    private var end: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        start = .allocate(capacity: capacity)
+        end = start
+    }
+
+    deinit { start.deallocate() }
+
+    func appendLines(to lines: inout [UInt8]) {
+        lines.append(contentsOf: UnsafeBufferPointer(start: start, count: start.distance(to: end)))
+    }
+
+    static var materialisesEvents: Bool { false }
+
+    func event(_ event: consuming ServerSentEvent) {}
+
+    mutating func event(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {
+        reserve(Self.eventFramingLength + JSONStringEscaper.maximumLength(of: type.count + data.count + id.count))
+        var output = Self.copy(#"{"type":""#, to: end)
+        output = JSONStringEscaper.write(type, to: output)
+        output = Self.copy(#"","data":""#, to: output)
+        output = JSONStringEscaper.write(data, to: output)
+        output = Self.copy(#"","lastEventId":""#, to: output)
+        output = JSONStringEscaper.write(id, to: output)
+        end = Self.copy("\"}\n", to: output)
+    }
+
+    mutating func retry(_ milliseconds: Int) {
+        let digits = String(milliseconds)
+        reserve(16 + digits.utf8.count)
+        var output = Self.copy(#"{"retry":"#, to: end)
+        for digit in digits.utf8 {
+            output.pointee = digit
+            output += 1
+        }
+        end = Self.copy("}\n", to: output)
+    }
+
+    mutating func comment(_ text: UnsafeBufferPointer<UInt8>) {
+        reserve(16 + JSONStringEscaper.maximumLength(of: text.count))
+        var output = Self.copy(#"{"comment":""#, to: end)
+        output = JSONStringEscaper.write(text, to: output)
+        end = Self.copy("\"}\n", to: output)
+    }
+
+    private static let eventFramingLength = #"{"type":"","data":"","lastEventId":""}"#.utf8.count + 1
+
+    /// Makes room for `count` more bytes after `end`.
+    @inline(__always)
+    private mutating func reserve(_ count: Int) {
+        let used = start.distance(to: end)
+        guard capacity - used < count else { return }
+        capacity = max(2 * capacity, used + count)
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        grown.update(from: start, count: used)
+        start.deallocate()
+        start = grown
+        end = grown + used
+    }
+
+    @inline(__always)
+    private static func copy(_ text: StaticString, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        memcpy(output, text.utf8Start, text.utf8CodeUnitCount)
+        return output + text.utf8CodeUnitCount
     }
 }
 

@@ -82,34 +82,72 @@ public enum EventSourceClient {
         afterBatch: () async -> Void = {},
         handle: (ClientEvent) async -> Void
     ) async -> ClientEvent {
-        await run(options, group: group, sleep: sleep, controller: controller) { (events: [ClientEvent]) in
-            for event in events { await handle(event) }
+        await run(options, reading: .events, group: group, sleep: sleep, controller: controller) { batch in
+            for event in batch.events { await handle(event) }
             await afterBatch()
         }
     }
 
+    /// Runs the source like `run`, but what the stream says — events, retries, and comments when
+    /// `comments` is set — arrives as JSON lines in `EventJSONLine`'s form, encoded straight from the
+    /// bytes read (`EventStreamParser.parse(_:appendingJSONLinesTo:)`): `drip connect --json` without
+    /// a string per event. `lines` gets each read's lines after `handle` got the state changes that
+    /// came before them (an `open`); `.raw` is never reported.
+    @discardableResult
+    public static func runEncodingJSONLines(
+        _ options: ClientOptions,
+        comments: Bool,
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        controller: ClientController = ClientController(),
+        handle: (ClientEvent) async -> Void,
+        lines: ([UInt8]) async -> Void
+    ) async -> ClientEvent {
+        await run(options, reading: .jsonLines(comments: comments), group: group, sleep: sleep, controller: controller) { batch in
+            for event in batch.events { await handle(event) }
+            if !batch.lines.isEmpty { await lines(batch.lines) }
+        }
+    }
+
+    /// What a run hands over from the stream.
+    private enum Reading {
+        case events
+        case jsonLines(comments: Bool)
+    }
+
+    /// What one read (or one state change) produced: `events` happened before `lines`.
+    private struct Batch {
+        var events: [ClientEvent] = []
+        var lines: [UInt8] = []
+    }
+
     private static func run(
         _ options: ClientOptions,
+        reading: Reading,
         group: EventLoopGroup,
         sleep: @Sendable (Duration) async throws -> Void,
         controller: ClientController,
-        handle: ([ClientEvent]) async -> Void
+        handle: (Batch) async -> Void
     ) async -> ClientEvent {
         var machine = EventSourceStateMachine(
             url: options.request.url, method: options.request.method, policy: options.policy, reconnects: options.reconnects,
             retriesInitialConnection: options.retriesInitialConnection, reconnectionTime: options.initialReconnectionTime)
-        var parser = EventStreamParser(limits: options.limits, reportsComments: true, lastEventId: options.request.lastEventId)
+        var reportsComments = true
+        if case .jsonLines(let comments) = reading { reportsComments = comments }
+        var parser = EventStreamParser(limits: options.limits, reportsComments: reportsComments, lastEventId: options.request.lastEventId)
         var random = SystemRandomNumberGenerator()
         var action = machine.start()
         while true {
             switch action {
             case .connect(let request):
                 let lastEventId = parser.lastEventId
-                await handle([.connecting(url: request.url.description, method: request.method, lastEventId: lastEventId.isEmpty ? nil : lastEventId)]
-                )
+                await handle(
+                    Batch(events: [
+                        .connecting(url: request.url.description, method: request.method, lastEventId: lastEventId.isEmpty ? nil : lastEventId)
+                    ]))
                 let outcome = await attempt(
-                    request, options: options, lastEventId: lastEventId, group: group, controller: controller, machine: &machine, parser: &parser,
-                    handle: handle)
+                    request, options: options, reading: reading, lastEventId: lastEventId, group: group, controller: controller, machine: &machine,
+                    parser: &parser, handle: handle)
                 parser.endOfStream()
                 switch outcome {
                 case .next(let next): action = next
@@ -119,7 +157,7 @@ public enum EventSourceClient {
             case .open:
                 action = .closed(reason: "internal: open outside a connection", isFailure: true)
             case .wait(let delay, let reason):
-                await handle([.reconnecting(after: delay, reason: reason)])
+                await handle(Batch(events: [.reconnecting(after: delay, reason: reason)]))
                 do {
                     try await sleep(options.timeScale.wall(delay))
                     action = machine.reconnect()
@@ -128,7 +166,7 @@ public enum EventSourceClient {
                 }
             case .closed(let reason, let isFailure):
                 let closed = ClientEvent.closed(reason: reason, isFailure: isFailure)
-                await handle([closed])
+                await handle(Batch(events: [closed]))
                 return closed
             }
         }
@@ -145,12 +183,13 @@ public enum EventSourceClient {
     private static func attempt(
         _ request: EventSourceStateMachine.Request,
         options: ClientOptions,
+        reading: Reading,
         lastEventId: String,
         group: EventLoopGroup,
         controller: ClientController,
         machine: inout EventSourceStateMachine,
         parser: inout EventStreamParser,
-        handle: ([ClientEvent]) async -> Void
+        handle: (Batch) async -> Void
     ) async -> Outcome {
         if Task.isCancelled { return .cancelled }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
@@ -194,8 +233,8 @@ public enum EventSourceClient {
                     throw error
                 }
                 var isOpen = false
+                var batch = Batch()
                 reading: for try await buffer in inbound {
-                    var seen: [ClientEvent] = []
                     var decision: Outcome?
                     try buffer.withUnsafeReadableBytes { raw in
                         try reader.read(raw) { item in
@@ -206,23 +245,34 @@ public enum EventSourceClient {
                                     status: head.status, location: head.value(of: "Location"), contentType: head.value(of: "Content-Type"))
                                 if action == .open {
                                     isOpen = true
-                                    seen.append(.open(status: head.status))
+                                    batch.events.append(.open(status: head.status))
                                 } else {
                                     decision = .next(action)
                                 }
                             case .body(let range):
                                 guard isOpen else { return }
                                 let body = UnsafeRawBufferPointer(rebasing: raw[range])
-                                if options.reportsRawBytes { seen.append(.raw(Array(body))) }
                                 do throws(EventStreamError) {
-                                    try parser.parse(body) { output in
-                                        switch output {
-                                        case .event(let event): seen.append(.event(event))
-                                        case .comment(let text): seen.append(.comment(text))
-                                        case .retry(let milliseconds):
-                                            machine.retryChanged(milliseconds: milliseconds)
-                                            seen.append(.retry(milliseconds))
+                                    switch reading {
+                                    case .events:
+                                        if options.reportsRawBytes { batch.events.append(.raw(Array(body))) }
+                                        try parser.parse(body) { output in
+                                            switch output {
+                                            case .event(let event): batch.events.append(.event(event))
+                                            case .comment(let text): batch.events.append(.comment(text))
+                                            case .retry(let milliseconds):
+                                                machine.retryChanged(milliseconds: milliseconds)
+                                                batch.events.append(.retry(milliseconds))
+                                            }
                                         }
+                                    case .jsonLines:
+                                        let reconnectionTime = parser.reconnectionTime
+                                        defer {
+                                            if let changed = parser.reconnectionTime, changed != reconnectionTime {
+                                                machine.retryChanged(milliseconds: changed)
+                                            }
+                                        }
+                                        try parser.parse(body, appendingJSONLinesTo: &batch.lines)
                                     }
                                 } catch {
                                     decision = .next(machine.fail("the stream broke a limit at line \(error.line): \(error)"))
@@ -232,7 +282,11 @@ public enum EventSourceClient {
                             }
                         }
                     }
-                    if !seen.isEmpty { await handle(seen) }
+                    if !batch.events.isEmpty || !batch.lines.isEmpty {
+                        await handle(batch)
+                        batch.events.removeAll()
+                        batch.lines.removeAll(keepingCapacity: true)
+                    }
                     if let decision {
                         outcome = decision
                         break reading

@@ -80,7 +80,19 @@ public struct OutputWriter: ~Copyable {
         if buffer.count >= capacity { try flush() }
     }
 
+    /// Appends `bytes`; a large block goes out directly after what is buffered, without a copy.
+    public mutating func write(contentsOf bytes: [UInt8]) throws(ToolError) {
+        guard bytes.count >= capacity / 2 else { return try write { $0.append(contentsOf: bytes) } }
+        try flush()
+        try Self.write(bytes, to: descriptor)
+    }
+
     public mutating func flush() throws(ToolError) {
+        try Self.write(buffer, to: descriptor)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private static func write(_ buffer: [UInt8], to descriptor: Int32) throws(ToolError) {
         var written = 0
         while written < buffer.count {
             let result = buffer.withUnsafeBytes { bytes in
@@ -95,7 +107,6 @@ public struct OutputWriter: ~Copyable {
             }
             written += result
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 }
 

@@ -29,6 +29,10 @@ public struct ClientOutputStyle: Sendable {
         self.eventTypes = eventTypes
     }
 
+    /// Whether the stream's events, retries and comments can be printed as the client's JSON lines
+    /// (`EventSourceClient.runEncodingJSONLines`), untouched: JSON without timestamps or a type filter.
+    public var encodesStreamDirectly: Bool { json && !timestamps && eventTypes.isEmpty }
+
     /// The lines printed for `event`, possibly none.
     public func lines(for event: ClientEvent, time: @autoclosure () -> String = Console.timestamp()) -> [String] {
         let time = timestamps ? time() : ""
@@ -142,14 +146,27 @@ public struct ConnectTool: Sendable {
                     if outputError == nil { outputError = error }
                     withUnsafeCurrentTask { $0?.cancel() }
                 }
-                let final = await EventSourceClient.run(
-                    options,
-                    afterBatch: {
-                        do throws(ToolError) { try output.flush() } catch { stop(error) }
-                    }
-                ) { event in
+                func flush() {
+                    do throws(ToolError) { try output.flush() } catch { stop(error) }
+                }
+                func print(_ event: ClientEvent) {
                     guard outputError == nil else { return }
                     do throws(ToolError) { try output.write { style.append(event, to: &$0) } } catch { stop(error) }
+                }
+                let final: ClientEvent
+                if style.encodesStreamDirectly, !options.reportsRawBytes {
+                    final = await EventSourceClient.runEncodingJSONLines(options, comments: style.comments) { event in
+                        print(event)
+                        flush()
+                    } lines: { lines in
+                        guard outputError == nil else { return }
+                        do throws(ToolError) {
+                            try output.write(contentsOf: lines)
+                            try output.flush()
+                        } catch { stop(error) }
+                    }
+                } else {
+                    final = await EventSourceClient.run(options, afterBatch: flush) { print($0) }
                 }
                 if outputError == nil {
                     do throws(ToolError) { try output.flush() } catch { outputError = error }

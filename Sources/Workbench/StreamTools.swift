@@ -17,7 +17,7 @@ public struct DecodeTool: Sendable {
         try input.forEachChunk { (chunk) throws(ToolError) in
             var lines: [UInt8] = []
             do throws(EventStreamError) {
-                try parser.parse(chunk) { $0.appendJSONLine(to: &lines) }
+                try parser.parse(chunk, appendingJSONLinesTo: &lines)
             } catch {
                 try? output.write { $0.append(contentsOf: lines) }
                 try? output.flush()

@@ -230,3 +230,70 @@ struct OwnServerTests {
         await server.stop()
     }
 }
+
+/// What `EventSourceClient.runEncodingJSONLines` reported: state changes as JSON-free markers and the
+/// lines as text, in the order they came.
+final class LineLog: Sendable {
+    private let entries = Mutex<[String]>([])
+    func append(_ entry: String) { entries.withLock { $0.append(entry) } }
+    var all: [String] { entries.withLock { $0 } }
+}
+
+@Suite("Client: events straight to JSON lines (drip connect --json)", .serialized)
+struct JSONLineClientTests {
+    @Test("lines equal the decoded events, in order between open and closed; retry and Last-Event-ID work as for events")
+    func linesInOrder() async throws {
+        let body = "retry: 2500\n: note\nid: 7\nevent: tick\ndata: {\"n\":1}\ndata: é\n\ndata: no id line\n\nid: 8\ndata: cut"
+        let server = try ScriptedServer([
+            [.send(ScriptedServer.streamHead + body), .close],
+            [
+                .send(ScriptedServer.streamHead + "data: after\n\n"), .pause(milliseconds: 50),
+                .sendBytes(Array("data: \u{1}".utf8) + [0xFF] + Array("\n\n".utf8)), .close,
+            ],
+            [.send(ScriptedServer.status(204, "No Content")), .close],
+        ])
+        let log = LineLog()
+        let sleeper = SleepRecorder()
+        let final = await EventSourceClient.runEncodingJSONLines(
+            try options(port: server.port), comments: true, sleep: { try await sleeper.sleep($0) }
+        ) {
+            event in
+            switch event {
+            case .connecting(_, _, let id): log.append("connecting \(id ?? "-")")
+            case .open: log.append("open")
+            case .reconnecting(let delay, _): log.append("reconnecting \(delay)")
+            case .closed: log.append("closed")
+            default: log.append("unexpected \(event)")
+            }
+        } lines: { lines in
+            log.append(String(decoding: lines, as: UTF8.self))
+        }
+        #expect(sleeper.requested == [.milliseconds(2500), .milliseconds(2500)])
+        #expect(final == .closed(reason: "the server answered 204 No Content: stop", isFailure: false))
+        let text = log.all.joined(separator: "|")
+        #expect(
+            text == """
+                connecting -|open|{"retry":2500}
+                {"comment":"note"}
+                {"type":"tick","data":"{\\"n\\":1}\\né","lastEventId":"7"}
+                {"type":"message","data":"no id line","lastEventId":"7"}
+                |reconnecting 2.5 seconds|connecting 7|open|{"type":"message","data":"after","lastEventId":"7"}
+                |{"type":"message","data":"\\u0001\u{FFFD}","lastEventId":"7"}
+                |reconnecting 2.5 seconds|connecting 7|closed
+                """)
+        let ids = server.requests.map { request in
+            request.split(separator: "\r\n").first { $0.hasPrefix("Last-Event-ID: ") }.map { String($0.dropFirst(15)) }
+        }
+        #expect(ids == [nil, "7", "7"])
+    }
+
+    @Test("cancelling the task from the lines (output that cannot be written) closes the source as the user would")
+    func outputFailureStops() async throws {
+        let server = try ScriptedServer([[.send(ScriptedServer.streamHead + "data: one\n\n"), .hold]])
+        let final = await EventSourceClient.runEncodingJSONLines(try options(port: server.port), comments: false) { _ in
+        } lines: { _ in
+            withUnsafeCurrentTask { $0?.cancel() }
+        }
+        #expect(final == .closed(reason: "closed by the user", isFailure: false))
+    }
+}

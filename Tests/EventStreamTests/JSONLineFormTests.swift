@@ -1,0 +1,195 @@
+import EventStream
+import Testing
+
+/// `parse(_:appendingJSONLinesTo:)` against the materialised form: for any bytes, any chunking, any
+/// limits, the lines it writes are `appendJSONLine` of what `parse(_:_:)` outputs, and the state a
+/// reconnect uses (last event id, reconnection time) and the error are the same.
+@Suite("Parsing straight to JSON lines")
+struct JSONLineFormTests {
+    /// Pieces streams are made of: every field, odd spellings, every line end, the BOM, bytes that
+    /// JSON must escape, UTF-8 of every length, ill-formed UTF-8, NUL in ids.
+    static let pieces: [[UInt8]] =
+        [
+            "data: {\"seq\":1,\"payload\":\"xxxxxxxxxxxxxxxxxxxxxxxx\"}", "data:x", "data", "data: ", "event: update", "event:",
+            "event: a\"b\\c", "id: 42", "id:", "id", "id: 1\u{0}2", "retry: 3000", "retry: 12x", "retry:", ": comment \"quoted\"", ":",
+            "field: ignored", "dat", "DATA: upper", "data: tab\there", "data: caf\u{E9} \u{1F600} \u{4E2D}", "data:  two spaces",
+            "\n", "\n", "\n", "\r", "\r\n", "\r\n", "\n\n", "\r\r", "\u{FEFF}",
+        ].map { Array($0.utf8) } + [
+            [0x80], [0xC3], [0xE2, 0x82], [0xF0, 0x9F, 0x98], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xC0, 0xAF], [0xFF],
+            [0x01, 0x1F, 0x7F], Array("data: \u{8}\u{C}".utf8),
+        ]
+
+    static func randomStream(using generator: inout SeededGenerator, pieces count: Int) -> [UInt8] {
+        var stream: [UInt8] = []
+        for _ in 0..<count { stream += pieces[Int.random(in: 0..<pieces.count, using: &generator)] }
+        return stream
+    }
+
+    static func randomChunks(of stream: [UInt8], using generator: inout SeededGenerator) -> [[UInt8]] {
+        var chunks: [[UInt8]] = []
+        var offset = 0
+        while offset < stream.count {
+            let size = Bool.random(using: &generator) ? Int.random(in: 1...4, using: &generator) : Int.random(in: 1...200, using: &generator)
+            let end = min(stream.count, offset + size)
+            chunks.append(Array(stream[offset..<end]))
+            offset = end
+        }
+        return chunks
+    }
+
+    struct Outcome: Equatable {
+        var lines: [UInt8] = []
+        var lastEventIds: [String] = []
+        var reconnectionTimes: [Int?] = []
+        var error: EventStreamError?
+    }
+
+    /// Parses `chunks`; `jsonForm(i)` says which form parses chunk `i`.
+    static func parse(
+        _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, lastEventId: String = "", jsonForm: (Int) -> Bool
+    ) -> Outcome {
+        var parser = EventStreamParser(limits: limits, reportsComments: comments, lastEventId: lastEventId)
+        var outcome = Outcome()
+        for (index, chunk) in chunks.enumerated() {
+            do throws(EventStreamError) {
+                try withBytes(chunk) { (bytes) throws(EventStreamError) in
+                    if jsonForm(index) {
+                        try parser.parse(bytes, appendingJSONLinesTo: &outcome.lines)
+                    } else {
+                        try parser.parse(bytes) { $0.appendJSONLine(to: &outcome.lines) }
+                    }
+                }
+            } catch {
+                outcome.error = error
+                break
+            }
+            outcome.lastEventIds.append(parser.lastEventId)
+            outcome.reconnectionTimes.append(parser.reconnectionTime)
+        }
+        parser.endOfStream()
+        outcome.lastEventIds.append(parser.lastEventId)
+        return outcome
+    }
+
+    @Test("random streams, random chunks: the JSON form writes what the materialised form prints", arguments: 0..<8)
+    func randomStreams(seed: UInt64) {
+        var generator = SeededGenerator(seed: seed)
+        for _ in 0..<150 {
+            let stream = Self.randomStream(using: &generator, pieces: Int.random(in: 0...60, using: &generator))
+            let chunks = Self.randomChunks(of: stream, using: &generator)
+            let limits =
+                Bool.random(using: &generator)
+                ? EventStreamParser.Limits()
+                : EventStreamParser.Limits(
+                    maxLineLength: Int.random(in: 8...80, using: &generator), maxEventSize: Int.random(in: 8...200, using: &generator))
+            let comments = Bool.random(using: &generator)
+            let materialised = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7") { _ in false }
+            let json = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7") { _ in true }
+            #expect(json == materialised, "stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
+            let mixed = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7") { _ in Bool.random(using: &generator) }
+            #expect(mixed == materialised, "forms switched between chunks, stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
+        }
+    }
+
+    @Test("a block spread over many chunks keeps its type, id and data when written as JSON")
+    func blockAcrossChunks() throws {
+        let stream = Array("event: tick\nid: 9\ndata: one\ndata: two \"q\"\n\ndata: no id line\n\n".utf8)
+        var lines: [UInt8] = []
+        var parser = EventStreamParser()
+        for byte in stream { try withBytes([byte]) { (bytes) throws(EventStreamError) in try parser.parse(bytes, appendingJSONLinesTo: &lines) } }
+        #expect(
+            String(decoding: lines, as: UTF8.self) == """
+                {"type":"tick","data":"one\\ntwo \\"q\\"","lastEventId":"9"}
+                {"type":"message","data":"no id line","lastEventId":"9"}
+
+                """)
+        #expect(parser.lastEventId == "9")
+    }
+
+    @Test("a limit error leaves the lines before it and the parser failed, as in the materialised form")
+    func limitError() throws {
+        let stream = Array("data: short\n\ndata: \(String(repeating: "y", count: 40))\n\n".utf8)
+        var parser = EventStreamParser(limits: .init(maxLineLength: 20))
+        var lines: [UInt8] = []
+        #expect(throws: EventStreamError.lineTooLong(line: 3, limit: 20)) {
+            try withBytes(stream) { (bytes) throws(EventStreamError) in try parser.parse(bytes, appendingJSONLinesTo: &lines) }
+        }
+        #expect(String(decoding: lines, as: UTF8.self) == "{\"type\":\"message\",\"data\":\"short\",\"lastEventId\":\"\"}\n")
+        #expect(throws: EventStreamError.lineTooLong(line: 3, limit: 20)) {
+            try withBytes(Array("\n".utf8)) { (bytes) throws(EventStreamError) in try parser.parse(bytes, appendingJSONLinesTo: &lines) }
+        }
+    }
+}
+
+/// `bytes` as a raw buffer, for a body that throws only `EventStreamError`.
+func withBytes(_ bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(EventStreamError) -> Void) throws(EventStreamError) {
+    try bytes.withUnsafeBytes { raw in Result { () throws(EventStreamError) in try body(raw) } }.get()
+}
+
+@Suite("JSON string escaping")
+struct JSONStringEscaperTests {
+    /// The escaping spelled out scalar by scalar, for comparison.
+    static func reference(_ bytes: [UInt8]) -> String {
+        var text = "\""
+        for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case "\u{8}": text += "\\b"
+            case "\u{C}": text += "\\f"
+            case let scalar where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        return text + "\""
+    }
+
+    static func escaped(_ bytes: [UInt8]) -> String {
+        var output: [UInt8] = []
+        bytes.withUnsafeBufferPointer { JSONStringEscaper.appendQuoted($0, to: &output) }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    @Test("every single byte, at every position of an eight-byte word")
+    func singleBytes() {
+        for byte in UInt8.min...UInt8.max {
+            for position in 0..<17 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 17)
+                bytes[position] = byte
+                #expect(Self.escaped(bytes) == Self.reference(bytes), "byte \(byte) at \(position)")
+            }
+        }
+    }
+
+    @Test("random bytes, valid and ill-formed UTF-8 across word boundaries, as String(decoding:) sees them", arguments: 0..<4)
+    func randomBytes(seed: UInt64) {
+        var generator = SeededGenerator(seed: seed)
+        let alphabet: [[UInt8]] = [
+            Array("a\"\\\n\t ".utf8), Array("é€😀".utf8), [0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF],
+            [0x00, 0x1F, 0x7F],
+        ]
+        for _ in 0..<2000 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...40, using: &generator) {
+                let group = alphabet[Int.random(in: 0..<alphabet.count, using: &generator)]
+                let byte = group[Int.random(in: 0..<group.count, using: &generator)]
+                bytes.append(byte)
+            }
+            #expect(Self.escaped(bytes) == Self.reference(bytes), "bytes \(bytes)")
+        }
+    }
+
+    @Test("a string needing the most room (all control bytes) fits the room promised")
+    func worstCase() {
+        for count in 0..<40 {
+            let bytes = [UInt8](repeating: 0x01, count: count)
+            #expect(Self.escaped(bytes) == Self.reference(bytes))
+            #expect(Self.escaped(bytes).utf8.count - 2 <= JSONStringEscaper.maximumLength(of: count))
+        }
+    }
+}
