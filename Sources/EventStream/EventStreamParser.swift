@@ -343,13 +343,19 @@ public struct EventStreamParser: Sendable {
             sink.event(ServerSentEvent(data: consume data, type: consume type, id: lastEventId, retry: retry))
             return
         }
-        Self.withBytes(fields?.type, else: typeBytes) { type in
-            Self.withBytes(fields?.data, else: joinedData) { data in
-                Self.withBytes(fields?.lastEventId, else: lastEventIdBytes) { id in
-                    let defaultType = Self.defaultType
-                    sink.event(
-                        type: type.isEmpty ? UnsafeBufferPointer(start: defaultType.utf8Start, count: defaultType.utf8CodeUnitCount) : type,
-                        data: data, id: id)
+        let defaultType = UnsafeBufferPointer(start: Self.defaultType.utf8Start, count: Self.defaultType.utf8CodeUnitCount)
+        let none = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
+        if let type = fields?.type ?? (typeBytes.isEmpty ? none : nil), let data = fields?.data ?? (joinedData.isEmpty ? none : nil),
+            let id = fields?.lastEventId ?? (lastEventIdBytes.isEmpty ? none : nil)
+        {
+            // The common case: everything lies in the chunk or is empty; no buffer of the parser's is touched.
+            sink.event(type: type.isEmpty ? defaultType : type, data: data, id: id)
+        } else {
+            Self.withBytes(fields?.type, else: typeBytes) { type in
+                Self.withBytes(fields?.data, else: joinedData) { data in
+                    Self.withBytes(fields?.lastEventId, else: lastEventIdBytes) { id in
+                        sink.event(type: type.isEmpty ? defaultType : type, data: data, id: id)
+                    }
                 }
             }
         }
@@ -491,7 +497,7 @@ private struct OutputSink: ParserSink {
     let output: (consuming EventStreamParser.Output) -> Void
 
     static var materialisesEvents: Bool { true }
-    func event(_ event: consuming ServerSentEvent) { output(.event(event)) }
+    func event(_ event: consuming ServerSentEvent) { output(.event(consume event)) }
     func event(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {}
     func retry(_ milliseconds: Int) { output(.retry(milliseconds)) }
     func comment(_ text: UnsafeBufferPointer<UInt8>) { output(.comment(String(decoding: text, as: UTF8.self))) }
@@ -587,15 +593,19 @@ struct LineEndScanner {
     /// The offset of the first CR or LF at or after `start`, if any.
     mutating func lineEnd(from start: Int) -> Int? {
         #if _endian(little)
-            // Most lines are short: look at the next 16 bytes directly before paying for a call.
-            if let base, start + 16 <= count {
-                if let found = Self.firstLineBreak(in: base.loadUnaligned(fromByteOffset: start, as: UInt64.self)) {
-                    return start + found
+            // Most lines are short: look at the next 128 bytes a word at a time before paying for a
+            // call (unless a line end further on is already known).
+            if let base {
+                var offset = start
+                let end = min(count, start + 128)
+                if nextLineFeed < end, nextLineFeed >= start { return scan(from: start) }
+                while offset + 8 <= end {
+                    if let found = Self.firstLineBreak(in: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) {
+                        return offset + found
+                    }
+                    offset += 8
                 }
-                if let found = Self.firstLineBreak(in: base.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self)) {
-                    return start + 8 + found
-                }
-                return scan(from: start + 16)
+                return scan(from: offset)
             }
         #endif
         return scan(from: start)
