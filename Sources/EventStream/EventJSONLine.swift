@@ -7,24 +7,26 @@
 ///
 /// An event line's `type` defaults to `"message"`; without `lastEventId` the last event id is kept.
 extension EventStreamParser.Output {
-    /// Appends this output as one JSON object and a line feed.
+    /// Appends this output as one JSON object and a line feed — written by the same code as the
+    /// parser's JSON-line form (`JSONLineSink`), so the two cannot differ.
     public func appendJSONLine(to output: inout [UInt8]) {
         switch self {
         case .event(let event):
-            output.append(contentsOf: #"{"type":"#.utf8)
-            JSONValue.appendQuoted(event.type, to: &output)
-            output.append(contentsOf: #","data":"#.utf8)
-            JSONValue.appendQuoted(event.data, to: &output)
-            output.append(contentsOf: #","lastEventId":"#.utf8)
-            JSONValue.appendQuoted(event.id ?? "", to: &output)
+            var type = event.type
+            var data = event.data
+            var id = event.id ?? ""
+            var sink = JSONLineSink(capacity: 64 + JSONStringEscaper.maximumLength(of: type.utf8.count + data.utf8.count + id.utf8.count))
+            type.withUTF8 { type in data.withUTF8 { data in id.withUTF8 { id in sink.event(type: type, data: data, id: id) } } }
+            sink.appendLines(to: &output)
         case .retry(let milliseconds):
-            output.append(contentsOf: #"{"retry":"#.utf8)
-            output.append(contentsOf: String(milliseconds).utf8)
-        case .comment(let text):
-            output.append(contentsOf: #"{"comment":"#.utf8)
-            JSONValue.appendQuoted(text, to: &output)
+            var sink = JSONLineSink(capacity: 64)
+            sink.retry(milliseconds)
+            sink.appendLines(to: &output)
+        case .comment(var text):
+            var sink = JSONLineSink(capacity: 64 + JSONStringEscaper.maximumLength(of: text.utf8.count))
+            text.withUTF8 { sink.comment($0) }
+            sink.appendLines(to: &output)
         }
-        output.append(contentsOf: "}\n".utf8)
     }
 
     /// This output as one JSON object, without a line feed.

@@ -483,7 +483,7 @@ private struct ChunkFields {
 
 /// Where a parse delivers what it completes: events materialised as `Output`, or JSON lines.
 /// The parser is specialised for each, so `materialisesEvents` decides at compile time.
-private protocol ParserSink: ~Copyable {
+protocol ParserSink: ~Copyable {
     /// Whether the parser makes a `ServerSentEvent` (`event(_:)`) or hands over the bytes of the
     /// type, data and last event id (`event(type:data:id:)`).
     static var materialisesEvents: Bool { get }
@@ -505,7 +505,7 @@ private struct OutputSink: ParserSink {
 
 /// Writes `{"type":…,"data":…,"lastEventId":…}`, `{"retry":N}` and `{"comment":…}` lines into a
 /// buffer of its own, grown as needed and handed over with one copy (`appendLines(to:)`).
-private struct JSONLineSink: ParserSink, ~Copyable {
+struct JSONLineSink: ParserSink, ~Copyable {
     private var start: UnsafeMutablePointer<UInt8>
     private var end: UnsafeMutablePointer<UInt8>
     private var capacity: Int
