@@ -591,6 +591,7 @@ struct LineEndScanner {
     }
 
     /// The offset of the first CR or LF at or after `start`, if any.
+    @inline(__always)
     mutating func lineEnd(from start: Int) -> Int? {
         #if _endian(little)
             // Most lines are short: look at the next 128 bytes a word at a time before paying for a
@@ -599,6 +600,16 @@ struct LineEndScanner {
                 var offset = start
                 let end = min(count, start + 128)
                 if nextLineFeed < end, nextLineFeed >= start { return scan(from: start) }
+                if nextCarriageReturn >= end {
+                    // No CR before `end` (found by an earlier scan): look for LF alone.
+                    while offset + 8 <= end {
+                        if let found = Self.first(.lineFeed, in: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) {
+                            return offset + found
+                        }
+                        offset += 8
+                    }
+                    return scan(from: offset)
+                }
                 while offset + 8 <= end {
                     if let found = Self.firstLineBreak(in: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) {
                         return offset + found
@@ -627,6 +638,15 @@ struct LineEndScanner {
         let lineFeeds = word ^ (ones &* UInt64(UInt8.lineFeed))
         let carriageReturns = word ^ (ones &* UInt64(UInt8.carriageReturn))
         let found = ((lineFeeds &- ones) & ~lineFeeds | (carriageReturns &- ones) & ~carriageReturns) & 0x8080_8080_8080_8080
+        return found == 0 ? nil : found.trailingZeroBitCount / 8
+    }
+
+    /// The index of the first `byte` in a little-endian word, found the same way.
+    @inline(__always)
+    private static func first(_ byte: UInt8, in word: UInt64) -> Int? {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let matches = word ^ (ones &* UInt64(byte))
+        let found = (matches &- ones) & ~matches & 0x8080_8080_8080_8080
         return found == 0 ? nil : found.trailingZeroBitCount / 8
     }
 
