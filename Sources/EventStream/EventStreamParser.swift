@@ -485,7 +485,7 @@ private struct ChunkFields {
 /// The parser is specialised for each, so `materialisesEvents` decides at compile time.
 protocol ParserSink: ~Copyable {
     /// Whether the parser makes a `ServerSentEvent` (`event(_:)`) or hands over the bytes of the
-    /// type, data and last event id (`event(type:data:id:)`).
+    /// type, data and last event id (`event(type:data:id:)`); it calls only that one of the two.
     static var materialisesEvents: Bool { get }
     mutating func event(_ event: consuming ServerSentEvent)
     mutating func event(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>)
@@ -498,6 +498,7 @@ private struct OutputSink: ParserSink {
 
     static var materialisesEvents: Bool { true }
     func event(_ event: consuming ServerSentEvent) { output(.event(consume event)) }
+    /// Not called: this sink materialises events.
     func event(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {}
     func retry(_ milliseconds: Int) { output(.retry(milliseconds)) }
     func comment(_ text: UnsafeBufferPointer<UInt8>) { output(.comment(String(decoding: text, as: UTF8.self))) }
@@ -524,6 +525,7 @@ struct JSONLineSink: ParserSink, ~Copyable {
 
     static var materialisesEvents: Bool { false }
 
+    /// Not called: this sink takes events as bytes.
     func event(_ event: consuming ServerSentEvent) {}
 
     mutating func event(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {
