@@ -10,23 +10,19 @@ extension EventStreamParser.Output {
     /// Appends this output as one JSON object and a line feed — written by the same code as the
     /// parser's JSON-line form (`JSONLineSink`), so the two cannot differ.
     public func appendJSONLine(to output: inout [UInt8]) {
+        var sink = JSONLineSink(capacity: 256)
         switch self {
         case .event(let event):
             var type = event.type
             var data = event.data
             var id = event.id ?? ""
-            var sink = JSONLineSink(capacity: 64 + JSONStringEscaper.maximumLength(of: type.utf8.count + data.utf8.count + id.utf8.count))
             type.withUTF8 { type in data.withUTF8 { data in id.withUTF8 { id in sink.event(type: type, data: data, id: id) } } }
-            sink.appendLines(to: &output)
         case .retry(let milliseconds):
-            var sink = JSONLineSink(capacity: 64)
             sink.retry(milliseconds)
-            sink.appendLines(to: &output)
         case .comment(var text):
-            var sink = JSONLineSink(capacity: 64 + JSONStringEscaper.maximumLength(of: text.utf8.count))
             text.withUTF8 { sink.comment($0) }
-            sink.appendLines(to: &output)
         }
+        sink.appendLines(to: &output)
     }
 
     /// This output as one JSON object, without a line feed.

@@ -194,9 +194,9 @@ public struct EventStreamParser: Sendable {
         throw error
     }
 
-    @inline(__always)
     /// Interprets one line. `fields` is nil for a line assembled from several chunks, which must be
     /// copied; otherwise the byte form points at the line where it lies in the chunk.
+    @inline(__always)
     private mutating func process<Sink: ParserSink & ~Copyable>(
         line fullLine: UnsafeBufferPointer<UInt8>, inChunk fields: inout ChunkFields?, _ sink: inout Sink
     ) throws(EventStreamError) {

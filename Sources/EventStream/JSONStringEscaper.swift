@@ -4,7 +4,8 @@
 /// maximal subpart, the WHATWG and Unicode rule).
 ///
 /// So escaping raw bytes gives the same text as decoding them to a `String` and escaping that, without
-/// making the string. Runs of eight plain ASCII bytes are copied as one word.
+/// making the string. Runs of eight plain ASCII bytes, and short strings with nothing to escape, are
+/// copied as one word.
 public enum JSONStringEscaper {
     /// The room `write` needs for `count` input bytes: 6 per byte (a control byte becomes `\u00XX`),
     /// plus 8 because it stores whole words and keeps only part of the last.
@@ -31,6 +32,17 @@ public enum JSONStringEscaper {
         var index = 0
         var output = destination
         #if _endian(little)
+            // A short string (an event type, an id) with nothing to escape: gathered into one word,
+            // checked once and stored whole (the room has 8 bytes to spare).
+            if count < 8 {
+                var word: UInt64 = 0
+                for offset in 0..<count { word |= UInt64(base[offset]) << UInt64(8 * offset) }
+                let used: UInt64 = count == 0 ? 0 : ~0 >> UInt64(64 - 8 * count)
+                if attention(word) & used == 0 {
+                    UnsafeMutableRawPointer(destination).storeBytes(of: word, as: UInt64.self)
+                    return destination + count
+                }
+            }
             // Eight bytes at a time: the word is stored whole, then each byte in it that needs
             // attention is dealt with in place and the rest of the word stored again after it.
             words: while index + 8 <= count {

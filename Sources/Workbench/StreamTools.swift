@@ -14,16 +14,17 @@ public struct DecodeTool: Sendable {
     /// Decodes `input` to `output`; an unterminated final block is discarded, as at end of stream.
     public func run(input: borrowing InputFile, output: inout OutputWriter) throws(ToolError) {
         var parser = EventStreamParser(limits: limits, reportsComments: reportsComments)
+        var lines: [UInt8] = []
         try input.forEachChunk { (chunk) throws(ToolError) in
-            var lines: [UInt8] = []
+            lines.removeAll(keepingCapacity: true)
             do throws(EventStreamError) {
                 try parser.parse(chunk, appendingJSONLinesTo: &lines)
             } catch {
-                try? output.write { $0.append(contentsOf: lines) }
+                try? output.write(contentsOf: lines)
                 try? output.flush()
                 throw ToolError(.badInput, "\(input.name):\(error.line): \(error)")
             }
-            try output.write { $0.append(contentsOf: lines) }
+            try output.write(contentsOf: lines)
         }
         parser.endOfStream()
         try output.flush()

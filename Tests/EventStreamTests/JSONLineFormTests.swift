@@ -184,12 +184,24 @@ struct JSONStringEscaperTests {
         }
     }
 
-    @Test("a string needing the most room (all control bytes) fits the room promised")
-    func worstCase() {
-        for count in 0..<40 {
-            let bytes = [UInt8](repeating: 0x01, count: count)
-            #expect(Self.escaped(bytes) == Self.reference(bytes))
-            #expect(Self.escaped(bytes).utf8.count - 2 <= JSONStringEscaper.maximumLength(of: count))
+    @Test("write touches nothing past the room it promises, whatever it writes and however long")
+    func staysWithinRoom() {
+        let fillers: [[UInt8]] = [[0x01], [UInt8(ascii: "\"")], [UInt8(ascii: "a")], [0xFF], Array("é".utf8), [0x01, UInt8(ascii: "a")]]
+        for filler in fillers {
+            for count in 0..<40 {
+                let bytes = (0..<count).map { filler[$0 % filler.count] }
+                let room = JSONStringEscaper.maximumLength(of: count)
+                let guardBytes = 16
+                var buffer = [UInt8](repeating: 0xAA, count: room + guardBytes)
+                let written = buffer.withUnsafeMutableBufferPointer { buffer in
+                    bytes.withUnsafeBufferPointer { bytes in
+                        guard let start = buffer.baseAddress else { return 0 }
+                        return start.distance(to: JSONStringEscaper.write(bytes, to: start))
+                    }
+                }
+                #expect(buffer[room...].allSatisfy { $0 == 0xAA }, "\(count) × \(filler) wrote past the room")
+                #expect("\"" + String(decoding: buffer[..<written], as: UTF8.self) + "\"" == Self.reference(bytes))
+            }
         }
     }
 }
