@@ -6,6 +6,10 @@
     import Darwin
 #endif
 
+#if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+    import _Builtin_intrinsics.intel
+#endif
+
 /// An incremental parser of `text/event-stream` bytes that follows the WHATWG HTML
 /// "Server-sent events" interpretation rules exactly.
 ///
@@ -579,8 +583,9 @@ struct JSONLineSink: ParserSink, ~Copyable {
     }
 }
 
-/// Finds line ends in one chunk with libc's vectorised `memchr`, remembering the next CR and the
-/// next LF so that each byte is scanned at most once per kind, even when one kind is rare.
+/// Finds line ends in one chunk: the next 128 bytes sixteen (SSE2) or eight at a time, then with
+/// libc's vectorised `memchr`, remembering the next CR and the next LF so that each byte is
+/// scanned at most once per kind, even when one kind is rare.
 struct LineEndScanner {
     private let base: UnsafeRawPointer?
     private let count: Int
@@ -596,13 +601,27 @@ struct LineEndScanner {
     @inline(__always)
     mutating func lineEnd(from start: Int) -> Int? {
         #if _endian(little)
-            // Most lines are short: look at the next 128 bytes a word at a time before paying for a
+            // Most lines are short: look at the next 128 bytes a vector or word at a time before paying for a
             // call (unless a line end further on is already known).
             if let base {
                 var offset = start
                 let end = min(count, start + 128)
                 if nextLineFeed < end, nextLineFeed >= start { return scan(from: start) }
-                if nextCarriageReturn >= end {
+                let lineFeedsOnly = nextCarriageReturn >= end
+                #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+                    // Sixteen bytes at a time while they last, then words.
+                    let lineFeed = _mm_set1_epi8(CChar(bitPattern: .lineFeed))
+                    let carriageReturn = _mm_set1_epi8(CChar(bitPattern: .carriageReturn))
+                    while offset + 16 <= end {
+                        let vector = _mm_loadu_si128((base + offset).assumingMemoryBound(to: __m128i.self))
+                        var breaks = _mm_cmpeq_epi8(vector, lineFeed)
+                        if !lineFeedsOnly { breaks = _mm_or_si128(breaks, _mm_cmpeq_epi8(vector, carriageReturn)) }
+                        let found = _mm_movemask_epi8(breaks)
+                        if found != 0 { return offset + Int(found.trailingZeroBitCount) }
+                        offset += 16
+                    }
+                #endif
+                if lineFeedsOnly {
                     // No CR before `end` (found by an earlier scan): look for LF alone.
                     while offset + 8 <= end {
                         if let found = Self.first(.lineFeed, in: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) {

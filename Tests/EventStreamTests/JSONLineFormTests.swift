@@ -1,5 +1,6 @@
-import EventStream
 import Testing
+
+@testable import EventStream
 
 /// `parse(_:appendingJSONLinesTo:)` against the materialised form: for any bytes, any chunking, any
 /// limits, the lines it writes are `appendJSONLine` of what `parse(_:_:)` outputs, and the state a
@@ -149,25 +150,41 @@ struct JSONStringEscaperTests {
         return text + "\""
     }
 
-    static func escaped(_ bytes: [UInt8]) -> String {
-        var output: [UInt8] = []
-        bytes.withUnsafeBufferPointer { JSONStringEscaper.appendQuoted($0, to: &output) }
-        return String(decoding: output, as: UTF8.self)
+    /// `bytes` escaped and quoted, by the sixteen-byte loop (where there is one) or by the word loop alone.
+    static func escaped(_ bytes: [UInt8], usingVectors: Bool = true) -> String {
+        var output = [UInt8](repeating: 0, count: JSONStringEscaper.maximumLength(of: bytes.count))
+        let written = output.withUnsafeMutableBufferPointer { output in
+            bytes.withUnsafeBufferPointer { bytes in
+                guard let start = output.baseAddress else { return 0 }
+                return start.distance(to: JSONStringEscaper.write(bytes, to: start, usingVectors: usingVectors))
+            }
+        }
+        return "\"" + String(decoding: output[..<written], as: UTF8.self) + "\""
     }
 
-    @Test("every single byte, at every position of an eight-byte word")
-    func singleBytes() {
+    @Test("appendQuoted writes the quoted escape")
+    func appendQuoted() {
+        var output = Array("[".utf8)
+        let bytes = Array("say \"hi\"\n".utf8) + [0xFF]
+        bytes.withUnsafeBufferPointer { JSONStringEscaper.appendQuoted($0, to: &output) }
+        #expect(String(decoding: output, as: UTF8.self) == "[" + Self.reference(bytes))
+    }
+
+    @Test("every single byte, at every position of a forty-byte string (vectors, words)", arguments: [true, false])
+    func singleBytes(usingVectors: Bool) {
         for byte in UInt8.min...UInt8.max {
-            for position in 0..<17 {
-                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 17)
+            for position in 0..<40 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 40)
                 bytes[position] = byte
-                #expect(Self.escaped(bytes) == Self.reference(bytes), "byte \(byte) at \(position)")
+                #expect(Self.escaped(bytes, usingVectors: usingVectors) == Self.reference(bytes), "byte \(byte) at \(position)")
             }
         }
     }
 
-    @Test("random bytes, valid and ill-formed UTF-8 across word boundaries, as String(decoding:) sees them", arguments: 0..<4)
-    func randomBytes(seed: UInt64) {
+    @Test(
+        "random bytes, valid and ill-formed UTF-8 across word and vector boundaries, as String(decoding:) sees them",
+        arguments: [true, false], 0..<4)
+    func randomBytes(usingVectors: Bool, seed: UInt64) {
         var generator = SeededGenerator(seed: seed)
         let alphabet: [[UInt8]] = [
             Array("a\"\\\n\t ".utf8), Array("é€😀".utf8), [0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xE0, 0xED, 0xEF, 0xF0, 0xF4, 0xF5, 0xFF],
@@ -175,20 +192,44 @@ struct JSONStringEscaperTests {
         ]
         for _ in 0..<2000 {
             var bytes: [UInt8] = []
-            for _ in 0..<Int.random(in: 0...40, using: &generator) {
+            for _ in 0..<Int.random(in: 0...80, using: &generator) {
                 let group = alphabet[Int.random(in: 0..<alphabet.count, using: &generator)]
                 let byte = group[Int.random(in: 0..<group.count, using: &generator)]
                 bytes.append(byte)
+            }
+            #expect(Self.escaped(bytes, usingVectors: usingVectors) == Self.reference(bytes), "bytes \(bytes)")
+        }
+    }
+
+    @Test("random JSON-like text: runs of plain bytes with quotes and backslashes, now and then something else", arguments: 0..<4)
+    func quoteDenseText(seed: UInt64) {
+        var generator = SeededGenerator(seed: seed)
+        let rare: [UInt8] = [0x00, 0x0A, 0x1F, 0x7F, 0xC3, 0xA9, 0xFF]
+        for _ in 0..<2000 {
+            let quoteChance = Int.random(in: 2...20, using: &generator)
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...120, using: &generator) {
+                let roll = Int.random(in: 0..<100, using: &generator)
+                if roll == 0 {
+                    bytes.append(rare[Int.random(in: 0..<rare.count, using: &generator)])
+                } else if roll <= quoteChance {
+                    bytes.append(Bool.random(using: &generator) ? UInt8(ascii: "\"") : UInt8(ascii: "\\"))
+                } else {
+                    bytes.append(UInt8(ascii: "a") + UInt8(roll % 26))
+                }
             }
             #expect(Self.escaped(bytes) == Self.reference(bytes), "bytes \(bytes)")
         }
     }
 
-    @Test("write touches nothing past the room it promises, whatever it writes and however long")
-    func staysWithinRoom() {
-        let fillers: [[UInt8]] = [[0x01], [UInt8(ascii: "\"")], [UInt8(ascii: "a")], [0xFF], Array("é".utf8), [0x01, UInt8(ascii: "a")]]
+    @Test("write touches nothing past the room it promises, whatever it writes and however long", arguments: [true, false])
+    func staysWithinRoom(usingVectors: Bool) {
+        let fillers: [[UInt8]] = [
+            [0x01], [UInt8(ascii: "\"")], [UInt8(ascii: "a")], [0xFF], Array("é".utf8), [0x01, UInt8(ascii: "a")],
+            [UInt8(ascii: "\\"), UInt8(ascii: "a")],
+        ]
         for filler in fillers {
-            for count in 0..<40 {
+            for count in 0..<80 {
                 let bytes = (0..<count).map { filler[$0 % filler.count] }
                 let room = JSONStringEscaper.maximumLength(of: count)
                 let guardBytes = 16
@@ -196,7 +237,7 @@ struct JSONStringEscaperTests {
                 let written = buffer.withUnsafeMutableBufferPointer { buffer in
                     bytes.withUnsafeBufferPointer { bytes in
                         guard let start = buffer.baseAddress else { return 0 }
-                        return start.distance(to: JSONStringEscaper.write(bytes, to: start))
+                        return start.distance(to: JSONStringEscaper.write(bytes, to: start, usingVectors: usingVectors))
                     }
                 }
                 #expect(buffer[room...].allSatisfy { $0 == 0xAA }, "\(count) × \(filler) wrote past the room")
