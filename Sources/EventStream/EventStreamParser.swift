@@ -435,8 +435,7 @@ public struct EventStreamParser: Sendable {
     private static func value(of line: UnsafeBufferPointer<UInt8>, named name: StaticString) -> UnsafeBufferPointer<UInt8>? {
         let length = name.utf8CodeUnitCount
         guard line.count >= length, let base = line.baseAddress else { return nil }
-        let expected = name.utf8Start
-        for index in 0..<length where base[index] != expected[index] { return nil }
+        guard memcmp(base, name.utf8Start, length) == 0 else { return nil }
         if line.count == length { return UnsafeBufferPointer(start: base + length, count: 0) }
         return line[length] == .colon ? value(of: line, after: length) : nil
     }
@@ -583,45 +582,75 @@ struct JSONLineSink: ParserSink, ~Copyable {
     }
 }
 
-/// Finds line ends in one chunk: the next 128 bytes sixteen (SSE2) or eight at a time, then with
-/// libc's vectorised `memchr`, remembering the next CR and the next LF so that each byte is
-/// scanned at most once per kind, even when one kind is rare.
+/// Finds line ends in one chunk. On x86-64, the line breaks of 64 bytes at a time are found with
+/// SSE2 and kept as a bit mask, so that the next few short lines cost a shift each; otherwise, and
+/// past the first 128 bytes of a line, it looks eight bytes at a time and then with libc's
+/// vectorised `memchr`, remembering the next CR and the next LF so that each byte is scanned at
+/// most once per kind, even when one kind is rare.
 struct LineEndScanner {
     private let base: UnsafeRawPointer?
     private let count: Int
     private var nextLineFeed = -1
     private var nextCarriageReturn = -1
+    /// Bit i is set when byte `windowStart + i` is a CR or LF, for i below `windowEnd - windowStart`.
+    private var windowBreaks: UInt64 = 0
+    private var windowStart = 0
+    private var windowEnd = 0
 
     init(_ buffer: UnsafeRawBufferPointer) {
         base = buffer.baseAddress
         count = buffer.count
     }
 
-    /// The offset of the first CR or LF at or after `start`, if any.
+    /// The offset of the first CR or LF at or after `start`, if any. `start` never goes back.
     @inline(__always)
     mutating func lineEnd(from start: Int) -> Int? {
+        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+            if let base {
+                var position = start
+                for _ in 0..<2 {
+                    if position >= windowEnd {
+                        guard position + 64 <= count else { break }
+                        windowStart = position
+                        windowEnd = position + 64
+                        windowBreaks = Self.lineBreaks(in64: base + position)
+                    }
+                    let ahead = windowBreaks &>> UInt64(position - windowStart)
+                    if ahead != 0 { return position + ahead.trailingZeroBitCount }
+                    position = windowEnd
+                }
+                return lineEndByWords(from: position)
+            }
+        #endif
+        return lineEndByWords(from: start)
+    }
+
+    #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+        /// A mask of the CR and LF bytes among the 64 at `start`.
+        @inline(__always)
+        private static func lineBreaks(in64 start: UnsafeRawPointer) -> UInt64 {
+            let lineFeed = _mm_set1_epi8(CChar(bitPattern: .lineFeed))
+            let carriageReturn = _mm_set1_epi8(CChar(bitPattern: .carriageReturn))
+            var mask: UInt64 = 0
+            for part in 0..<4 {
+                let vector = _mm_loadu_si128((start + 16 * part).assumingMemoryBound(to: __m128i.self))
+                let breaks = _mm_or_si128(_mm_cmpeq_epi8(vector, lineFeed), _mm_cmpeq_epi8(vector, carriageReturn))
+                mask |= UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(breaks))) &<< UInt64(16 * part)
+            }
+            return mask
+        }
+    #endif
+
+    /// `lineEnd`, looking at the next 128 bytes a word at a time before paying for a call (unless
+    /// a line end further on is already known).
+    @inline(__always)
+    private mutating func lineEndByWords(from start: Int) -> Int? {
         #if _endian(little)
-            // Most lines are short: look at the next 128 bytes a vector or word at a time before paying for a
-            // call (unless a line end further on is already known).
             if let base {
                 var offset = start
                 let end = min(count, start + 128)
                 if nextLineFeed < end, nextLineFeed >= start { return scan(from: start) }
-                let lineFeedsOnly = nextCarriageReturn >= end
-                #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
-                    // Sixteen bytes at a time while they last, then words.
-                    let lineFeed = _mm_set1_epi8(CChar(bitPattern: .lineFeed))
-                    let carriageReturn = _mm_set1_epi8(CChar(bitPattern: .carriageReturn))
-                    while offset + 16 <= end {
-                        let vector = _mm_loadu_si128((base + offset).assumingMemoryBound(to: __m128i.self))
-                        var breaks = _mm_cmpeq_epi8(vector, lineFeed)
-                        if !lineFeedsOnly { breaks = _mm_or_si128(breaks, _mm_cmpeq_epi8(vector, carriageReturn)) }
-                        let found = _mm_movemask_epi8(breaks)
-                        if found != 0 { return offset + Int(found.trailingZeroBitCount) }
-                        offset += 16
-                    }
-                #endif
-                if lineFeedsOnly {
+                if nextCarriageReturn >= end {
                     // No CR before `end` (found by an earlier scan): look for LF alone.
                     while offset + 8 <= end {
                         if let found = Self.first(.lineFeed, in: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) {
