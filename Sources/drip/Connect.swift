@@ -11,6 +11,7 @@ import Workbench
 
 struct Connect: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "connect",
         abstract: "Connect to an event stream and print every event, like a browser's EventSource with more to see.",
         discussion: """
             Follows the EventSource rules: 200 with text/event-stream opens; 204 stops (exit 0); another status or

@@ -39,6 +39,7 @@ let dripVersion = "0.1.0"
 
 struct Repl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "repl",
         abstract: "Open the interactive workbench (the default when no subcommand is given).",
         discussion: """
             Reads commands from the terminal with line editing and history (~/.drip_history), or line by line
@@ -124,6 +125,7 @@ struct LimitOptions: ParsableArguments {
 
 struct Decode: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "decode",
         abstract: "Print what a browser's EventSource would dispatch from a captured text/event-stream.",
         discussion: """
             Reads FILE (or standard input) and prints one JSON object per line, in stream order:
@@ -157,6 +159,7 @@ struct Decode: ParsableCommand {
 
 struct Encode: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "encode",
         abstract: "Write a text/event-stream from JSON lines in the shape `drip decode` prints.",
         discussion: """
             Each line of FILE (or standard input) is one of:

@@ -4,6 +4,7 @@ import Workbench
 
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "load",
         abstract: "Open many subscriptions at once (and optionally publish) and report delivery: what wrk is for HTTP, for SSE.",
         discussion: """
             Opens --clients subscriptions to URL, at most --connect-concurrency at a time.

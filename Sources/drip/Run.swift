@@ -3,6 +3,7 @@ import Workbench
 
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run scripts of the command language and check their expectations, for CI.",
         discussion: """
             Each FILE runs in a fresh workbench, line by line, as if typed at the REPL.

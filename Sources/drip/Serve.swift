@@ -4,6 +4,7 @@ import Workbench
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Run the embedded SSE server alone.",
         discussion: """
             Streams are created on first use: GET /streams/NAME subscribes (Last-Event-ID or ?lastEventId= resumes
