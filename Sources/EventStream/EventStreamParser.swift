@@ -121,6 +121,10 @@ public struct EventStreamParser: Sendable {
             if bytes[0] == .lineFeed { index = 1 }
         }
         while index < count {
+            if !Sink.materialisesEvents, atCleanBlockStart(fields) {
+                index = writeSimpleBlocks(bytes, from: index, &scanner, &fields, &sink)
+                if index == count { break }
+            }
             guard let end = scanner.lineEnd(from: index) else {
                 let tail = count - index
                 if pendingLine.count + tail > limits.maxLineLength {
@@ -153,6 +157,80 @@ public struct EventStreamParser: Sendable {
                     index += 1
                 }
             }
+        }
+    }
+
+    /// Whether nothing of a block has been read yet (byte form, a line that lies in the chunk).
+    @inline(__always)
+    private func atCleanBlockStart(_ fields: ChunkFields?) -> Bool {
+        dataLineCount == 0 && !idBufferChanged && blockRetry == nil && !atStreamStart && pendingLine.isEmpty && typeBytes.isEmpty
+            && fields != nil && fields?.type == nil
+    }
+
+    /// The byte form's fast path, from a clean block start: whole blocks made only of an `event`
+    /// line, an `id` line (without NUL) and one `data` line, in any order, each at most once, ended
+    /// by LF and within the limits, are written straight to `sink` with no other bookkeeping, the
+    /// way `process` and `dispatch` would write them. Returns the start of the first block it does
+    /// not take (left to `process`, line by line, with the scanner as it was there).
+    @inline(__always)
+    private mutating func writeSimpleBlocks<Sink: ParserSink & ~Copyable>(
+        _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, _ scanner: inout LineEndScanner, _ fields: inout ChunkFields?,
+        _ sink: inout Sink
+    ) -> Int {
+        guard let base = bytes.baseAddress else { return start }
+        let committedBytes = lastEventIdBytes
+        return committedBytes.withUnsafeBufferPointer { committedBytes in
+            let defaultType = UnsafeBufferPointer(start: Self.defaultType.utf8Start, count: Self.defaultType.utf8CodeUnitCount)
+            var committed = fields?.lastEventId ?? committedBytes
+            var blockStart = start
+            var lines = 0
+            var scannerAtBlockStart = scanner
+            blocks: while true {
+                scannerAtBlockStart = scanner
+                var type: UnsafeBufferPointer<UInt8>?
+                var id: UnsafeBufferPointer<UInt8>?
+                var data: UnsafeBufferPointer<UInt8>?
+                var position = blockStart
+                var blockLines = 0
+                while true {
+                    guard let end = scanner.lineEnd(from: position), base[end] == .lineFeed, end - position <= limits.maxLineLength else {
+                        break blocks
+                    }
+                    blockLines += 1
+                    if end == position {
+                        position = end + 1
+                        break
+                    }
+                    let line = UnsafeBufferPointer(start: base + position, count: end - position)
+                    switch base[position] {
+                    case UInt8(ascii: "d"):
+                        guard data == nil, let value = Self.value(of: line, named: "data"), value.count < limits.maxEventSize else { break blocks }
+                        data = value
+                    case UInt8(ascii: "e"):
+                        guard type == nil, let value = Self.value(of: line, named: "event") else { break blocks }
+                        type = value
+                    case UInt8(ascii: "i"):
+                        guard id == nil, let value = Self.value(of: line, named: "id"), !value.contains(0) else { break blocks }
+                        id = value
+                    default:
+                        break blocks
+                    }
+                    position = end + 1
+                }
+                guard let data else { break blocks }
+                if let id { committed = id }
+                let eventType = type ?? defaultType
+                sink.event(type: eventType.isEmpty ? defaultType : eventType, data: data, id: committed)
+                if let id {
+                    fields?.lastEventId = id
+                    lastEventIdIsBehind = true
+                }
+                lines += blockLines
+                blockStart = position
+            }
+            scanner = scannerAtBlockStart
+            lineNumber += lines
+            return blockStart
         }
     }
 
