@@ -169,7 +169,7 @@ public struct EventStreamParser: Sendable {
 
     /// The byte form's fast path, from a clean block start: whole blocks made only of an `event`
     /// line, an `id` line (without NUL) and one `data` line, in any order, each at most once, ended
-    /// by LF and within the limits, are written straight to `sink` with no other bookkeeping, the
+    /// by LF, CRLF or CR and within the limits, are written straight to `sink` with no other bookkeeping, the
     /// way `process` and `dispatch` would write them. Returns the start of the first block it does
     /// not take (left to `process`, line by line, with the scanner as it was there).
     @inline(__always)
@@ -193,12 +193,17 @@ public struct EventStreamParser: Sendable {
                 var position = blockStart
                 var blockLines = 0
                 while true {
-                    guard let end = scanner.lineEnd(from: position), base[end] == .lineFeed, end - position <= limits.maxLineLength else {
-                        break blocks
+                    guard let end = scanner.lineEnd(from: position), end - position <= limits.maxLineLength else { break blocks }
+                    // The next line starts after LF, CRLF or a lone CR; a CR that ends the chunk is
+                    // left to the general path, which remembers it.
+                    var next = end + 1
+                    if base[end] == .carriageReturn {
+                        guard next < bytes.count else { break blocks }
+                        if base[next] == .lineFeed { next += 1 }
                     }
                     blockLines += 1
                     if end == position {
-                        position = end + 1
+                        position = next
                         break
                     }
                     let line = UnsafeBufferPointer(start: base + position, count: end - position)
@@ -215,7 +220,7 @@ public struct EventStreamParser: Sendable {
                     default:
                         break blocks
                     }
-                    position = end + 1
+                    position = next
                 }
                 guard let data else { break blocks }
                 if let id { committed = id }

@@ -107,6 +107,18 @@ struct JSONLineFormTests {
         #expect(parser.lastEventId == "9")
     }
 
+    @Test("a CR that ends a chunk and the LF that starts the next are one line end, in both forms and for the line count")
+    func carriageReturnAtChunkEnd() {
+        let long = String(repeating: "z", count: 30)
+        let chunks = [Array("data: first\n\nid: 1\r\ndata: a\r\n\r".utf8), Array("\ndata: b\r\n\r\ndata: \(long)\r\n".utf8)]
+        let limits = EventStreamParser.Limits(maxLineLength: 20)
+        let materialised = Self.parse(chunks, limits: limits, comments: false) { _ in false }
+        let json = Self.parse(chunks, limits: limits, comments: false) { _ in true }
+        #expect(json == materialised)
+        #expect(json.error == .lineTooLong(line: 8, limit: 20))
+        #expect(String(decoding: json.lines, as: UTF8.self).split(separator: "\n").count == 3)
+    }
+
     @Test("a limit error leaves the lines before it and the parser failed, as in the materialised form")
     func limitError() throws {
         let stream = Array("data: short\n\ndata: \(String(repeating: "y", count: 40))\n\n".utf8)
