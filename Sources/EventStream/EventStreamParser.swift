@@ -78,6 +78,9 @@ public struct EventStreamParser: Sendable {
     private var idBufferChanged = false
     private var blockRetry: Int?
     private var sawCarriageReturn = false
+    /// Output bytes set aside per input byte for the JSON-line form; doubled when a chunk's lines
+    /// outgrow it (small events expand more).
+    private var jsonRoomPerInputByte = 2
     private var atStreamStart = true
     private var failure: EventStreamError?
 
@@ -102,9 +105,31 @@ public struct EventStreamParser: Sendable {
     ///
     /// A retry is only written as a line; `reconnectionTime` holds the latest after the call.
     public mutating func parse(_ chunk: UnsafeRawBufferPointer, appendingJSONLinesTo lines: inout [UInt8]) throws(EventStreamError) {
-        var sink = JSONLineSink(capacity: 2 * chunk.count + 1024)
-        defer { sink.appendLines(to: &lines) }
-        try scan(chunk, into: &sink)
+        let estimate = jsonRoomPerInputByte * chunk.count + 1024
+        guard lines.isEmpty else {
+            var sink = JSONLineSink(capacity: estimate)
+            defer { sink.appendLines(to: &lines) }
+            return try scan(chunk, into: &sink)
+        }
+        // The usual call, with nothing before: the lines are written straight into a new array,
+        // not copied into it, unless they outgrow the room estimated for them.
+        var failure: EventStreamError?
+        var outgrown: [UInt8] = []
+        lines = [UInt8](unsafeUninitializedCapacity: estimate) { storage, initialized in
+            var sink = JSONLineSink(writingInto: storage)
+            do throws(EventStreamError) { try scan(chunk, into: &sink) } catch { failure = error }
+            if sink.isInGivenStorage {
+                initialized = sink.count
+            } else {
+                sink.appendLines(to: &outgrown)
+                initialized = 0
+            }
+        }
+        if !outgrown.isEmpty {
+            lines = outgrown
+            jsonRoomPerInputByte = min(2 * jsonRoomPerInputByte, 64)
+        }
+        if let failure { throw failure }
     }
 
     private mutating func scan<Sink: ParserSink & ~Copyable>(_ chunk: UnsafeRawBufferPointer, into sink: inout Sink) throws(EventStreamError) {
@@ -596,14 +621,35 @@ struct JSONLineSink: ParserSink, ~Copyable {
     private var start: UnsafeMutablePointer<UInt8>
     private var end: UnsafeMutablePointer<UInt8>
     private var capacity: Int
+    /// False while writing into storage the caller owns (and frees).
+    private var ownsStorage: Bool
 
     init(capacity: Int) {
         self.capacity = capacity
         start = .allocate(capacity: capacity)
         end = start
+        ownsStorage = true
     }
 
-    deinit { start.deallocate() }
+    /// Writes into `storage` until it is full, then moves what it wrote to storage of its own.
+    init(writingInto storage: UnsafeMutableBufferPointer<UInt8>) {
+        if let base = storage.baseAddress {
+            start = base
+            capacity = storage.count
+            ownsStorage = false
+        } else {
+            capacity = 256
+            start = .allocate(capacity: capacity)
+            ownsStorage = true
+        }
+        end = start
+    }
+
+    deinit { if ownsStorage { start.deallocate() } }
+
+    /// Whether everything written is still in the storage given to `init(writingInto:)`.
+    var isInGivenStorage: Bool { !ownsStorage }
+    var count: Int { start.distance(to: end) }
 
     func appendLines(to lines: inout [UInt8]) {
         lines.append(contentsOf: UnsafeBufferPointer(start: start, count: start.distance(to: end)))
@@ -643,7 +689,11 @@ struct JSONLineSink: ParserSink, ~Copyable {
         end = Self.copy("\"}\n", to: output)
     }
 
-    private static let eventFramingLength = #"{"type":"","data":"","lastEventId":""}"#.utf8.count + 1
+    /// Computed rather than stored, so that no lazy initialisation is checked per event.
+    private static var eventFramingLength: Int {
+        let framing: StaticString = #"{"type":"","data":"","lastEventId":""}"#
+        return framing.utf8CodeUnitCount + 1
+    }
 
     /// Makes room for `count` more bytes after `end`.
     @inline(__always)
@@ -653,7 +703,8 @@ struct JSONLineSink: ParserSink, ~Copyable {
         capacity = max(2 * capacity, used + count)
         let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
         grown.update(from: start, count: used)
-        start.deallocate()
+        if ownsStorage { start.deallocate() }
+        ownsStorage = true
         start = grown
         end = grown + used
     }

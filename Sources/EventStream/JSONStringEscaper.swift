@@ -29,8 +29,20 @@ public enum JSONStringEscaper {
 
     /// Writes `bytes` escaped (without quotes) to `destination`, which has room for
     /// `maximumLength(of: bytes.count)` bytes, and returns the end of what was written.
+    /// A short plain string (an event type, an id) is copied where the call is; anything else goes
+    /// to one shared loop.
     @inline(__always)
     public static func write(_ bytes: UnsafeBufferPointer<UInt8>, to destination: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        #if _endian(little)
+            if bytes.count < 16, let base = bytes.baseAddress, let copied = copyPlainShort(base, count: bytes.count, to: destination) {
+                return copied
+            }
+        #endif
+        return writeAny(bytes, to: destination)
+    }
+
+    @inline(never)
+    private static func writeAny(_ bytes: UnsafeBufferPointer<UInt8>, to destination: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
         write(bytes, to: destination, usingVectors: true)
     }
 

@@ -55,7 +55,14 @@ struct JSONLineFormTests {
             do throws(EventStreamError) {
                 try withBytes(chunk) { (bytes) throws(EventStreamError) in
                     if jsonForm(index) {
-                        try parser.parse(bytes, appendingJSONLinesTo: &outcome.lines)
+                        // Into an empty array (written in place) and onto what is there (appended), in turns.
+                        if index % 2 == 0 {
+                            var lines: [UInt8] = []
+                            defer { outcome.lines += lines }
+                            try parser.parse(bytes, appendingJSONLinesTo: &lines)
+                        } else {
+                            try parser.parse(bytes, appendingJSONLinesTo: &outcome.lines)
+                        }
                     } else {
                         try parser.parse(bytes) { $0.appendJSONLine(to: &outcome.lines) }
                     }
@@ -117,6 +124,19 @@ struct JSONLineFormTests {
         #expect(json == materialised)
         #expect(json.error == .lineTooLong(line: 8, limit: 20))
         #expect(String(decoding: json.lines, as: UTF8.self).split(separator: "\n").count == 3)
+    }
+
+    @Test("lines that outgrow the room set aside for a chunk (tiny events) are all there, then and after")
+    func outgrowingTheRoom() {
+        let tiny = Array(String(repeating: "data\n\n:c\n", count: 800).utf8)
+        let chunks = [tiny, tiny, tiny, Array("data: last\n\n".utf8)]
+        for comments in [false, true] {
+            let limits = EventStreamParser.Limits()
+            let materialised = Self.parse(chunks, limits: limits, comments: comments) { _ in false }
+            let json = Self.parse(chunks, limits: limits, comments: comments) { _ in true }
+            #expect(json == materialised)
+            #expect(json.lines.count > 8 * tiny.count)
+        }
     }
 
     @Test("a limit error leaves the lines before it and the parser failed, as in the materialised form")
