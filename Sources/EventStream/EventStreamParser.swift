@@ -127,7 +127,7 @@ public struct EventStreamParser: Sendable {
         }
         if !outgrown.isEmpty {
             lines = outgrown
-            jsonRoomPerInputByte = min(2 * jsonRoomPerInputByte, 64)
+            jsonRoomPerInputByte = min(2 * jsonRoomPerInputByte, 16)
         }
         if let failure { throw failure }
     }

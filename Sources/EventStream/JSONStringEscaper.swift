@@ -9,7 +9,7 @@
 ///
 /// So escaping raw bytes gives the same text as decoding them to a `String` and escaping that, without
 /// making the string. Plain ASCII is copied sixteen bytes at a time (SSE2 on x86-64) or eight
-/// (elsewhere, and for the tail); short strings with nothing to escape as one word.
+/// (elsewhere, and for the tail); short strings with nothing to escape as one or two words.
 public enum JSONStringEscaper {
     /// The room `write` needs for `count` input bytes: 6 per byte (a control byte becomes `\u00XX`),
     /// plus 16 because it stores whole vectors and keeps only part of the last.
@@ -152,7 +152,7 @@ public enum JSONStringEscaper {
     /// Copies `count` (below 16) bytes that need no escaping and returns the end of the copy; nil,
     /// having written nothing that counts, when one of them needs attention.
     @inline(__always)
-    private static func copyPlainShort(
+    static func copyPlainShort(
         _ base: UnsafePointer<UInt8>, count: Int, to destination: UnsafeMutablePointer<UInt8>
     ) -> UnsafeMutablePointer<UInt8>? {
         let source = UnsafeRawPointer(base)
@@ -171,7 +171,8 @@ public enum JSONStringEscaper {
             target.storeBytes(of: last, toByteOffset: count - 4, as: UInt32.self)
         } else if count > 0 {
             let (first, middle, last) = (base[0], base[count / 2], base[count - 1])
-            guard attention(UInt64(first) | UInt64(middle) << 8 | UInt64(last) << 16) == 0 else { return nil }
+            // Only the three bytes gathered count: the empty ones above would read as NUL.
+            guard attention(UInt64(first) | UInt64(middle) << 8 | UInt64(last) << 16) & 0x80_8080 == 0 else { return nil }
             destination[0] = first
             destination[count / 2] = middle
             destination[count - 1] = last

@@ -194,6 +194,35 @@ struct JSONStringEscaperTests {
         return "\"" + String(decoding: output[..<written], as: UTF8.self) + "\""
     }
 
+    @Test("short strings (0 to 15 bytes) are copied whole when plain, and left to the loops otherwise")
+    func plainShortStrings() {
+        for count in 0..<16 {
+            let plain = (0..<count).map { UInt8(ascii: "a") + UInt8($0) }
+            var output = [UInt8](repeating: 0, count: 16)
+            let copied = plain.withUnsafeBufferPointer { plain in
+                output.withUnsafeMutableBufferPointer { output -> Int? in
+                    guard let source = plain.baseAddress ?? UnsafePointer(output.baseAddress), let target = output.baseAddress else { return nil }
+                    return JSONStringEscaper.copyPlainShort(source, count: count, to: target).map { target.distance(to: $0) }
+                }
+            }
+            #expect(copied == count, "\(count) plain bytes")
+            #expect(Array(output[..<count]) == plain)
+            for position in 0..<count {
+                for special: UInt8 in [UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x00, 0x1F, 0x80, 0xFF] {
+                    var bytes = plain
+                    bytes[position] = special
+                    let refused = bytes.withUnsafeBufferPointer { bytes in
+                        output.withUnsafeMutableBufferPointer { output in
+                            guard let source = bytes.baseAddress, let target = output.baseAddress else { return false }
+                            return JSONStringEscaper.copyPlainShort(source, count: count, to: target) == nil
+                        }
+                    }
+                    #expect(refused, "byte \(special) at \(position) of \(count)")
+                }
+            }
+        }
+    }
+
     @Test("appendQuoted writes the quoted escape")
     func appendQuoted() {
         var output = Array("[".utf8)
