@@ -31,11 +31,23 @@ private func transcode(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamPars
     var lines: [UInt8] = []
     var failure: EventStreamError?
     var offset = 0
+    var chunkIndex = 0
     while offset < bytes.count {
         let end = min(offset + chunkSize, bytes.count)
+        // Into an empty array (written in place) and onto what is there (appended), in turns.
+        let inPlace = chunkIndex % 2 == 0
+        chunkIndex += 1
+        var chunkLines: [UInt8] = []
         let result = bytes[offset..<end].withUnsafeBytes { chunk in
-            Result { () throws(EventStreamError) in try parser.parse(chunk, appendingJSONLinesTo: &lines) }
+            Result { () throws(EventStreamError) in
+                if inPlace {
+                    try parser.parse(chunk, appendingJSONLinesTo: &chunkLines)
+                } else {
+                    try parser.parse(chunk, appendingJSONLinesTo: &lines)
+                }
+            }
         }
+        lines += chunkLines
         if case .failure(let error) = result {
             failure = error
             break

@@ -60,14 +60,13 @@ func parseOnce(_ bytes: [UInt8], chunkSize: Int) -> (events: Int, dataBytes: Int
 }
 
 func transcodeOnce(_ bytes: [UInt8], chunkSize: Int) -> (events: Int, dataBytes: Int) {
-    var lines: [UInt8] = []
     var written = 0
     var checksum = 0
     parseInChunks(bytes, chunkSize: chunkSize) { (parser, chunk) throws(EventStreamError) in
+        var lines: [UInt8] = []
         try parser.parse(chunk, appendingJSONLinesTo: &lines)
         written += lines.count
         checksum &+= Int(lines.last ?? 0)
-        lines.removeAll(keepingCapacity: true)
     }
     return (written, checksum)
 }

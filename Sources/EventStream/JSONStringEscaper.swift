@@ -29,8 +29,8 @@ public enum JSONStringEscaper {
 
     /// Writes `bytes` escaped (without quotes) to `destination`, which has room for
     /// `maximumLength(of: bytes.count)` bytes, and returns the end of what was written.
-    /// A short plain string (an event type, an id) is copied where the call is; anything else goes
-    /// to one shared loop.
+    /// A short plain string (an event type, an id) is copied where the call is, as one or two words
+    /// that may overlap (no byte outside the string is read); anything else goes to one shared loop.
     @inline(__always)
     public static func write(_ bytes: UnsafeBufferPointer<UInt8>, to destination: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
         #if _endian(little)
@@ -57,10 +57,6 @@ public enum JSONStringEscaper {
         var index = 0
         var output = destination
         #if _endian(little)
-            // A short string (an event type, an id) with nothing to escape: read as two words that
-            // may overlap, checked once and stored the same way (no byte read twice is written
-            // differently, and no byte outside the string is read).
-            if count < 16, let copied = copyPlainShort(base, count: count, to: destination) { return copied }
             #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
                 // Sixteen bytes at a time, each vector stored whole.
                 let quote = _mm_set1_epi8(CChar(bitPattern: .quotationMark))

@@ -295,8 +295,8 @@ public enum EventSourceClient {
                     }
                     if !batch.events.isEmpty || !batch.lines.isEmpty {
                         await handle(batch)
-                        batch.events.removeAll()
-                        batch.lines.removeAll(keepingCapacity: true)
+                        // Emptied, not kept: the parser writes the next read's lines into a new array.
+                        batch = Batch()
                     }
                     if let decision {
                         outcome = decision

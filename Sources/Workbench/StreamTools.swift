@@ -14,9 +14,9 @@ public struct DecodeTool: Sendable {
     /// Decodes `input` to `output`; an unterminated final block is discarded, as at end of stream.
     public func run(input: borrowing InputFile, output: inout OutputWriter) throws(ToolError) {
         var parser = EventStreamParser(limits: limits, reportsComments: reportsComments)
-        var lines: [UInt8] = []
         try input.forEachChunk { (chunk) throws(ToolError) in
-            lines.removeAll(keepingCapacity: true)
+            // Empty, so that the parser writes the lines straight into a new array.
+            var lines: [UInt8] = []
             do throws(EventStreamError) {
                 try parser.parse(chunk, appendingJSONLinesTo: &lines)
             } catch {
