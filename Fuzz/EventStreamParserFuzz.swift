@@ -5,6 +5,8 @@
 // - parse → encode → parse giving back the same events, retries and last event id;
 // - the JSON-lines form (`parse(_:appendingJSONLinesTo:)`) writing exactly the lines of the outputs,
 //   with the same last event id and error;
+// - the borrowed form (`parse(_:borrowingEvents:)`) handing over exactly the events of the outputs,
+//   with the same last event id and error;
 // - the JSON reader never crashing on the same bytes.
 
 private func parse(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([EventStreamParser.Output], String, EventStreamError?) {
@@ -58,6 +60,31 @@ private func transcode(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamPars
     return (lines, parser.lastEventId, failure)
 }
 
+/// The events of the borrowed form, as (type, data, last event id).
+private func borrow(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([[String]], String, EventStreamError?) {
+    var parser = EventStreamParser(limits: limits, reportsComments: true)
+    var events: [[String]] = []
+    var failure: EventStreamError?
+    var offset = 0
+    while offset < bytes.count {
+        let end = min(offset + chunkSize, bytes.count)
+        let result = bytes[offset..<end].withUnsafeBytes { chunk in
+            Result { () throws(EventStreamError) in
+                try parser.parse(chunk) { (event: EventStreamParser.BorrowedEvent) in
+                    events.append([event.type, event.data, event.lastEventId].map { String(decoding: $0, as: UTF8.self) })
+                }
+            }
+        }
+        if case .failure(let error) = result {
+            failure = error
+            break
+        }
+        offset = end
+    }
+    parser.endOfStream()
+    return (events, parser.lastEventId, failure)
+}
+
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzEventStreamParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -78,6 +105,15 @@ public func fuzzEventStreamParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
         fatalError(
             "the JSON-lines form differs: \(String(decoding: json.0, as: UTF8.self).debugDescription) vs \(String(decoding: expectedLines, as: UTF8.self).debugDescription), \(json.1) vs \(whole.1), \(String(describing: json.2)) vs \(String(describing: whole.2))"
         )
+    }
+
+    let expectedEvents = whole.0.compactMap { output -> [String]? in
+        guard case .event(let event) = output else { return nil }
+        return [event.type, event.data, event.id ?? ""]
+    }
+    let borrowed = borrow(bytes, chunkSize: chunkSize, limits: limits)
+    guard borrowed.0 == expectedEvents, borrowed.1 == whole.1, borrowed.2 == whole.2 else {
+        fatalError("the borrowed form differs: \(borrowed) vs \(expectedEvents), \(whole.1), \(String(describing: whole.2))")
     }
 
     if whole.2 == nil {

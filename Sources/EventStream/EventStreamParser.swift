@@ -132,6 +132,26 @@ public struct EventStreamParser: Sendable {
         if let failure { throw failure }
     }
 
+    /// One dispatched event as bytes: its type (`message` when the stream set none), its data (lines
+    /// joined with LF) and the last event id. The buffers point into the chunk being parsed or into
+    /// the parser's own, so they are valid only during the call that hands the event over.
+    public struct BorrowedEvent {
+        public let type: UnsafeBufferPointer<UInt8>
+        public let data: UnsafeBufferPointer<UInt8>
+        public let lastEventId: UnsafeBufferPointer<UInt8>
+    }
+
+    /// Parses one chunk, handing each event it completes to `event` as bytes, in order: the same
+    /// events `parse(_:_:)` makes, without making a string for any of them — for a reader that only
+    /// looks at events (a load generator). A `retry` only updates `reconnectionTime`; comments are
+    /// not reported.
+    public mutating func parse(_ chunk: UnsafeRawBufferPointer, borrowingEvents event: (BorrowedEvent) -> Void) throws(EventStreamError) {
+        try withoutActuallyEscaping(event) { (event) throws(EventStreamError) in
+            var sink = BorrowedEventSink(event: event)
+            try scan(chunk, into: &sink)
+        }
+    }
+
     private mutating func scan<Sink: ParserSink & ~Copyable>(_ chunk: UnsafeRawBufferPointer, into sink: inout Sink) throws(EventStreamError) {
         if let failure { throw failure }
         if parsesToBytes == Sink.materialisesEvents { switchForm() }
@@ -613,6 +633,19 @@ private struct OutputSink: ParserSink {
     func event(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {}
     func retry(_ milliseconds: Int) { output(.retry(milliseconds)) }
     func comment(_ text: UnsafeBufferPointer<UInt8>) { output(.comment(String(decoding: text, as: UTF8.self))) }
+}
+
+private struct BorrowedEventSink: ParserSink {
+    let event: (EventStreamParser.BorrowedEvent) -> Void
+
+    static var materialisesEvents: Bool { false }
+    /// Not called: this sink takes events as bytes.
+    func event(_ event: consuming ServerSentEvent) {}
+    func event(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {
+        event(.init(type: type, data: data, lastEventId: id))
+    }
+    func retry(_ milliseconds: Int) {}
+    func comment(_ text: UnsafeBufferPointer<UInt8>) {}
 }
 
 /// Writes `{"type":…,"data":…,"lastEventId":…}`, `{"retry":N}` and `{"comment":…}` lines into a

@@ -38,59 +38,49 @@ struct JSONLineFormTests {
         return chunks
     }
 
-    struct Outcome: Equatable {
-        var lines: [UInt8] = []
-        var lastEventIds: [String] = []
-        var reconnectionTimes: [Int?] = []
-        var error: EventStreamError?
-    }
-
     /// Parses `chunks`; `jsonForm(i)` says which form parses chunk `i`.
     static func parse(
         _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, lastEventId: String = "", jsonForm: (Int) -> Bool
-    ) -> Outcome {
-        var parser = EventStreamParser(limits: limits, reportsComments: comments, lastEventId: lastEventId)
-        var outcome = Outcome()
-        for (index, chunk) in chunks.enumerated() {
-            do throws(EventStreamError) {
-                try withBytes(chunk) { (bytes) throws(EventStreamError) in
-                    if jsonForm(index) {
-                        // Into an empty array (written in place) and onto what is there (appended), in turns.
-                        if index % 2 == 0 {
-                            var lines: [UInt8] = []
-                            defer { outcome.lines += lines }
-                            try parser.parse(bytes, appendingJSONLinesTo: &lines)
-                        } else {
-                            try parser.parse(bytes, appendingJSONLinesTo: &outcome.lines)
-                        }
-                    } else {
-                        try parser.parse(bytes) { $0.appendJSONLine(to: &outcome.lines) }
-                    }
+    ) -> ParseOutcome<[UInt8]> {
+        feed(chunks, limits: limits, comments: comments, lastEventId: lastEventId) { (index, bytes, parser, lines) throws(EventStreamError) in
+            if jsonForm(index) {
+                // Into an empty array (written in place) and onto what is there (appended), in turns.
+                if index % 2 == 0 {
+                    var fresh: [UInt8] = []
+                    defer { lines += fresh }
+                    try parser.parse(bytes, appendingJSONLinesTo: &fresh)
+                } else {
+                    try parser.parse(bytes, appendingJSONLinesTo: &lines)
                 }
-            } catch {
-                outcome.error = error
-                break
+            } else {
+                try parser.parse(bytes) { $0.appendJSONLine(to: &lines) }
             }
-            outcome.lastEventIds.append(parser.lastEventId)
-            outcome.reconnectionTimes.append(parser.reconnectionTime)
         }
-        parser.endOfStream()
-        outcome.lastEventIds.append(parser.lastEventId)
-        return outcome
     }
 
-    @Test("random streams, random chunks: the JSON form writes what the materialised form prints", arguments: 0..<8)
-    func randomStreams(seed: UInt64) {
+    /// 150 random streams for `seed`, each cut into random chunks, with random limits and comments
+    /// reported or not; `body` also gets the generator, for choices of its own.
+    static func forEachRandomCase(
+        seed: UInt64,
+        _ body: (_ stream: [UInt8], _ chunks: [[UInt8]], _ limits: EventStreamParser.Limits, _ comments: Bool, inout SeededGenerator) -> Void
+    ) {
         var generator = SeededGenerator(seed: seed)
         for _ in 0..<150 {
-            let stream = Self.randomStream(using: &generator, pieces: Int.random(in: 0...60, using: &generator))
-            let chunks = Self.randomChunks(of: stream, using: &generator)
+            let stream = randomStream(using: &generator, pieces: Int.random(in: 0...60, using: &generator))
+            let chunks = randomChunks(of: stream, using: &generator)
             let limits =
                 Bool.random(using: &generator)
                 ? EventStreamParser.Limits()
                 : EventStreamParser.Limits(
                     maxLineLength: Int.random(in: 8...80, using: &generator), maxEventSize: Int.random(in: 8...200, using: &generator))
             let comments = Bool.random(using: &generator)
+            body(stream, chunks, limits, comments, &generator)
+        }
+    }
+
+    @Test("random streams, random chunks: the JSON form writes what the materialised form prints", arguments: 0..<8)
+    func randomStreams(seed: UInt64) {
+        Self.forEachRandomCase(seed: seed) { stream, chunks, limits, comments, generator in
             let materialised = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7") { _ in false }
             let json = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7") { _ in true }
             #expect(json == materialised, "stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
@@ -123,7 +113,7 @@ struct JSONLineFormTests {
         let json = Self.parse(chunks, limits: limits, comments: false) { _ in true }
         #expect(json == materialised)
         #expect(json.error == .lineTooLong(line: 8, limit: 20))
-        #expect(String(decoding: json.lines, as: UTF8.self).split(separator: "\n").count == 3)
+        #expect(String(decoding: json.output, as: UTF8.self).split(separator: "\n").count == 3)
     }
 
     @Test("lines that outgrow the room set aside for a chunk (tiny events) are all there, then and after")
@@ -135,7 +125,7 @@ struct JSONLineFormTests {
             let materialised = Self.parse(chunks, limits: limits, comments: comments) { _ in false }
             let json = Self.parse(chunks, limits: limits, comments: comments) { _ in true }
             #expect(json == materialised)
-            #expect(json.lines.count > 8 * tiny.count)
+            #expect(json.output.count > 8 * tiny.count)
         }
     }
 
@@ -152,6 +142,38 @@ struct JSONLineFormTests {
             try withBytes(Array("\n".utf8)) { (bytes) throws(EventStreamError) in try parser.parse(bytes, appendingJSONLinesTo: &lines) }
         }
     }
+}
+
+/// What parsing a stream chunk by chunk gave: the form's output, the state a reconnect uses (last
+/// event id, reconnection time) after each chunk and after the end, and the error that stopped it.
+struct ParseOutcome<Output: Equatable>: Equatable {
+    var output: Output
+    var lastEventIds: [String] = []
+    var reconnectionTimes: [Int?] = []
+    var error: EventStreamError?
+}
+
+/// Feeds `chunks` one at a time to `parseChunk` (chunk index, bytes, parser, output so far) with a
+/// parser made of `limits`, `comments` and `lastEventId`, until the first error; then ends the stream.
+func feed<Output: Equatable & RangeReplaceableCollection>(
+    _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, lastEventId: String,
+    _ parseChunk: (Int, UnsafeRawBufferPointer, inout EventStreamParser, inout Output) throws(EventStreamError) -> Void
+) -> ParseOutcome<Output> {
+    var parser = EventStreamParser(limits: limits, reportsComments: comments, lastEventId: lastEventId)
+    var outcome = ParseOutcome(output: Output())
+    for (index, chunk) in chunks.enumerated() {
+        do throws(EventStreamError) {
+            try withBytes(chunk) { (bytes) throws(EventStreamError) in try parseChunk(index, bytes, &parser, &outcome.output) }
+        } catch {
+            outcome.error = error
+            break
+        }
+        outcome.lastEventIds.append(parser.lastEventId)
+        outcome.reconnectionTimes.append(parser.reconnectionTime)
+    }
+    parser.endOfStream()
+    outcome.lastEventIds.append(parser.lastEventId)
+    return outcome
 }
 
 /// `bytes` as a raw buffer, for a body that throws only `EventStreamError`.
@@ -305,5 +327,54 @@ struct JSONStringEscaperTests {
                 #expect("\"" + String(decoding: buffer[..<written], as: UTF8.self) + "\"" == Self.reference(bytes))
             }
         }
+    }
+}
+
+/// `parse(_:borrowingEvents:)` against the materialised form: the same events (type, data, last
+/// event id), the same state after each chunk, the same error, for any bytes, chunking and limits.
+@Suite("Parsing to borrowed events")
+struct BorrowedEventFormTests {
+    /// Parses `chunks`; `borrowed(i)` says whether chunk `i` is parsed to borrowed events.
+    static func parse(
+        _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, borrowed: (Int) -> Bool
+    ) -> ParseOutcome<[[String]]> {
+        feed(chunks, limits: limits, comments: comments, lastEventId: "7") { (index, bytes, parser, events) throws(EventStreamError) in
+            if borrowed(index) {
+                try parser.parse(bytes) { (event: EventStreamParser.BorrowedEvent) in
+                    events.append([event.type, event.data, event.lastEventId].map { String(decoding: $0, as: UTF8.self) })
+                }
+            } else {
+                try parser.parse(bytes) { output in
+                    guard case .event(let event) = output else { return }
+                    events.append([event.type, event.data, event.id ?? ""])
+                }
+            }
+        }
+    }
+
+    @Test("random streams, random chunks: borrowed events are the materialised ones", arguments: 0..<8)
+    func randomStreams(seed: UInt64) {
+        JSONLineFormTests.forEachRandomCase(seed: seed) { stream, chunks, limits, comments, generator in
+            let materialised = Self.parse(chunks, limits: limits, comments: comments) { _ in false }
+            let borrowed = Self.parse(chunks, limits: limits, comments: comments) { _ in true }
+            #expect(borrowed == materialised, "stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
+            let mixed = Self.parse(chunks, limits: limits, comments: comments) { _ in Bool.random(using: &generator) }
+            #expect(mixed == materialised, "forms switched between chunks, stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
+        }
+    }
+
+    @Test("an event split over one-byte chunks arrives whole, with the default type and the id in force")
+    func oneByteChunks() throws {
+        let stream = Array("id: 3\ndata: {\"seq\":1}\n\nevent: tick\ndata: a\ndata: b\n\n".utf8)
+        var parser = EventStreamParser()
+        var events: [[String]] = []
+        for byte in stream {
+            try withBytes([byte]) { (bytes) throws(EventStreamError) in
+                try parser.parse(bytes) { (event: EventStreamParser.BorrowedEvent) in
+                    events.append([event.type, event.data, event.lastEventId].map { String(decoding: $0, as: UTF8.self) })
+                }
+            }
+        }
+        #expect(events == [["message", "{\"seq\":1}", "3"], ["tick", "a\nb", "3"]])
     }
 }
