@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Reads HTTP/1.1 responses from raw bytes, without I/O: the status line and headers, then the
 /// body de-chunked, or of `Content-Length`, or as it comes until the connection ends, handing body
 /// bytes straight to the caller — the short path from socket to `EventStreamParser`. After a
@@ -95,18 +103,24 @@ public struct HTTPResponseReader: Sendable {
                     state = .fixed(remaining: remaining - take)
                 }
             case .chunkSize:
+                // Usually the whole size line is in this read: parse it where it lies.
+                if pending.isEmpty, let base = bytes.baseAddress,
+                    let found = memchr(base + index, Int32(UInt8(ascii: "\n")), min(bytes.count - index, Self.maxChunkSizeLine + 1))
+                {
+                    let end = base.distance(to: UnsafeRawPointer(found))
+                    state = try Self.chunkState(sizeLine: UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
+                    index = end + 1
+                    continue
+                }
                 let byte = bytes[index]
                 index += 1
                 if byte == UInt8(ascii: "\n") {
-                    let line = pending.prefix { $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: " ") }
+                    let line = pending
                     pending.removeAll()
-                    guard let size = Int(String(decoding: line, as: UTF8.self), radix: 16), size >= 0 else {
-                        throw Failure(description: "malformed chunk size \(String(decoding: line, as: UTF8.self).debugDescription)")
-                    }
-                    state = size == 0 ? .trailers : .chunkData(remaining: size)
+                    state = try line.withUnsafeBytes { line in Result { () throws(Failure) in try Self.chunkState(sizeLine: line) } }.get()
                 } else {
                     pending.append(byte)
-                    if pending.count > 1024 { throw Failure(description: "chunk-size line longer than 1024 bytes") }
+                    if pending.count > Self.maxChunkSizeLine { throw Failure(description: "chunk-size line longer than 1024 bytes") }
                 }
             case .chunkData(let remaining):
                 let take = min(remaining, bytes.count - index)
@@ -130,6 +144,35 @@ public struct HTTPResponseReader: Sendable {
                 }
             }
         }
+    }
+
+    private static let maxChunkSizeLine = 1024
+
+    /// What follows a chunk-size line (without its LF): the chunk's data, or the trailers after the last chunk.
+    /// The size is one or more hex digits, ended by the line, a CR, a space or a `;` extension.
+    private static func chunkState(sizeLine line: UnsafeRawBufferPointer) throws(Failure) -> State {
+        var size = 0
+        var digits = 0
+        for byte in line {
+            if byte == UInt8(ascii: ";") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: " ") { break }
+            let value: Int
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = Int(byte - UInt8(ascii: "a")) + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = Int(byte - UInt8(ascii: "A")) + 10
+            default: value = -1
+            }
+            digits += 1
+            guard value >= 0, size <= (Int.max - value) / 16 else { throw malformedChunkSize(line) }
+            size = size * 16 + value
+        }
+        guard digits > 0 else { throw malformedChunkSize(line) }
+        return size == 0 ? .trailers : .chunkData(remaining: size)
+    }
+
+    private static func malformedChunkSize(_ line: UnsafeRawBufferPointer) -> Failure {
+        let size = line.prefix { $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: " ") }
+        return Failure(description: "malformed chunk size \(String(decoding: size, as: UTF8.self).debugDescription)")
     }
 
     private mutating func headComplete(appending byte: UInt8) -> Bool {

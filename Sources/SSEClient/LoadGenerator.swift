@@ -127,7 +127,8 @@ public enum LoadGenerator {
     private static func run(_ options: LoadOptions, group: EventLoopGroup, progress: @escaping @Sendable (String) -> Void) async throws -> LoadReport
     {
         progress("connecting \(options.clients) subscriber\(options.clients == 1 ? "" : "s") to \(options.url)")
-        let subscriptions = await connectAll(options, group: group)
+        let tally = DeliveryTally()
+        let subscriptions = await connectAll(options, group: group, tally: tally)
         let connected = subscriptions.compactMap { try? $0.get() }
         var failures: [String: Int] = [:]
         for case .failure(let error) in subscriptions { failures[String(describing: error), default: 0] += 1 }
@@ -141,20 +142,10 @@ public enum LoadGenerator {
             let publisher = try await Publisher.connect(to: publishURL, headers: options.headers, group: group)
             let churning = Task { await churn.run() }
             defer { churning.cancel() }
-            let publishStart = Clock.nanoseconds()
-            var inFlight: [EventLoopFuture<Void>] = []
-            for sequence in 1...max(1, options.events) where options.events > 0 {
-                if let rate = options.rate, rate > 0 {
-                    let due = publishStart + UInt64(Double(sequence - 1) / rate * 1e9)
-                    let now = Clock.nanoseconds()
-                    if due > now { try await Task.sleep(for: .nanoseconds(Int64(due - now))) }
-                }
-                if inFlight.count >= max(1, options.pipeline) { try await inFlight.removeFirst().get() }
-                inFlight.append(try await publisher.publish(payload(sequence: sequence, size: options.payloadSize)))
-                published += 1
-            }
-            for answer in inFlight { try await answer.get() }
-            publishSeconds = Double(Clock.nanoseconds() - publishStart) / 1e9
+            publishSeconds = try await publisher.publish(
+                events: options.events, rate: options.rate, pipeline: options.pipeline, payloadSize: options.payloadSize
+            ).get()
+            published = max(0, options.events)
             publisher.close()
             churning.cancel()
             await churning.value
@@ -162,11 +153,11 @@ public enum LoadGenerator {
                 progress("\(churn.cycles) churning connections subscribed, read and vanished (\(churn.failures) could not subscribe)")
             }
             progress("published \(published) events in \(format(publishSeconds)) s; waiting for deliveries")
+            // Waiting reads only the shared tally: copying every record off its loop meanwhile would
+            // delay the reading of the last events and so lengthen their latency.
             let deadline = Clock.nanoseconds() + UInt64(options.settleTimeout.components.seconds) * 1_000_000_000
-            while Clock.nanoseconds() < deadline {
-                let counts = try await gather(connected)
-                if counts.allSatisfy({ $0.isClosed || $0.received >= published }) { break }
-                try await Task.sleep(for: .milliseconds(20))
+            while Clock.nanoseconds() < deadline, !tally.hasEverything(published: published, subscribers: connected.count) {
+                try await Task.sleep(for: .milliseconds(5))
             }
         } else {
             progress("subscribed; counting events for \(options.duration)")
@@ -211,7 +202,7 @@ public enum LoadGenerator {
         return head + String(repeating: "x", count: padding) + "\"}"
     }
 
-    private static func connectAll(_ options: LoadOptions, group: EventLoopGroup) async -> [Result<Subscription, Error>] {
+    private static func connectAll(_ options: LoadOptions, group: EventLoopGroup, tally: DeliveryTally) async -> [Result<Subscription, Error>] {
         await withTaskGroup(of: Result<Subscription, Error>.self) { tasks in
             var results: [Result<Subscription, Error>] = []
             results.reserveCapacity(options.clients)
@@ -220,7 +211,11 @@ public enum LoadGenerator {
                 while started < options.clients, started - results.count < max(1, options.connectConcurrency) {
                     started += 1
                     tasks.addTask {
-                        do { return .success(try await Subscription.open(options.url, headers: options.headers, group: group)) } catch {
+                        do {
+                            return .success(
+                                try await Subscription.open(
+                                    options.url, headers: options.headers, group: group, highestSequence: options.events, tally: tally))
+                        } catch {
                             return .failure(error)
                         }
                     }
@@ -263,7 +258,8 @@ struct Subscription: Sendable {
     let connectMilliseconds: Double
 
     static func open(
-        _ url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup, vanishAfter plan: VanishPlan? = nil
+        _ url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup, highestSequence: Int,
+        tally: DeliveryTally? = nil, vanishAfter plan: VanishPlan? = nil
     ) async throws -> Subscription {
         guard !url.isSecure else { throw LoadError("drip load speaks http only; \(url) is https") }
         let started = Clock.nanoseconds()
@@ -274,7 +270,7 @@ struct Subscription: Sendable {
         let eventLoop = channel.eventLoop
         let request = ClientRequest(url: url, headers: headers).serialized(url: url, method: "GET", sendsBody: false, lastEventId: "")
         let (handler, opened) = try await eventLoop.submit { () -> (NIOLoopBound<LoadSubscriberHandler>, EventLoopFuture<Void>) in
-            let handler = LoadSubscriberHandler(eventLoop: eventLoop, vanishAfter: plan)
+            let handler = LoadSubscriberHandler(eventLoop: eventLoop, highestSequence: highestSequence, tally: tally, vanishAfter: plan)
             try channel.pipeline.syncOperations.addHandler(handler)
             channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
             return (NIOLoopBound(handler, eventLoop: eventLoop), handler.opened.futureResult)
@@ -309,7 +305,17 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
     private(set) var record = SubscriberRecord()
     private let vanishPlan: VanishPlan?
 
-    init(eventLoop: EventLoop, vanishAfter plan: VanishPlan? = nil) {
+    /// The largest sequence number the publisher sends: larger ones (from some other publisher) are
+    /// counted as received, not tracked, so a stray number cannot grow `seen` without bound.
+    private let highestSequence: Int
+
+    /// Where a steady subscriber counts what it got, for the run to see when delivery is complete.
+    private let tally: DeliveryTally?
+    private var didOpen = false
+
+    init(eventLoop: EventLoop, highestSequence: Int, tally: DeliveryTally?, vanishAfter plan: VanishPlan? = nil) {
+        self.highestSequence = highestSequence
+        self.tally = tally
         opened = eventLoop.makePromise()
         closed = eventLoop.makePromise()
         vanishPlan = plan
@@ -329,11 +335,11 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
                         } else if !type.lowercased().hasPrefix("text/event-stream") {
                             opened.fail(LoadError("content type \(type)"))
                         } else {
+                            didOpen = true
                             opened.succeed()
                         }
                     case .body(let range):
-                        try? parser.parse(UnsafeRawBufferPointer(rebasing: bytes[range])) { output in
-                            guard case .event(let event) = output else { return }
+                        try? parser.parse(UnsafeRawBufferPointer(rebasing: bytes[range])) { (event: EventStreamParser.BorrowedEvent) in
                             note(event.data, at: now)
                         }
                         if let vanishPlan, record.received >= vanishPlan.reads { vanish(context, resetting: vanishPlan.resets) }
@@ -348,10 +354,10 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
         }
     }
 
-    private func note(_ data: String, at now: UInt64) {
+    private func note(_ data: UnsafeBufferPointer<UInt8>, at now: UInt64) {
         record.received += 1
         record.lastReceivedAt = now
-        guard let (sequence, sentAt) = Self.sequenceAndTimestamp(data) else { return }
+        guard let (sequence, sentAt) = Self.sequenceAndTimestamp(data), sequence <= highestSequence else { return }
         if sentAt <= now { record.latencies.append(UInt32(clamping: (now - sentAt) / 1000)) }
         let word = sequence / 64
         if word >= seen.count { seen.append(contentsOf: repeatElement(0, count: word - seen.count + 1)) }
@@ -361,38 +367,35 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
         } else {
             seen[word] |= bit
             record.distinctSequences += 1
+            tally?.noteDistinct()
         }
         if sequence < highest { record.outOfOrder += 1 }
         highest = max(highest, sequence)
     }
 
-    /// Reads `"seq":N` and `"t":T` from a load payload without a JSON parser.
-    static func sequenceAndTimestamp(_ data: String) -> (Int, UInt64)? {
-        var data = data
-        return data.withUTF8 { bytes -> (Int, UInt64)? in
-            var index = 0
-            func number(after key: StaticString) -> UInt64? {
-                let keyBytes = UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount)
-                while index + keyBytes.count <= bytes.count {
-                    if bytes[index] == keyBytes[0], bytes[index..<(index + keyBytes.count)].elementsEqual(keyBytes) { break }
-                    index += 1
-                }
-                index += keyBytes.count
-                var value: UInt64 = 0
-                var digits = 0
-                while index < bytes.count, bytes[index] &- 48 < 10 {
-                    value = value &* 10 &+ UInt64(bytes[index] &- 48)
-                    index += 1
-                    digits += 1
-                }
-                return digits > 0 ? value : nil
+    /// Reads `"seq":N` and `"t":T` from a load payload's bytes without a JSON parser.
+    static func sequenceAndTimestamp(_ bytes: UnsafeBufferPointer<UInt8>) -> (Int, UInt64)? {
+        guard let base = bytes.baseAddress else { return nil }
+        var index = 0
+        func number(after key: StaticString) -> UInt64? {
+            let length = key.utf8CodeUnitCount
+            while index + length <= bytes.count, memcmp(base + index, key.utf8Start, length) != 0 { index += 1 }
+            index += length
+            var value: UInt64 = 0
+            var digits = 0
+            while index < bytes.count, bytes[index] &- 48 < 10, digits < 19 {
+                value = value &* 10 &+ UInt64(bytes[index] &- 48)
+                index += 1
+                digits += 1
             }
-            guard let sequence = number(after: "\"seq\":"), let sentAt = number(after: "\"t\":") else { return nil }
-            return (Int(sequence), sentAt)
+            return digits > 0 ? value : nil
         }
+        guard let sequence = number(after: "\"seq\":"), sequence <= UInt64(Int.max), let sentAt = number(after: "\"t\":") else { return nil }
+        return (Int(sequence), sentAt)
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if !record.isClosed, didOpen { tally?.noteClosed(withDistinct: record.distinctSequences) }
         record.isClosed = true
         opened.fail(LoadError("the connection closed"))
         closed.succeed()
@@ -412,6 +415,29 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         opened.fail(error)
         context.close(promise: nil)
+    }
+}
+
+/// The distinct events steady subscribers received, summed across event loops as they arrive, and
+/// how many of those subscribers closed: enough to know that every open one has every event without
+/// touching their records (on their loops).
+final class DeliveryTally: Sendable {
+    private let distinct = Atomic<Int>(0)
+    private let closed = Atomic<Int>(0)
+
+    func noteDistinct() { distinct.add(1, ordering: .relaxed) }
+
+    /// A closed subscriber's events no longer count toward the total expected from the open ones.
+    func noteClosed(withDistinct count: Int) {
+        distinct.subtract(count, ordering: .relaxed)
+        closed.add(1, ordering: .relaxed)
+    }
+
+    /// Whether each of `subscribers` still open has all `published` events (sequence numbers are
+    /// distinct and at most `published`, so the sum reaches the product only then).
+    func hasEverything(published: Int, subscribers: Int) -> Bool {
+        let open = subscribers - closed.load(ordering: .relaxed)
+        return distinct.load(ordering: .relaxed) >= published * open
     }
 }
 
@@ -454,7 +480,8 @@ final class Churn: Sendable {
             let plan = VanishPlan(reads: Int(random.next() % UInt64(options.churnReads)) + 1, resets: random.next() % 2 == 0)
             let subscription: Subscription
             do {
-                subscription = try await Subscription.open(options.url, headers: options.headers, group: group, vanishAfter: plan)
+                subscription = try await Subscription.open(
+                    options.url, headers: options.headers, group: group, highestSequence: options.events, vanishAfter: plan)
             } catch {
                 counts.withLock { $0.failures += 1 }
                 try? await Task.sleep(for: .milliseconds(50))
@@ -478,18 +505,14 @@ final class Churn: Sendable {
     }
 }
 
-/// Sends publish requests one after another on one keep-alive connection.
+/// Publishes numbered, timestamped events on one keep-alive connection.
 final class Publisher: Sendable {
     private let channel: Channel
     private let handler: NIOLoopBound<PublisherHandler>
-    private let url: HTTPURL
-    private let headers: [(name: String, value: String)]
 
-    private init(channel: Channel, handler: NIOLoopBound<PublisherHandler>, url: HTTPURL, headers: [(name: String, value: String)]) {
+    private init(channel: Channel, handler: NIOLoopBound<PublisherHandler>) {
         self.channel = channel
         self.handler = handler
-        self.url = url
-        self.headers = headers
     }
 
     static func connect(to url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup) async throws -> Publisher {
@@ -499,36 +522,105 @@ final class Publisher: Sendable {
             .connect(host: url.host, port: url.port).get()
         let eventLoop = channel.eventLoop
         let handler = try await eventLoop.submit { () -> NIOLoopBound<PublisherHandler> in
-            let handler = PublisherHandler()
+            let handler = PublisherHandler(url: url, headers: headers)
             try channel.pipeline.syncOperations.addHandler(handler)
             return NIOLoopBound(handler, eventLoop: eventLoop)
         }.get()
-        return Publisher(channel: channel, handler: handler, url: url, headers: headers)
+        return Publisher(channel: channel, handler: handler)
     }
 
-    /// Sends one publish request; the future completes when its answer arrives (answers come in order).
-    func publish(_ body: String) async throws -> EventLoopFuture<Void> {
-        let (url, headers, handler, channel) = (url, headers, handler, channel)
-        return try await channel.eventLoop.submit { () -> EventLoopFuture<Void> in
-            let promise = channel.eventLoop.makePromise(of: Void.self)
-            handler.value.pending.append(promise)
-            var request = "POST \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\nContent-Length: \(body.utf8.count)\r\n"
-            for header in headers { request += "\(header.name): \(header.value)\r\n" }
-            request += "\r\n" + body
-            channel.writeAndFlush(ByteBuffer(string: request), promise: nil)
-            return promise.futureResult
-        }.get()
+    /// Publishes events 1 to `events`, at most `pipeline` unanswered at once and, with a `rate`, none
+    /// before its time; succeeds with the seconds it took once every answer is in, fails on the first
+    /// error answer or a closed connection.
+    func publish(events: Int, rate: Double?, pipeline: Int, payloadSize: Int) -> EventLoopFuture<Double> {
+        let (handler, eventLoop) = (handler, channel.eventLoop)
+        return eventLoop.flatSubmit {
+            handler.value.start(.init(events: events, rate: rate, pipeline: max(1, pipeline), payloadSize: payloadSize), on: eventLoop)
+        }
     }
 
     func close() { channel.close(promise: nil) }
 }
 
-/// Matches publish answers to requests, in order.
+/// Drives publishing from the connection's event loop: the next request goes out as soon as an
+/// answer makes room in the pipeline (read in the same loop turn) or its time comes, without a hop to
+/// another thread, so the publisher keeps pace with the server however busy the subscribers on the
+/// same loop keep it; each send timestamp is taken just before its request is written.
+///
+/// Invariant: used only on its channel's event loop; answers arrive in request order.
 final class PublisherHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
-    var pending: [EventLoopPromise<Void>] = []
+
+    struct Plan {
+        var events: Int
+        var rate: Double?
+        var pipeline: Int
+        var payloadSize: Int
+    }
+
+    private let requestHead: String
+    private let extraHeaders: String
     private var reader = HTTPResponseReader()
     private var status = 0
+    private var context: ChannelHandlerContext?
+    private var plan: Plan?
+    private var finished: EventLoopPromise<Double>?
+    private var startedAt: UInt64 = 0
+    private var nextSequence = 1
+    private var unanswered = 0
+    private var answered = 0
+    private var wakeUp: Scheduled<Void>?
+
+    init(url: HTTPURL, headers: [(name: String, value: String)]) {
+        requestHead = "POST \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
+        extraHeaders = headers.map { "\($0.name): \($0.value)\r\n" }.joined()
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func start(_ plan: Plan, on eventLoop: EventLoop) -> EventLoopFuture<Double> {
+        guard context != nil, finished == nil else { return eventLoop.makeFailedFuture(LoadError("the publisher is not ready to publish")) }
+        let promise = eventLoop.makePromise(of: Double.self)
+        self.plan = plan
+        finished = promise
+        startedAt = Clock.nanoseconds()
+        if plan.events <= 0 { finish(nil) } else { pump() }
+        return promise.futureResult
+    }
+
+    /// Sends every request the pipeline and the rate allow now; wakes itself for the next one due.
+    private func pump() {
+        guard let context, let plan, finished != nil, wakeUp == nil else { return }
+        var sent = false
+        while unanswered < plan.pipeline, nextSequence <= plan.events {
+            if let rate = plan.rate, rate > 0 {
+                let due = startedAt + UInt64(Double(nextSequence - 1) / rate * 1e9)
+                let now = Clock.nanoseconds()
+                if due > now {
+                    wakeUp = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(due - now))) { [self] in
+                        wakeUp = nil
+                        pump()
+                    }
+                    break
+                }
+            }
+            let body = LoadGenerator.payload(sequence: nextSequence, size: plan.payloadSize)
+            let request = requestHead + "Content-Length: \(body.utf8.count)\r\n" + extraHeaders + "\r\n" + body
+            context.write(NIOAny(ByteBuffer(string: request)), promise: nil)
+            nextSequence += 1
+            unanswered += 1
+            sent = true
+        }
+        if sent { context.flush() }
+    }
+
+    private func finish(_ error: Error?) {
+        guard let promise = finished else { return }
+        finished = nil
+        wakeUp?.cancel()
+        wakeUp = nil
+        if let error { promise.fail(error) } else { promise.succeed(Double(Clock.nanoseconds() - startedAt) / 1e9) }
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
@@ -539,31 +631,29 @@ final class PublisherHandler: ChannelInboundHandler {
                     case .head(let head): status = head.status
                     case .body: break
                     case .end:
-                        guard !pending.isEmpty else { return }
-                        let promise = pending.removeFirst()
-                        if (200..<300).contains(status) { promise.succeed() } else { promise.fail(LoadError("publishing answered HTTP \(status)")) }
+                        guard unanswered > 0 else { return }
+                        unanswered -= 1
+                        answered += 1
+                        guard (200..<300).contains(status) else { return finish(LoadError("publishing answered HTTP \(status)")) }
+                        if answered == plan?.events { finish(nil) }
                     }
                 }
             }
         } catch {
-            failAll(error)
+            finish(error)
             context.close(promise: nil)
+            return
         }
+        pump()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        failAll(LoadError("the publish connection closed"))
+        finish(LoadError("the publish connection closed"))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        failAll(error)
+        finish(error)
         context.close(promise: nil)
-    }
-
-    private func failAll(_ error: Error) {
-        let promises = pending
-        pending.removeAll()
-        for promise in promises { promise.fail(error) }
     }
 }
 
