@@ -30,14 +30,17 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private let core: NIOLoopBoundBox<ServerCore>
+    /// The connection's socket, for a subscriber's direct writes (see `Subscriber`).
+    private let descriptor: CInt?
     private var state = State.idle
     private var pendingPublishes: [PendingPublish] = []
     private var headTimeout: Scheduled<Void>?
     private var remote = "unknown"
     private var peerReason = "the client closed or reset the connection"
 
-    init(core: NIOLoopBoundBox<ServerCore>) {
+    init(core: NIOLoopBoundBox<ServerCore>, descriptor: CInt?) {
         self.core = core
+        self.descriptor = descriptor
     }
 
     private var server: ServerCore { core.value }
@@ -177,7 +180,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             let lastEventId = head.headers.first(name: "Last-Event-ID") ?? request.query["lastEventId"]
             let chunked = head.version.major == 1 && head.version.minor >= 1
             if let subscriber = server.subscribe(
-                streamName: name, lastEventId: lastEventId, usesChunkedFraming: chunked, corsHeaders: cors, remote: remote, context: context)
+                streamName: name, lastEventId: lastEventId, usesChunkedFraming: chunked, corsHeaders: cors, remote: remote, context: context,
+                descriptor: descriptor)
             {
                 state = .subscribed(subscriber)
             } else {

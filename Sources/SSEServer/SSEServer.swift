@@ -16,7 +16,8 @@ public final class SSEServer: Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let eventLoop: EventLoop
     private let core: NIOLoopBoundBox<ServerCore>
-    private let listener: NIOLoopBoundBox<Channel?>
+    /// The acceptor while the server is started.
+    private let listener: NIOLoopBoundBox<Acceptor?>
     private let log: @Sendable (ServerLogEntry) -> Void
 
     public init(
@@ -30,51 +31,72 @@ public final class SSEServer: Sendable {
         self.eventLoop = group.next()
         self.core = .makeBoxSendingValue(
             ServerCore(eventLoop: eventLoop, configuration: configuration, timeScale: timeScale, log: log), eventLoop: eventLoop)
-        self.listener = .makeEmptyBox(valueType: Channel.self, eventLoop: eventLoop)
+        self.listener = .makeEmptyBox(valueType: Acceptor.self, eventLoop: eventLoop)
     }
 
     /// Binds and starts serving; returns the bound address (with the real port when 0 was asked).
     @discardableResult
     public func start() async throws(ServerError) -> SocketAddress {
         let core = self.core
-        let bootstrap = ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.socketOption(.so_keepalive), value: 1)
-            .childChannelOption(
-                .writeBufferWaterMark,
-                value: .init(low: configuration.limits.maxQueuedBytes / 2, high: configuration.limits.maxQueuedBytes)
-            )
-            .childChannelOption(.allowRemoteHalfClosure, value: false)
-            .childChannelOption(Self.deadPeerTimeoutOption, value: Self.deadPeerTimeoutValue(configuration.limits))
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try sync.addHandler(HTTPConnectionHandler(core: core))
-                }
-            }
         let address = "\(configuration.host):\(configuration.port)"
-        let channel: Channel
+        let listening: (descriptor: CInt, address: SocketAddress)
         do {
-            let listening = try ListeningSocket.bind(host: configuration.host, port: configuration.port, backlog: 1024)
-            let log = self.log
-            channel = try await bootstrap.serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    // NIO listens again with its own backlog (128) when it adopts the socket: restore ours.
-                    try ListeningSocket.listen(listening.descriptor, backlog: 1024)
-                    try channel.pipeline.syncOperations.addHandler(
-                        DescriptorExhaustionHandler(listeningDescriptor: listening.descriptor, log: log))
-                }
-            }.withBoundSocket(listening.descriptor).get()
+            listening = try ListeningSocket.bind(host: configuration.host, port: configuration.port, backlog: 1024)
         } catch {
             throw .bindFailed(address: address, reason: Self.describeBindError(error))
         }
-        guard let local = channel.localAddress else { throw .bindFailed(address: address, reason: "no local address") }
+        do {
+            let yield = try await LoopYield.make(on: eventLoop).get()
+            try await eventLoop.submit { if core.value.loopYield == nil { core.value.loopYield = yield.value } }.get()
+        } catch {
+            ListeningSocket.close(listening.descriptor)
+            throw .bindFailed(address: address, reason: "the event loop could not be set up: \(error)")
+        }
+        let connections = Self.connectionBootstrap(group: eventLoop, core: core, limits: configuration.limits)
+        let acceptor: Acceptor
+        do {
+            acceptor = try Acceptor(listening: listening.descriptor, eventLoop: eventLoop, log: log) { descriptor in
+                _ = connections(descriptor)
+            }
+        } catch {
+            ListeningSocket.close(listening.descriptor)
+            throw .bindFailed(address: address, reason: Self.describeBindError(error))
+        }
         let listener = self.listener
-        try? await eventLoop.submit { listener.value = channel }.get()
+        let started = try? await eventLoop.submit { () -> Bool in
+            guard listener.value == nil else { return false }
+            listener.value = acceptor
+            return true
+        }.get()
+        guard started == true else {
+            await acceptor.stop()
+            throw .bindFailed(address: address, reason: started == false ? "the server is already started" : "the server was stopped")
+        }
+        let local = listening.address
         core.eventLoop.execute { core.value.log(.listening(url: Self.url(for: local))) }
         return local
+    }
+
+    /// Makes a NIO channel of an accepted connection's `descriptor`, serving HTTP on `core`'s loop.
+    private static func connectionBootstrap(
+        group: EventLoop, core: NIOLoopBoundBox<ServerCore>, limits: ServerLimits
+    ) -> @Sendable (CInt) -> EventLoopFuture<Channel> {
+        { descriptor in
+            ClientBootstrap(group: group)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelOption(.socketOption(.so_keepalive), value: 1)
+                .channelOption(.writeBufferWaterMark, value: .init(low: limits.maxQueuedBytes / 2, high: limits.maxQueuedBytes))
+                .channelOption(.allowRemoteHalfClosure, value: false)
+                .channelOption(Self.deadPeerTimeoutOption, value: Self.deadPeerTimeoutValue(limits))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                        try sync.addHandler(HTTPConnectionHandler(core: core, descriptor: descriptor))
+                    }
+                }
+                .withConnectedSocket(descriptor)
+        }
     }
 
     /// The `http://host:port` URL of a bound address.
@@ -88,13 +110,15 @@ public final class SSEServer: Sendable {
     public func stop() async {
         let core = self.core
         let listener = self.listener
-        let closed = eventLoop.flatSubmit { () -> EventLoopFuture<Void> in
-            let channel = listener.value
-            listener.value = nil
-            guard let channel else { return core.eventLoop.makeSucceededVoidFuture() }
-            return channel.close().recover { _ in }.flatMap { core.value.closeEverything() }.map { core.value.log(.stopped) }
+        let acceptor = try? await eventLoop.submit { () -> Acceptor? in
+            defer { listener.value = nil }
+            return listener.value
+        }.get()
+        if let acceptor {
+            await acceptor.stop()
+            let closed = eventLoop.flatSubmit { core.value.closeEverything().map { core.value.log(.stopped) } }
+            try? await closed.get()
         }
-        try? await closed.get()
         try? await group.shutdownGracefully()
     }
 

@@ -74,12 +74,28 @@ final class Subscriber {
     private var scheduledPump: Scheduled<Void>?
     /// How far this subscriber is in its stream's broadcasts (see `ServerCore.broadcast`).
     var deliveredSequence = 0
-    /// While `deliver` writes several frames: flush once at the end instead of after each.
+    /// While `deliver` writes several frames: they gather in `batch` and go out together at its end.
     private var isDelivering = false
+    private var batch: [ByteBuffer] = []
+    /// The connection's socket. While nothing of this subscriber's waits in NIO's buffer, frames are
+    /// written to it directly: one system call and none of the pipeline's bookkeeping, so a fan-out to
+    /// thousands costs little more than the kernel's work. What the socket does not take at once goes
+    /// through NIO, and so does everything after it until NIO has written it all, so bytes stay in
+    /// order (and NIO's watermark still finds a client too slow to read). Nil: every write goes
+    /// through NIO.
+    ///
+    /// Written to only on the channel's event loop and only while the channel is active: NIO closes
+    /// the descriptor on that loop and marks the channel inactive before any other code runs there,
+    /// so the number cannot by then belong to another connection.
+    private let descriptor: CInt?
+    /// Writes handed to NIO whose promises have not completed (counted when `descriptor` is known).
+    private var writesInNIO = 0
 
     init(
-        id: Int, stream: StreamState, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext, core: ServerCore
+        id: Int, stream: StreamState, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext,
+        descriptor: CInt?, core: ServerCore
     ) {
+        self.descriptor = descriptor
         self.id = id
         self.streamName = stream.name
         self.stream = stream
@@ -94,9 +110,11 @@ final class Subscriber {
 
     var channel: Channel { channelRef }
 
-    /// Writes the response head right away, ahead of any pacing.
+    /// Writes the response head right away, ahead of any pacing. It goes through NIO, after whatever
+    /// an earlier response on this connection left there; direct writes start once it is out.
     func writeHead(_ head: ByteBuffer) {
-        context.writeAndFlush(NIOAny(head), promise: nil)
+        writeThroughNIO(head)
+        context.flush()
     }
 
     /// Sends `frame` now, or after what is queued when a pacing fault is active.
@@ -187,28 +205,69 @@ final class Subscriber {
         }
     }
 
-    /// Sends `frames` in order and flushes once: several events, one system call.
+    /// Sends `frames` in order with one system call: several events, one write.
     func deliver<Frames: Sequence<Frame>>(_ frames: Frames) {
         isDelivering = true
         for frame in frames { send(frame) }
         isDelivering = false
-        guard !isClosed else { return }
-        context.flush()
-        checkWritable()
+        guard !isClosed, let gathered = takeBatch() else { return }
+        transmit(gathered)
     }
 
-    /// Writes `bytes` and flushes, unless `deliver` flushes at its end.
+    /// Writes `bytes` now, unless `deliver` is gathering them for its end.
     private func write(_ bytes: ByteBuffer, countsAsEvent: Bool) {
         if countsAsEvent {
             eventsSent += 1
             lastEventAt = .now()
         }
-        guard !isDelivering else {
-            context.write(NIOAny(bytes), promise: nil)
-            return
+        if isDelivering { batch.append(bytes) } else { transmit(bytes) }
+    }
+
+    /// What `deliver` gathered, as one buffer; nil when nothing.
+    private func takeBatch() -> ByteBuffer? {
+        guard let first = batch.first else { return nil }
+        defer { batch.removeAll(keepingCapacity: batch.capacity <= 16) }
+        guard batch.count > 1 else { return first }
+        var joined = channelRef.allocator.buffer(capacity: batch.reduce(0) { $0 + $1.readableBytes })
+        for buffer in batch { joined.writeImmutableBuffer(buffer) }
+        return joined
+    }
+
+    /// Writes `bytes` straight to the socket when nothing waits in NIO, and whatever the socket does
+    /// not take (all of it on an error, which NIO then meets and reports) through NIO.
+    private func transmit(_ bytes: ByteBuffer) {
+        var rest = bytes
+        if let descriptor, writesInNIO == 0, channelRef.isActive {
+            let written = Self.send(bytes, to: descriptor)
+            if written == bytes.readableBytes { return }
+            rest.moveReaderIndex(forwardBy: written)
         }
-        context.writeAndFlush(NIOAny(bytes), promise: nil)
+        writeThroughNIO(rest)
+        context.flush()
         checkWritable()
+    }
+
+    private func writeThroughNIO(_ bytes: ByteBuffer) {
+        guard descriptor != nil else { return context.write(NIOAny(bytes), promise: nil) }
+        writesInNIO += 1
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenComplete { [self] _ in writesInNIO -= 1 }
+        context.write(NIOAny(bytes), promise: written)
+    }
+
+    /// Writes as much of `bytes` as the socket takes without waiting; the count (0 on any error).
+    private static func send(_ bytes: ByteBuffer, to descriptor: CInt) -> Int {
+        bytes.withUnsafeReadableBytes { raw in
+            while true {
+                #if canImport(Glibc)
+                    let written = Glibc.send(descriptor, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                #else
+                    let written = Darwin.send(descriptor, raw.baseAddress, raw.count, MSG_DONTWAIT)
+                #endif
+                if written >= 0 { return written }
+                if errno != EINTR { return 0 }
+            }
+        }
     }
 
     private func checkWritable() {
@@ -226,7 +285,7 @@ final class Subscriber {
         scheduledPump = nil
         queue.removeAll()
         queueHead = 0
-        if isDelivering { context.flush() }
+        if isDelivering, let gathered = takeBatch() { transmit(gathered) }
         switch mode {
         case .clean:
             if usesChunkedFraming {

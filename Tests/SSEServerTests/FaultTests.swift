@@ -141,13 +141,28 @@ struct FaultTests {
         }
     }
 
+    @Test("a client that reads slower than events come gets every one, once and in order, while its socket fills and drains")
+    func slowReaderKeepsOrder() async throws {
+        try await withSmallWindowReader(maxQueuedBytes: 64 << 20) { server, port, _, reader in
+            // More than the socket holds, read a little at a time: the socket fills, what follows waits
+            // in NIO's buffer, and each small read makes room that a newer event must not take.
+            let large = String(repeating: "x", count: 64 << 10)
+            let total = 240
+            for n in 1...total {
+                try await server.publish(stream: "s", event: ServerSentEvent(data: n % 3 == 0 ? "small \(n)" : large, id: String(n)))
+                reader.readOnce(maximum: 16 << 10, timeout: 0.001)
+            }
+            #expect(reader.waitForEvents(total, timeout: 30).map(\.id) == (1...total).map { String($0) })
+            #expect(reader.events.filter { $0.data.hasPrefix("small") }.map(\.data) == stride(from: 3, through: total, by: 3).map { "small \($0)" })
+            // Caught up: later events are written straight to the socket again, still in order.
+            for n in (total + 1)...(total + 20) { try await server.publish(stream: "s", event: ServerSentEvent(data: "after", id: String(n))) }
+            #expect(reader.waitForEvents(total + 20).map(\.id) == (1...(total + 20)).map { String($0) })
+        }
+    }
+
     @Test("a client that stops reading is dropped with a reason; the fast client gets every event")
     func slowClientDropped() async throws {
-        let configuration = ServerConfiguration(
-            streamDefaults: StreamSettings(historySize: 0, heartbeatMilliseconds: 0), limits: ServerLimits(maxQueuedBytes: 64 << 10))
-        try await withServer(configuration) { server, port, log in
-            let slow = try StreamSubscriber(port: port, path: "/streams/s", receiveBuffer: 4096)
-            _ = try slow.waitForHead()
+        try await withSmallWindowReader(maxQueuedBytes: 64 << 10) { server, port, log, _ in
             let fast = try await subscribe(server, port: port, stream: "s", expecting: 2)
             let payload = String(repeating: "x", count: 16 << 10)
             let total = 200
@@ -161,6 +176,20 @@ struct FaultTests {
             #expect(dropped != nil)
             #expect(try await server.snapshot().streams.first?.clients.count == 1)
         }
+    }
+}
+
+/// A server without history or heartbeats that lets a client leave `maxQueuedBytes` unread, and a
+/// subscriber to stream `s` with a 4 KiB receive buffer (so the server's socket to it fills soon).
+func withSmallWindowReader(
+    maxQueuedBytes: Int, _ body: (SSEServer, Int, LogCollector, StreamSubscriber) async throws -> Void
+) async throws {
+    let configuration = ServerConfiguration(
+        streamDefaults: StreamSettings(historySize: 0, heartbeatMilliseconds: 0), limits: ServerLimits(maxQueuedBytes: maxQueuedBytes))
+    try await withServer(configuration) { server, port, log in
+        let reader = try StreamSubscriber(port: port, path: "/streams/s", receiveBuffer: 4096)
+        _ = try reader.waitForHead()
+        try await body(server, port, log, reader)
     }
 }
 

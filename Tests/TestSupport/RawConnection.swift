@@ -188,6 +188,20 @@ public final class StreamSubscriber {
         return true
     }
 
+    /// One read of at most `maximum` bytes, waiting at most `timeout` seconds for it.
+    public func readOnce(maximum: Int, timeout: Double) {
+        guard ended == nil else { return }
+        switch connection.read(timeout: timeout, maximum: maximum) {
+        case .bytes(let bytes):
+            reads.append(bytes)
+            consume(bytes)
+        case .timeout:
+            break
+        case let result:
+            ended = result
+        }
+    }
+
     public func waitForHead(timeout: Double = 5) throws -> ResponseHead {
         read(timeout: timeout) { head != nil }
         guard let head else { throw TestFailure("no response head (ended: \(String(describing: ended)))") }

@@ -1,0 +1,229 @@
+import NIOCore
+import NIOPosix
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Accepts the server's connections on a thread of its own and hands each to the server's event
+/// loop as a NIO channel (`adopt`). Accepting here rather than in NIO is what tells the server each
+/// connection's descriptor, which `Subscriber` writes fan-out frames to directly.
+///
+/// Keeps calm when the process runs out of file descriptors: the first failure logs one line; every
+/// pending connection is then accepted on a reserve descriptor (kept open for this) and answered 503
+/// at once, and accepting pauses briefly before the next try. Existing connections are untouched;
+/// when descriptors free up, the next connection is served and the recovery is logged.
+///
+/// Invariants: only the accept thread accepts, and it owns the reserve descriptor; the listening
+/// descriptor and the wake pipe stay open until that thread has ended (`stop()`); an accepted
+/// descriptor belongs to NIO from the moment it is handed to `adopt`.
+final class Acceptor: Sendable {
+    typealias Adopt = @Sendable (CInt) -> Void
+
+    static let pause: CInt = 100  // milliseconds
+    private static let refusal: [UInt8] = {
+        let body = "503 Service Unavailable: the server is out of file descriptors\n"
+        let head =
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n"
+        return Array((head + body).utf8)
+    }()
+
+    private let listening: CInt
+    private let wakeRead: CInt
+    private let wakeWrite: CInt
+    private let pool: NIOThreadPool
+    private let finished: EventLoopFuture<Void>
+
+    /// Starts accepting on `listening` (a non-blocking listening socket, owned from here on).
+    init(listening: CInt, eventLoop: EventLoop, log: @escaping @Sendable (ServerLogEntry) -> Void, adopt: @escaping Adopt) throws {
+        var ends: [CInt] = [-1, -1]
+        guard pipe(&ends) == 0 else { throw IOError(errnoCode: errno, reason: "pipe") }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        self.listening = listening
+        self.wakeRead = ends[0]
+        self.wakeWrite = ends[1]
+        self.pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        let (wakeRead, reserve) = (ends[0], Self.openReserve())
+        finished = pool.runIfActive(eventLoop: eventLoop) {
+            Self.acceptLoop(listening: listening, wake: wakeRead, reserve: reserve, log: log, adopt: adopt)
+        }
+    }
+
+    /// Stops accepting and closes the listening socket; returns once the accept thread has ended.
+    func stop() async {
+        var byte: UInt8 = 0
+        _ = write(wakeWrite, &byte, 1)
+        try? await finished.get()
+        try? await pool.shutdownGracefully()
+        for descriptor in [listening, wakeRead, wakeWrite] { closeDescriptor(descriptor) }
+    }
+
+    /// Waits for connections (or the wake pipe) and accepts every pending one.
+    private static func acceptLoop(listening: CInt, wake: CInt, reserve: CInt, log: (ServerLogEntry) -> Void, adopt: Adopt) {
+        var reserve = reserve
+        var isExhausted = false
+        var refused = 0
+        defer { if reserve >= 0 { closeDescriptor(reserve) } }
+        while true {
+            var watched = [pollfd(fd: listening, events: Int16(POLLIN), revents: 0), pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+            guard poll(&watched, 2, -1) >= 0 || errno == EINTR else { return }
+            if watched[1].revents != 0 { return }
+            pending: while true {
+                let descriptor = acceptConnection(listening)
+                if descriptor >= 0 {
+                    if isExhausted {
+                        isExhausted = false
+                        log(.descriptorsRecovered(refused: refused))
+                        refused = 0
+                    }
+                    adopt(descriptor)
+                    continue
+                }
+                switch errno {
+                case EAGAIN, EWOULDBLOCK:
+                    break pending
+                case EINTR, ECONNABORTED, EPROTO:
+                    continue
+                case EMFILE, ENFILE:
+                    if !isExhausted {
+                        isExhausted = true
+                        log(.descriptorsExhausted(limit: descriptorLimit()))
+                    }
+                    refused += refusePending(listening, reserve: &reserve)
+                    if waitForWake(wake, milliseconds: pause) { return }
+                    break pending
+                default:  // ENOBUFS, ENOMEM: the kernel is short of memory for now
+                    if waitForWake(wake, milliseconds: pause) { return }
+                    break pending
+                }
+            }
+        }
+    }
+
+    /// A pending connection's descriptor, non-blocking and closed on exec; -1 with `errno` set.
+    private static func acceptConnection(_ listening: CInt) -> CInt {
+        let descriptor = accept(listening, nil, nil)
+        if descriptor >= 0 {
+            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        }
+        return descriptor
+    }
+
+    /// Frees the reserve, answers every pending connection 503 and closes it, then takes the
+    /// reserve back. Returns how many it refused.
+    private static func refusePending(_ listening: CInt, reserve: inout CInt) -> Int {
+        if reserve >= 0 {
+            closeDescriptor(reserve)
+            reserve = -1
+        }
+        var refused = 0
+        while true {
+            let descriptor = acceptConnection(listening)
+            guard descriptor >= 0 else { break }
+            var request = [UInt8](repeating: 0, count: 4096)
+            _ = recv(descriptor, &request, request.count, Int32(MSG_DONTWAIT))
+            _ = refusal.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            shutdown(descriptor, Int32(SHUT_WR))
+            closeDescriptor(descriptor)
+            refused += 1
+        }
+        reserve = openReserve()
+        return refused
+    }
+
+    /// Sleeps up to `milliseconds`; true when woken to stop.
+    private static func waitForWake(_ wake: CInt, milliseconds: CInt) -> Bool {
+        var watched = pollfd(fd: wake, events: Int16(POLLIN), revents: 0)
+        return poll(&watched, 1, milliseconds) > 0
+    }
+
+    private static func openReserve() -> CInt {
+        open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
+    private static func descriptorLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return -1 }
+        return Int(clamping: limit.rlim_cur)
+    }
+}
+
+// The system calls under names of their own: inside the types here, `close`, `bind` and `listen`
+// would mean other methods.
+private func closeDescriptor(_ descriptor: CInt) {
+    _ = close(descriptor)
+}
+
+private func bindDescriptor(_ descriptor: CInt, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> CInt {
+    bind(descriptor, address, length)
+}
+
+private func listenOn(_ descriptor: CInt, _ backlog: CInt) -> CInt {
+    listen(descriptor, backlog)
+}
+
+#if canImport(Glibc)
+    private let RLIMIT_NOFILE_VALUE = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+#else
+    private let RLIMIT_NOFILE_VALUE = RLIMIT_NOFILE
+#endif
+
+/// The listening socket, made here rather than by NIO: `Acceptor` accepts on it.
+enum ListeningSocket {
+    /// A non-blocking socket bound to `host`:`port` and listening, and the address it is bound to
+    /// (with the port the system chose when `port` is 0).
+    static func bind(host: String, port: Int, backlog: CInt) throws -> (descriptor: CInt, address: SocketAddress) {
+        let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
+        #if canImport(Glibc)
+            let descriptor = socket(
+                CInt(address.protocol.rawValue), CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue) | CInt(SOCK_NONBLOCK.rawValue), 0)
+        #else
+            let descriptor = socket(CInt(address.protocol.rawValue), SOCK_STREAM, 0)
+            if descriptor >= 0 {
+                _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+                _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+            }
+        #endif
+        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        var one: CInt = 1
+        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
+        let bound = address.withSockAddr { pointer, length in bindDescriptor(descriptor, pointer, socklen_t(length)) }
+        guard bound == 0, listenOn(descriptor, backlog) == 0 else {
+            let code = errno
+            closeDescriptor(descriptor)
+            throw IOError(errnoCode: code, reason: "bind")
+        }
+        guard let local = localAddress(of: descriptor) else {
+            let code = errno
+            closeDescriptor(descriptor)
+            throw IOError(errnoCode: code, reason: "getsockname")
+        }
+        return (descriptor, local)
+    }
+
+    /// Closes a listening socket that never reached an `Acceptor`.
+    static func close(_ descriptor: CInt) {
+        closeDescriptor(descriptor)
+    }
+
+    private static func localAddress(of descriptor: CInt) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard named == 0 else { return nil }
+        switch CInt(storage.ss_family) {
+        case AF_INET:
+            return withUnsafeBytes(of: &storage) { SocketAddress($0.load(as: sockaddr_in.self)) }
+        case AF_INET6:
+            return withUnsafeBytes(of: &storage) { SocketAddress($0.load(as: sockaddr_in6.self)) }
+        default:
+            return nil
+        }
+    }
+}
