@@ -31,14 +31,14 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private let core: NIOLoopBoundBox<ServerCore>
     /// The connection's socket, for a subscriber's direct writes (see `Subscriber`).
-    private let descriptor: CInt?
+    private let descriptor: CInt
     private var state = State.idle
     private var pendingPublishes: [PendingPublish] = []
     private var headTimeout: Scheduled<Void>?
     private var remote = "unknown"
     private var peerReason = "the client closed or reset the connection"
 
-    init(core: NIOLoopBoundBox<ServerCore>, descriptor: CInt?) {
+    init(core: NIOLoopBoundBox<ServerCore>, descriptor: CInt) {
         self.core = core
         self.descriptor = descriptor
     }

@@ -176,7 +176,7 @@ final class ServerCore {
         corsHeaders: [(String, String)],
         remote: String,
         context: ChannelHandlerContext,
-        descriptor: CInt? = nil
+        descriptor: CInt
     ) -> Subscriber? {
         let stream = stream(named: streamName)
         if !stream.rejections.isEmpty {

@@ -81,19 +81,18 @@ final class Subscriber {
     /// written to it directly: one system call and none of the pipeline's bookkeeping, so a fan-out to
     /// thousands costs little more than the kernel's work. What the socket does not take at once goes
     /// through NIO, and so does everything after it until NIO has written it all, so bytes stay in
-    /// order (and NIO's watermark still finds a client too slow to read). Nil: every write goes
-    /// through NIO.
+    /// order (and NIO's watermark still finds a client too slow to read).
     ///
     /// Written to only on the channel's event loop and only while the channel is active: NIO closes
     /// the descriptor on that loop and marks the channel inactive before any other code runs there,
     /// so the number cannot by then belong to another connection.
-    private let descriptor: CInt?
-    /// Writes handed to NIO whose promises have not completed (counted when `descriptor` is known).
+    private let descriptor: CInt
+    /// Writes handed to NIO whose promises have not completed.
     private var writesInNIO = 0
 
     init(
         id: Int, stream: StreamState, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext,
-        descriptor: CInt?, core: ServerCore
+        descriptor: CInt, core: ServerCore
     ) {
         self.descriptor = descriptor
         self.id = id
@@ -237,7 +236,7 @@ final class Subscriber {
     /// not take (all of it on an error, which NIO then meets and reports) through NIO.
     private func transmit(_ bytes: ByteBuffer) {
         var rest = bytes
-        if let descriptor, writesInNIO == 0, channelRef.isActive {
+        if writesInNIO == 0, channelRef.isActive {
             let written = Self.send(bytes, to: descriptor)
             if written == bytes.readableBytes { return }
             rest.moveReaderIndex(forwardBy: written)
@@ -248,7 +247,6 @@ final class Subscriber {
     }
 
     private func writeThroughNIO(_ bytes: ByteBuffer) {
-        guard descriptor != nil else { return context.write(NIOAny(bytes), promise: nil) }
         writesInNIO += 1
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenComplete { [self] _ in writesInNIO -= 1 }
