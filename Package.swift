@@ -51,6 +51,7 @@ let package = Package(
         .executableTarget(
             name: "drip",
             dependencies: [
+                "EventStream",
                 "Workbench",
                 "LineEditor",
                 "SSEServer",

@@ -9,80 +9,59 @@
 //   with the same last event id and error;
 // - the JSON reader never crashing on the same bytes.
 
-private func parse(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([EventStreamParser.Output], String, EventStreamError?) {
+/// Feeds `bytes` in chunks of `chunkSize` to `parseChunk` (chunk index, chunk, parser, output so far)
+/// until the first error, then ends the stream: the output, the last event id, the error.
+private func feed<Output: RangeReplaceableCollection>(
+    _ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits,
+    _ parseChunk: (Int, UnsafeRawBufferPointer, inout EventStreamParser, inout Output) throws(EventStreamError) -> Void
+) -> (Output, String, EventStreamError?) {
     var parser = EventStreamParser(limits: limits, reportsComments: true)
-    var outputs: [EventStreamParser.Output] = []
+    var output = Output()
     var failure: EventStreamError?
     var offset = 0
+    var index = 0
     while offset < bytes.count {
         let end = min(offset + chunkSize, bytes.count)
-        do {
-            try parser.parse(bytes[offset..<end]) { outputs.append($0) }
-        } catch {
-            failure = error
-            break
-        }
-        offset = end
-    }
-    parser.endOfStream()
-    return (outputs, parser.lastEventId, failure)
-}
-
-private func transcode(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([UInt8], String, EventStreamError?) {
-    var parser = EventStreamParser(limits: limits, reportsComments: true)
-    var lines: [UInt8] = []
-    var failure: EventStreamError?
-    var offset = 0
-    var chunkIndex = 0
-    while offset < bytes.count {
-        let end = min(offset + chunkSize, bytes.count)
-        // Into an empty array (written in place) and onto what is there (appended), in turns.
-        let inPlace = chunkIndex % 2 == 0
-        chunkIndex += 1
-        var chunkLines: [UInt8] = []
         let result = bytes[offset..<end].withUnsafeBytes { chunk in
-            Result { () throws(EventStreamError) in
-                if inPlace {
-                    try parser.parse(chunk, appendingJSONLinesTo: &chunkLines)
-                } else {
-                    try parser.parse(chunk, appendingJSONLinesTo: &lines)
-                }
-            }
+            Result { () throws(EventStreamError) in try parseChunk(index, chunk, &parser, &output) }
         }
-        lines += chunkLines
         if case .failure(let error) = result {
             failure = error
             break
         }
         offset = end
+        index += 1
     }
     parser.endOfStream()
-    return (lines, parser.lastEventId, failure)
+    return (output, parser.lastEventId, failure)
+}
+
+private func parse(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([EventStreamParser.Output], String, EventStreamError?) {
+    feed(bytes, chunkSize: chunkSize, limits: limits) { (_, chunk, parser, outputs) throws(EventStreamError) in
+        try parser.parse(chunk) { outputs.append($0) }
+    }
+}
+
+private func transcode(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([UInt8], String, EventStreamError?) {
+    feed(bytes, chunkSize: chunkSize, limits: limits) { (index, chunk, parser, lines) throws(EventStreamError) in
+        // Into an empty array (written in place) and onto what is there (appended), in turns.
+        if index % 2 == 0 {
+            var chunkLines: [UInt8] = []
+            defer { lines += chunkLines }
+            try parser.parse(chunk, appendingJSONLinesTo: &chunkLines)
+        } else {
+            try parser.parse(chunk, appendingJSONLinesTo: &lines)
+        }
+    }
 }
 
 /// The events of the borrowed form, as (type, data, last event id).
 private func borrow(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([[String]], String, EventStreamError?) {
-    var parser = EventStreamParser(limits: limits, reportsComments: true)
-    var events: [[String]] = []
-    var failure: EventStreamError?
-    var offset = 0
-    while offset < bytes.count {
-        let end = min(offset + chunkSize, bytes.count)
-        let result = bytes[offset..<end].withUnsafeBytes { chunk in
-            Result { () throws(EventStreamError) in
-                try parser.parse(chunk) { (event: EventStreamParser.BorrowedEvent) in
-                    events.append([event.type, event.data, event.lastEventId].map { String(decoding: $0, as: UTF8.self) })
-                }
-            }
+    feed(bytes, chunkSize: chunkSize, limits: limits) { (_, chunk, parser, events) throws(EventStreamError) in
+        try parser.parse(chunk) { (event: EventStreamParser.BorrowedEvent) in
+            events.append([event.type, event.data, event.lastEventId].map { String(decoding: $0, as: UTF8.self) })
         }
-        if case .failure(let error) = result {
-            failure = error
-            break
-        }
-        offset = end
     }
-    parser.endOfStream()
-    return (events, parser.lastEventId, failure)
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")

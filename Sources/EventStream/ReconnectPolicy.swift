@@ -40,12 +40,11 @@ public struct ReconnectPolicy: Sendable, Hashable {
         if jitter > 0 {
             seconds *= 1 - jitter * Double.random(in: 0..<1, using: &random)
         }
-        return .nanoseconds(Int64((seconds * 1e9).rounded()))
+        let nanoseconds = (seconds * 1e9).rounded()
+        return .nanoseconds(nanoseconds < 9e18 ? Int64(nanoseconds) : Int64.max)
     }
 
-    private static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
-    }
+    private static func seconds(_ duration: Duration) -> Double { duration.secondsValue }
 
     private func pow(_ base: Double, _ exponent: Double) -> Double {
         var result = 1.0

@@ -33,19 +33,24 @@ public struct ClientRequest: Sendable {
         return result
     }
 
-    /// The request's bytes for `target` on `url`'s host, with `method`, carrying `lastEventId`.
-    func serialized(url: HTTPURL, method: String, sendsBody: Bool, lastEventId: String) -> [UInt8] {
-        var text = "\(method) \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
-        for (name, value) in headers(lastEventId: lastEventId) where name.lowercased() != "host" && name.lowercased() != "content-length" {
-            text += "\(name): \(Self.headerSafe(value))\r\n"
-        }
+    /// The headers that carry credentials, which a redirect to another origin does not get (as
+    /// browsers and curl do): `Authorization`, `Cookie` and `Proxy-Authorization`.
+    public static let credentialHeaders: Set<String> = ["authorization", "cookie", "proxy-authorization"]
+
+    /// The request's bytes for `url`, with `method`, carrying `lastEventId` (through `RequestHead`,
+    /// which refuses a method, target or header that could split the request). Without
+    /// `sendsCredentials` the credential headers are left out.
+    func serialized(url: HTTPURL, method: String, sendsBody: Bool, lastEventId: String, sendsCredentials: Bool = true) throws(RequestError) -> [UInt8]
+    {
+        let sent = headers(lastEventId: lastEventId).filter { sendsCredentials || !Self.credentialHeaders.contains($0.name.lowercased()) }
+        let head = try RequestHead(method: method, url: url, headers: sent)
         let body = sendsBody ? (self.body ?? []) : []
-        if sendsBody, self.body != nil || method == "POST" || method == "PUT" { text += "Content-Length: \(body.count)\r\n" }
-        text += "\r\n"
-        return Array(text.utf8) + body
+        let length = sendsBody && (self.body != nil || method == "POST" || method == "PUT") ? body.count : nil
+        return head.bytes(contentLength: length) + body
     }
 
-    private static func headerSafe(_ value: String) -> String {
-        String(value.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 })
+    /// Checks that the request can be sent as it stands (its method, URL and headers).
+    public func validate() throws(RequestError) {
+        _ = try RequestHead(method: method, url: url, headers: headers(lastEventId: lastEventId))
     }
 }

@@ -30,6 +30,8 @@ public struct ClientOptions: Sendable {
     /// Divides the client's timers (reconnection waits and the read timeout); shared with a workbench
     /// so `drip run --speed` compresses them with the script's own.
     public var timeScale = TimeScale()
+    /// Follow a redirect from https down to plain http (`--allow-insecure-redirect`); refused otherwise.
+    public var allowsInsecureRedirects = false
 
     public init(
         request: ClientRequest, policy: ReconnectPolicy = ReconnectPolicy(), reconnects: Bool = true, retriesInitialConnection: Bool = false,
@@ -132,6 +134,7 @@ public enum EventSourceClient {
         var machine = EventSourceStateMachine(
             url: options.request.url, method: options.request.method, policy: options.policy, reconnects: options.reconnects,
             retriesInitialConnection: options.retriesInitialConnection, reconnectionTime: options.initialReconnectionTime)
+        machine.allowsInsecureRedirects = options.allowsInsecureRedirects
         var reportsComments = true
         if case .jsonLines(let comments) = reading { reportsComments = comments }
         var parser = EventStreamParser(limits: options.limits, reportsComments: reportsComments, lastEventId: options.request.lastEventId)
@@ -192,14 +195,21 @@ public enum EventSourceClient {
         handle: (Batch) async -> Void
     ) async -> Outcome {
         if Task.isCancelled { return .cancelled }
+        let bytes: [UInt8]
+        do {
+            bytes = try options.request.serialized(
+                url: request.url, method: request.method, sendsBody: request.sendsBody, lastEventId: lastEventId,
+                sendsCredentials: request.sendsCredentials)
+        } catch {
+            return .next(machine.fail("cannot send the request: \(error)"))
+        }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
             let readTimeout = options.readTimeout.map(options.timeScale.wall)
             let tlsContext = request.url.isSecure ? try options.tls.makeContext() : nil
             let serverName = request.url.host
-            let timeout = options.connectTimeout.components
             let bootstrap = ClientBootstrap(group: group)
-                .connectTimeout(.nanoseconds(Int64(timeout.seconds) * 1_000_000_000 + Int64(timeout.attoseconds / 1_000_000_000)))
+                .connectTimeout(.nanoseconds(options.connectTimeout.clampedNanoseconds))
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 // Each read goes to the reader as soon as it is made, so that parsing keeps pace with
                 // the socket instead of waiting for a batch; reads grow to 128 KiB on a fast stream.
@@ -233,8 +243,6 @@ public enum EventSourceClient {
         var outcome = Outcome.lost("the server closed the connection")
         do {
             try await channel.executeThenClose { inbound, outbound in
-                let bytes = options.request.serialized(
-                    url: request.url, method: request.method, sendsBody: request.sendsBody, lastEventId: lastEventId)
                 do {
                     try await outbound.write(ByteBuffer(bytes: bytes))
                 } catch {
@@ -247,52 +255,57 @@ public enum EventSourceClient {
                 var batch = Batch()
                 reading: for try await buffer in inbound {
                     var decision: Outcome?
-                    try buffer.withUnsafeReadableBytes { raw in
-                        try reader.read(raw) { item in
-                            guard decision == nil else { return }
-                            switch item {
-                            case .head(let head):
-                                let action = machine.received(
-                                    status: head.status, location: head.value(of: "Location"), contentType: head.value(of: "Content-Type"))
-                                if action == .open {
-                                    isOpen = true
-                                    batch.events.append(.open(status: head.status))
-                                } else {
-                                    decision = .next(action)
-                                }
-                            case .body(let range):
-                                guard isOpen else { return }
-                                let body = UnsafeRawBufferPointer(rebasing: raw[range])
-                                do throws(EventStreamError) {
-                                    switch reading {
-                                    case .events:
-                                        if options.reportsRawBytes { batch.events.append(.raw(Array(body))) }
-                                        try parser.parse(body) { output in
-                                            switch output {
-                                            case .event(let event): batch.events.append(.event(event))
-                                            case .comment(let text): batch.events.append(.comment(text))
-                                            case .retry(let milliseconds):
-                                                machine.retryChanged(milliseconds: milliseconds)
-                                                batch.events.append(.retry(milliseconds))
-                                            }
-                                        }
-                                    case .jsonLines:
-                                        let reconnectionTime = parser.reconnectionTime
-                                        defer {
-                                            if let changed = parser.reconnectionTime, changed != reconnectionTime {
-                                                machine.retryChanged(milliseconds: changed)
-                                            }
-                                        }
-                                        try parser.parse(body, appendingJSONLinesTo: &batch.lines)
+                    // A framing error ends the connection, but only after what came before it in
+                    // this read (an open, events) has been handed over.
+                    let read = buffer.withUnsafeReadableBytes { raw in
+                        Result { () throws(HTTPResponseReader.Failure) in
+                            try reader.read(raw) { item in
+                                guard decision == nil else { return }
+                                switch item {
+                                case .head(let head):
+                                    let action = machine.received(
+                                        status: head.status, location: head.value(of: "Location"), contentType: head.value(of: "Content-Type"))
+                                    if action == .open {
+                                        isOpen = true
+                                        batch.events.append(.open(status: head.status))
+                                    } else {
+                                        decision = .next(action)
                                     }
-                                } catch {
-                                    decision = .next(machine.fail("the stream broke a limit at line \(error.line): \(error)"))
+                                case .body(let range):
+                                    guard isOpen else { return }
+                                    let body = UnsafeRawBufferPointer(rebasing: raw[range])
+                                    do throws(EventStreamError) {
+                                        switch reading {
+                                        case .events:
+                                            if options.reportsRawBytes { batch.events.append(.raw(Array(body))) }
+                                            try parser.parse(body) { output in
+                                                switch output {
+                                                case .event(let event): batch.events.append(.event(event))
+                                                case .comment(let text): batch.events.append(.comment(text))
+                                                case .retry(let milliseconds):
+                                                    machine.retryChanged(milliseconds: milliseconds)
+                                                    batch.events.append(.retry(milliseconds))
+                                                }
+                                            }
+                                        case .jsonLines:
+                                            let reconnectionTime = parser.reconnectionTime
+                                            defer {
+                                                if let changed = parser.reconnectionTime, changed != reconnectionTime {
+                                                    machine.retryChanged(milliseconds: changed)
+                                                }
+                                            }
+                                            try parser.parse(body, appendingJSONLinesTo: &batch.lines)
+                                        }
+                                    } catch {
+                                        decision = .next(machine.fail("the stream broke a limit at line \(error.line): \(error)"))
+                                    }
+                                case .end:
+                                    if isOpen { decision = .lost("the server ended the stream") }
                                 }
-                            case .end:
-                                if isOpen { decision = .lost("the server ended the stream") }
                             }
                         }
                     }
+                    if decision == nil, case .failure(let malformed) = read { decision = .lost(describe(malformed)) }
                     if !batch.events.isEmpty || !batch.lines.isEmpty {
                         await handle(batch)
                         // Emptied, not kept: the parser writes the next read's lines into a new array.
@@ -356,7 +369,7 @@ final class ReadTimeoutHandler: ChannelInboundHandler {
     private var scheduled: Scheduled<Void>?
 
     init(timeout: Duration) {
-        self.timeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        self.timeout = .nanoseconds(timeout.clampedNanoseconds)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {

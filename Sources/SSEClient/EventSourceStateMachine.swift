@@ -4,7 +4,9 @@ import EventStream
 /// happened (a response head, a lost connection, a `retry:` field, a close) and answers what to do.
 ///
 /// - 200 with a `text/event-stream` essence opens the stream; 204 stops it for good; another status
-///   or content type fails it for good; 301/302/303/307/308 are followed (at most `maxRedirects`).
+///   or content type fails it for good; 301/302/303/307/308 are followed (at most `maxRedirects`),
+///   without credentials once they leave the original origin, and never from https down to http
+///   unless `allowsInsecureRedirects`.
 /// - An open stream that ends or breaks reconnects after the reconnection time (changed by `retry:`,
 ///   shaped by the `ReconnectPolicy`), to the original URL, until the policy gives up.
 /// - A network failure before the stream ever opened fails at once, unless `retriesInitialConnection`.
@@ -20,11 +22,15 @@ public struct EventSourceStateMachine: Sendable {
         public var url: HTTPURL
         public var method: String
         public var sendsBody: Bool
+        /// False once a redirect has left the original origin: `Authorization`, `Cookie` and
+        /// `Proxy-Authorization` are not sent there.
+        public var sendsCredentials: Bool
 
-        public init(url: HTTPURL, method: String, sendsBody: Bool) {
+        public init(url: HTTPURL, method: String, sendsBody: Bool, sendsCredentials: Bool = true) {
             self.url = url
             self.method = method
             self.sendsBody = sendsBody
+            self.sendsCredentials = sendsCredentials
         }
     }
 
@@ -45,6 +51,8 @@ public struct EventSourceStateMachine: Sendable {
     public var reconnects: Bool
     public var retriesInitialConnection: Bool
     public var maxRedirects: Int
+    /// Follow a redirect from https to plain http (refused by default: it would expose the request).
+    public var allowsInsecureRedirects = false
     public private(set) var readyState = ReadyState.connecting
     /// The reconnection time: 3000 ms until a `retry:` field changes it.
     public private(set) var reconnectionTime = ReconnectPolicy.defaultReconnectionTime
@@ -104,17 +112,23 @@ public struct EventSourceStateMachine: Sendable {
             do { target = try current.url.resolving(location) } catch {
                 return close("HTTP \(status) redirect to an unusable Location \(location.debugDescription): \(error)", failure: true)
             }
+            if current.url.isSecure, !target.isSecure, !allowsInsecureRedirects {
+                return close("HTTP \(status) redirect from https down to \(target); refused (allow it with --allow-insecure-redirect)", failure: true)
+            }
             let toGET = status == 303 || ((status == 301 || status == 302) && current.method == "POST")
-            current = Request(url: target, method: toGET ? "GET" : current.method, sendsBody: toGET ? false : current.sendsBody)
+            current = Request(
+                url: target, method: toGET ? "GET" : current.method, sendsBody: toGET ? false : current.sendsBody,
+                sendsCredentials: current.sendsCredentials && target.isSameOrigin(as: originalURL))
             return .connect(current)
         default:
             return close("the server answered HTTP \(status)", failure: true)
         }
     }
 
-    /// A `retry:` field set the reconnection time.
+    /// A `retry:` field set the reconnection time; a server's value past `DurationValue.maximum`
+    /// (7 days) is brought to it, so no wait a peer asks for can overflow a timer.
     public mutating func retryChanged(milliseconds: Int) {
-        reconnectionTime = .milliseconds(milliseconds)
+        reconnectionTime = DurationValue(clampingMilliseconds: milliseconds).duration
     }
 
     /// The connection ended or broke (or could not be made). `reason` is kept for the reports.
@@ -177,22 +191,64 @@ extension String {
 }
 
 extension HTTPURL {
-    /// `reference` (a `Location` value) resolved against this URL: absolute, scheme-relative,
-    /// absolute-path or relative-path.
+    /// `reference` (a `Location` value) resolved against this URL as a URI reference (RFC 3986 §5.2):
+    /// an absolute http(s) URL, a network-path (`//host/…`), an absolute path, a query, or a relative
+    /// path merged with this one, dot segments removed; the fragment is dropped. A reference with
+    /// another scheme (`file:`, `javascript:`) is refused, not read as a path.
     public func resolving(_ reference: String) throws(HTTPURLError) -> HTTPURL {
-        let lowered = reference.lowercased()
-        if lowered.hasPrefix("http://") || lowered.hasPrefix("https://") { return try HTTPURL(parsing: reference) }
-        if reference.hasPrefix("//") { return try HTTPURL(parsing: (isSecure ? "https:" : "http:") + reference) }
-        var resolved = self
-        if reference.hasPrefix("/") {
-            resolved.target = reference
-        } else if reference.hasPrefix("?") {
-            resolved.target = String(target.prefix { $0 != "?" }) + reference
-        } else {
-            let path = target.prefix { $0 != "?" }
-            let directory = path.lastIndex(of: "/").map { path[...$0] } ?? "/"
-            resolved.target = String(directory) + reference
+        let reference = reference.trimmingCharacters
+        if let colon = reference.firstIndex(of: ":"), let first = reference.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic,
+            reference[..<colon].unicodeScalars.allSatisfy({
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "+-.".unicodeScalars.contains($0))
+            })
+        {
+            let scheme = reference[..<colon].lowercased()
+            guard scheme == "http" || scheme == "https" else {
+                throw HTTPURLError("\(reference.debugDescription) is a \(scheme): URL; only http and https are followed")
+            }
+            return try HTTPURL(parsing: reference)
         }
+        if reference.hasPrefix("//") { return try HTTPURL(parsing: (isSecure ? "https:" : "http:") + reference) }
+        let withoutFragment = String(reference.prefix { $0 != "#" })
+        let basePath = String(target.prefix { $0 != "?" })
+        var resolved = self
+        let combined: String
+        if withoutFragment.isEmpty {
+            combined = target
+        } else if withoutFragment.hasPrefix("?") {
+            combined = basePath + withoutFragment
+        } else {
+            let pathEnd = withoutFragment.firstIndex(of: "?") ?? withoutFragment.endIndex
+            var path = String(withoutFragment[..<pathEnd])
+            if !path.hasPrefix("/") {
+                let directory = basePath.lastIndex(of: "/").map { String(basePath[...$0]) } ?? "/"
+                path = directory + path
+            }
+            combined = Self.removingDotSegments(path) + withoutFragment[pathEnd...]
+        }
+        resolved.target = try Self.target(combined, of: reference)
         return resolved
+    }
+
+    /// RFC 3986 §5.2.4 for an absolute path: `.` and `..` segments resolved, never above the root.
+    static func removingDotSegments(_ path: String) -> String {
+        var output: [Substring] = []
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        for (index, segment) in segments.enumerated() {
+            let isLast = index == segments.count - 1
+            switch segment {
+            case ".": if isLast { output.append("") }
+            case "..":
+                if !output.isEmpty { output.removeLast() }
+                if isLast { output.append("") }
+            default: output.append(segment)
+            }
+        }
+        return "/" + output.joined(separator: "/")
+    }
+
+    /// Whether `other` has the same scheme, host and port (the same origin, as browsers compare).
+    public func isSameOrigin(as other: HTTPURL) -> Bool {
+        isSecure == other.isSecure && host.lowercased() == other.host.lowercased() && port == other.port
     }
 }

@@ -14,18 +14,15 @@ public enum HTTPExchange {
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Response {
         guard !url.isSecure else { throw HTTPURLError("\(url) is https; this request speaks http only") }
+        let head = try RequestHead(
+            method: method, url: url, headers: headers.filter { $0.name.lowercased() != "connection" } + [("Connection", "close")])
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.seconds(10))
             .connect(host: url.host, port: url.port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
             }
         return try await channel.executeThenClose { inbound, outbound in
-            var head = "\(method) \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
-            for header in headers where !["host", "content-length", "connection"].contains(header.name.lowercased()) {
-                head += "\(header.name): \(header.value)\r\n"
-            }
-            head += "Content-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-            try await outbound.write(ByteBuffer(bytes: Array(head.utf8) + body))
+            try await outbound.write(ByteBuffer(bytes: head.bytes(contentLength: body.count) + body))
             var reader = HTTPResponseReader()
             var response = Response(status: 0, body: [])
             var done = false

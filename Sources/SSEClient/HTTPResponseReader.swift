@@ -12,7 +12,9 @@
 /// response with a known end it reads the next one (keep-alive, pipelining).
 ///
 /// Invariant: memory held is bounded by `maxHeadSize` while reading the head and by one chunk-size
-/// line afterwards; body bytes are never copied into a buffer of their own.
+/// line afterwards; trailers are counted, not kept, and bounded by `maxHeadSize` as well; body
+/// bytes are never copied into a buffer of their own. A malformed head, length or chunk is a
+/// `Failure` thrown after every valid item before it was handed over.
 public struct HTTPResponseReader: Sendable {
     public struct Head: Sendable, Hashable {
         public var status: Int
@@ -56,6 +58,8 @@ public struct HTTPResponseReader: Sendable {
     public var maxHeadSize: Int
     private var state = State.head
     private var pending: [UInt8] = []
+    /// Bytes of trailers read since the last chunk; bounded by `maxHeadSize`.
+    private var trailerBytes = 0
 
     public init(maxHeadSize: Int = 64 << 10) {
         self.maxHeadSize = maxHeadSize
@@ -76,9 +80,9 @@ public struct HTTPResponseReader: Sendable {
                 let head = try parseHead()
                 pending.removeAll()
                 if (100..<200).contains(head.status) { continue }
-                handle(.head(head))
                 let chunked = head.value(of: "Transfer-Encoding")?.lowercased().contains("chunked") ?? false
-                let length = head.value(of: "Content-Length").flatMap { Int($0.trimmingSpaces) }
+                let length = chunked ? nil : try Self.contentLength(of: head)
+                handle(.head(head))
                 if head.status == 204 || head.status == 304 || length == 0 {
                     handle(.end)
                     state = .head
@@ -120,7 +124,9 @@ public struct HTTPResponseReader: Sendable {
                     state = try line.withUnsafeBytes { line in Result { () throws(Failure) in try Self.chunkState(sizeLine: line) } }.get()
                 } else {
                     pending.append(byte)
-                    if pending.count > Self.maxChunkSizeLine { throw Failure(description: "chunk-size line longer than 1024 bytes") }
+                    if pending.count > Self.maxChunkSizeLine {
+                        throw Failure(description: "chunk-size line longer than \(Self.maxChunkSizeLine) bytes")
+                    }
                 }
             case .chunkData(let remaining):
                 let take = min(remaining, bytes.count - index)
@@ -133,13 +139,17 @@ public struct HTTPResponseReader: Sendable {
             case .trailers:
                 let byte = bytes[index]
                 index += 1
+                trailerBytes += 1
+                if trailerBytes > maxHeadSize { throw Failure(description: "trailers larger than \(maxHeadSize) bytes") }
                 if byte == UInt8(ascii: "\n") {
                     if pending.isEmpty || pending == [UInt8(ascii: "\r")] {
                         state = .head
+                        trailerBytes = 0
                         handle(.end)
                     }
                     pending.removeAll()
-                } else {
+                } else if pending.count < 2 {
+                    // Only whether a line is empty (or a lone CR) matters: a trailer's bytes are not kept.
                     pending.append(byte)
                 }
             }
@@ -148,31 +158,47 @@ public struct HTTPResponseReader: Sendable {
 
     private static let maxChunkSizeLine = 1024
 
+    /// The body length a `Content-Length` announces: every value given (repeated, or as a list) is
+    /// the same run of decimal digits that fits in an Int (RFC 9110 §8.6); anything else — a sign,
+    /// spaces inside, two different lengths — is a malformed response. Nil without the header.
+    static func contentLength(of head: Head) throws(Failure) -> Int? {
+        var length: Int?
+        for header in head.headers where header.name.lowercased() == "content-length" {
+            for item in header.value.split(separator: ",", omittingEmptySubsequences: false) {
+                let text = item.trimmingSpaces
+                guard !text.isEmpty, text.utf8.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }), let value = Int(text),
+                    length == nil || length == value
+                else { throw Failure(description: "malformed Content-Length \(header.value.debugDescription)") }
+                length = value
+            }
+        }
+        return length
+    }
+
     /// What follows a chunk-size line (without its LF): the chunk's data, or the trailers after the last chunk.
     /// The size is one or more hex digits, ended by the line, a CR, a space or a `;` extension.
     private static func chunkState(sizeLine line: UnsafeRawBufferPointer) throws(Failure) -> State {
+        let digits = line.prefix { $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: " ") }
         var size = 0
-        var digits = 0
-        for byte in line {
-            if byte == UInt8(ascii: ";") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: " ") { break }
-            let value: Int
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = Int(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = Int(byte - UInt8(ascii: "a")) + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = Int(byte - UInt8(ascii: "A")) + 10
-            default: value = -1
-            }
-            digits += 1
-            guard value >= 0, size <= (Int.max - value) / 16 else { throw malformedChunkSize(line) }
+        for byte in digits {
+            guard let value = hexValue(byte), size <= (Int.max - value) / 16 else { throw malformedChunkSize(digits) }
             size = size * 16 + value
         }
-        guard digits > 0 else { throw malformedChunkSize(line) }
+        guard !digits.isEmpty else { throw malformedChunkSize(digits) }
         return size == 0 ? .trailers : .chunkData(remaining: size)
     }
 
-    private static func malformedChunkSize(_ line: UnsafeRawBufferPointer) -> Failure {
-        let size = line.prefix { $0 != UInt8(ascii: ";") && $0 != UInt8(ascii: "\r") && $0 != UInt8(ascii: " ") }
-        return Failure(description: "malformed chunk size \(String(decoding: size, as: UTF8.self).debugDescription)")
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A")) + 10
+        default: nil
+        }
+    }
+
+    private static func malformedChunkSize(_ size: Slice<UnsafeRawBufferPointer>) -> Failure {
+        Failure(description: "malformed chunk size \(String(decoding: size, as: UTF8.self).debugDescription)")
     }
 
     private mutating func headComplete(appending byte: UInt8) -> Bool {
@@ -199,7 +225,7 @@ public struct HTTPResponseReader: Sendable {
     }
 }
 
-extension String {
+extension StringProtocol {
     fileprivate var trimmingSpaces: String {
         var text = Substring(self)
         while text.first == " " || text.first == "\t" { text.removeFirst() }

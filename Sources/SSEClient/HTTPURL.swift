@@ -29,7 +29,7 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         }
         let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
         let authority = rest[..<authorityEnd]
-        var path = String(rest[authorityEnd...].prefix { $0 != "#" })
+        var path = try Self.target(String(rest[authorityEnd...].prefix { $0 != "#" }), of: text)
         if path.isEmpty || path.first == "?" { path = "/" + path }
         target = path
         guard !authority.isEmpty, !authority.contains("@") else { throw HTTPURLError("\(text.debugDescription) has no host") }
@@ -49,6 +49,12 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
             portText = authority[authority.index(after: colon)...]
         }
         guard !hostPart.isEmpty else { throw HTTPURLError("\(text.debugDescription) has no host") }
+        let hostCharacters = authority.first == "[" ? "0123456789abcdefABCDEF:.%" : "-._~%"
+        guard
+            hostPart.utf8.allSatisfy({
+                $0 < 0x80 && (Character(Unicode.Scalar($0)).isLetter || Character(Unicode.Scalar($0)).isNumber) || hostCharacters.utf8.contains($0)
+            })
+        else { throw HTTPURLError("\(text.debugDescription) has a character that cannot be in a host name") }
         host = String(hostPart)
         if let portText {
             guard let port = Int(portText), (1...65535).contains(port) else {
@@ -58,6 +64,23 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
         } else {
             port = isSecure ? 443 : 80
         }
+    }
+
+    /// A path and query as a request line can carry them: spaces and non-ASCII characters
+    /// percent-encoded (as browsers send them), any control character refused.
+    static func target(_ raw: String, of text: String) throws(HTTPURLError) -> String {
+        var encoded = ""
+        for byte in raw.utf8 {
+            switch byte {
+            case 0..<0x20, 0x7F: throw HTTPURLError("\(text.debugDescription) has a control character in its path")
+            case 0x21..<0x7F where byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "<") && byte != UInt8(ascii: ">"):
+                encoded.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                let hex = Array("0123456789ABCDEF".utf8)
+                encoded += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+            }
+        }
+        return encoded
     }
 
     /// The `Host` header value.

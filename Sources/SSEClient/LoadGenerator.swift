@@ -18,8 +18,10 @@ public struct LoadOptions: Sendable {
     /// When set, `events` events are POSTed here, each with a sequence number and a send timestamp.
     public var publishURL: HTTPURL?
     public var events: Int
-    /// Events per second; nil publishes as fast as the server answers.
+    /// Events per second, within `rates`; nil publishes as fast as the server answers.
     public var rate: Double?
+    /// The publishing rates taken (events per second); `init` brings a rate outside to the nearest bound.
+    public static let rates: ClosedRange<Double> = 0.001...10_000_000
     /// Bytes of data per published event (at least the sequence number and timestamp).
     public var payloadSize: Int
     /// Publish requests in flight at once on the publisher's connection (HTTP/1.1 pipelining).
@@ -51,7 +53,7 @@ public struct LoadOptions: Sendable {
         self.connectConcurrency = connectConcurrency
         self.publishURL = publishURL
         self.events = events
-        self.rate = rate
+        self.rate = rate.map { $0.isNaN ? Self.rates.upperBound : min(max($0, Self.rates.lowerBound), Self.rates.upperBound) }
         self.payloadSize = payloadSize
         self.pipeline = pipeline
         self.duration = duration
@@ -155,7 +157,7 @@ public enum LoadGenerator {
             progress("published \(published) events in \(format(publishSeconds)) s; waiting for deliveries")
             // Waiting reads only the shared tally: copying every record off its loop meanwhile would
             // delay the reading of the last events and so lengthen their latency.
-            let deadline = Clock.nanoseconds() + UInt64(options.settleTimeout.components.seconds) * 1_000_000_000
+            let deadline = Clock.nanoseconds() + UInt64(options.settleTimeout.clampedNanoseconds)
             while Clock.nanoseconds() < deadline, !tally.hasEverything(published: published, subscribers: connected.count) {
                 try await Task.sleep(for: .milliseconds(5))
             }
@@ -262,13 +264,13 @@ struct Subscription: Sendable {
         tally: DeliveryTally? = nil, vanishAfter plan: VanishPlan? = nil
     ) async throws -> Subscription {
         guard !url.isSecure else { throw LoadError("drip load speaks http only; \(url) is https") }
+        let request = try ClientRequest(url: url, headers: headers).serialized(url: url, method: "GET", sendsBody: false, lastEventId: "")
         let started = Clock.nanoseconds()
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .connect(host: url.host, port: url.port).get()
         let eventLoop = channel.eventLoop
-        let request = ClientRequest(url: url, headers: headers).serialized(url: url, method: "GET", sendsBody: false, lastEventId: "")
         let (handler, opened) = try await eventLoop.submit { () -> (NIOLoopBound<LoadSubscriberHandler>, EventLoopFuture<Void>) in
             let handler = LoadSubscriberHandler(eventLoop: eventLoop, highestSequence: highestSequence, tally: tally, vanishAfter: plan)
             try channel.pipeline.syncOperations.addHandler(handler)
@@ -517,12 +519,13 @@ final class Publisher: Sendable {
 
     static func connect(to url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup) async throws -> Publisher {
         guard !url.isSecure else { throw LoadError("drip load publishes over http only; \(url) is https") }
+        let head = try RequestHead(method: "POST", url: url, headers: headers)
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connect(host: url.host, port: url.port).get()
         let eventLoop = channel.eventLoop
         let handler = try await eventLoop.submit { () -> NIOLoopBound<PublisherHandler> in
-            let handler = PublisherHandler(url: url, headers: headers)
+            let handler = PublisherHandler(head: head)
             try channel.pipeline.syncOperations.addHandler(handler)
             return NIOLoopBound(handler, eventLoop: eventLoop)
         }.get()
@@ -558,8 +561,7 @@ final class PublisherHandler: ChannelInboundHandler {
         var payloadSize: Int
     }
 
-    private let requestHead: String
-    private let extraHeaders: String
+    private let head: RequestHead
     private var reader = HTTPResponseReader()
     private var status = 0
     private var context: ChannelHandlerContext?
@@ -568,12 +570,10 @@ final class PublisherHandler: ChannelInboundHandler {
     private var startedAt: UInt64 = 0
     private var nextSequence = 1
     private var unanswered = 0
-    private var answered = 0
     private var wakeUp: Scheduled<Void>?
 
-    init(url: HTTPURL, headers: [(name: String, value: String)]) {
-        requestHead = "POST \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
-        extraHeaders = headers.map { "\($0.name): \($0.value)\r\n" }.joined()
+    init(head: RequestHead) {
+        self.head = head
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -594,7 +594,8 @@ final class PublisherHandler: ChannelInboundHandler {
         var sent = false
         while unanswered < plan.pipeline, nextSequence <= plan.events {
             if let rate = plan.rate, rate > 0 {
-                let due = startedAt + UInt64(Double(nextSequence - 1) / rate * 1e9)
+                // Within 292 years of the start, so the addition cannot overflow; `rates` keeps it far inside.
+                let due = startedAt + UInt64(min(Double(nextSequence - 1) / rate * 1e9, 9e18))
                 let now = Clock.nanoseconds()
                 if due > now {
                     wakeUp = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(due - now))) { [self] in
@@ -605,8 +606,9 @@ final class PublisherHandler: ChannelInboundHandler {
                 }
             }
             let body = LoadGenerator.payload(sequence: nextSequence, size: plan.payloadSize)
-            let request = requestHead + "Content-Length: \(body.utf8.count)\r\n" + extraHeaders + "\r\n" + body
-            context.write(NIOAny(ByteBuffer(string: request)), promise: nil)
+            var request = ByteBuffer(bytes: head.bytes(contentLength: body.utf8.count))
+            request.writeString(body)
+            context.write(NIOAny(request), promise: nil)
             nextSequence += 1
             unanswered += 1
             sent = true
@@ -633,9 +635,8 @@ final class PublisherHandler: ChannelInboundHandler {
                     case .end:
                         guard unanswered > 0 else { return }
                         unanswered -= 1
-                        answered += 1
                         guard (200..<300).contains(status) else { return finish(LoadError("publishing answered HTTP \(status)")) }
-                        if answered == plan?.events { finish(nil) }
+                        if unanswered == 0, let plan, nextSequence > plan.events { finish(nil) }
                     }
                 }
             }

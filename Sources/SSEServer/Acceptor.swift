@@ -22,7 +22,7 @@ import NIOPosix
 final class Acceptor: Sendable {
     typealias Adopt = @Sendable (CInt) -> Void
 
-    static let pause: CInt = 100  // milliseconds
+    private static let pause: CInt = 100  // milliseconds
     private static let refusal: [UInt8] = {
         let body = "503 Service Unavailable: the server is out of file descriptors\n"
         let head =
@@ -38,15 +38,13 @@ final class Acceptor: Sendable {
 
     /// Starts accepting on `listening` (a non-blocking listening socket, owned from here on).
     init(listening: CInt, eventLoop: EventLoop, log: @escaping @Sendable (ServerLogEntry) -> Void, adopt: @escaping Adopt) throws {
-        var ends: [CInt] = [-1, -1]
-        guard pipe(&ends) == 0 else { throw IOError(errnoCode: errno, reason: "pipe") }
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        let (wakeRead, wakeWrite) = try Descriptors.pipe()
         self.listening = listening
-        self.wakeRead = ends[0]
-        self.wakeWrite = ends[1]
+        self.wakeRead = wakeRead
+        self.wakeWrite = wakeWrite
         self.pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        let (wakeRead, reserve) = (ends[0], Self.openReserve())
+        let reserve = Self.openReserve()
         finished = pool.runIfActive(eventLoop: eventLoop) {
             Self.acceptLoop(listening: listening, wake: wakeRead, reserve: reserve, log: log, adopt: adopt)
         }
@@ -106,10 +104,7 @@ final class Acceptor: Sendable {
     /// A pending connection's descriptor, non-blocking and closed on exec; -1 with `errno` set.
     private static func acceptConnection(_ listening: CInt) -> CInt {
         let descriptor = accept(listening, nil, nil)
-        if descriptor >= 0 {
-            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-        }
+        if descriptor >= 0 { Descriptors.makeNonBlockingAndCloseOnExec(descriptor) }
         return descriptor
     }
 
@@ -152,8 +147,8 @@ final class Acceptor: Sendable {
     }
 }
 
-// The system calls under names of their own: inside the types here, `close`, `bind` and `listen`
-// would mean other methods.
+// The system calls under names of their own: inside the types here, `close`, `bind`, `listen` and
+// `pipe` would mean other methods.
 private func closeDescriptor(_ descriptor: CInt) {
     _ = close(descriptor)
 }
@@ -164,6 +159,27 @@ private func bindDescriptor(_ descriptor: CInt, _ address: UnsafePointer<sockadd
 
 private func listenOn(_ descriptor: CInt, _ backlog: CInt) -> CInt {
     listen(descriptor, backlog)
+}
+
+/// The descriptor plumbing the server's own sockets and wake pipes share.
+enum Descriptors {
+    /// Non-blocking (a full pipe or an empty socket answers at once) and not inherited by a child process.
+    static func makeNonBlockingAndCloseOnExec(_ descriptor: CInt) {
+        _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+    }
+
+    /// A pipe with both ends non-blocking and closed on exec: a way to wake a loop or a thread.
+    static func pipe() throws -> (read: CInt, write: CInt) {
+        var ends: [CInt] = [-1, -1]
+        guard systemPipe(&ends) == 0 else { throw IOError(errnoCode: errno, reason: "pipe") }
+        for end in ends { makeNonBlockingAndCloseOnExec(end) }
+        return (ends[0], ends[1])
+    }
+}
+
+private func systemPipe(_ ends: inout [CInt]) -> CInt {
+    pipe(&ends)
 }
 
 #if canImport(Glibc)
@@ -183,10 +199,7 @@ enum ListeningSocket {
                 CInt(address.protocol.rawValue), CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue) | CInt(SOCK_NONBLOCK.rawValue), 0)
         #else
             let descriptor = socket(CInt(address.protocol.rawValue), SOCK_STREAM, 0)
-            if descriptor >= 0 {
-                _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
-                _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
-            }
+            if descriptor >= 0 { Descriptors.makeNonBlockingAndCloseOnExec(descriptor) }
         #endif
         guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
         var one: CInt = 1

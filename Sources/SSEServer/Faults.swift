@@ -1,3 +1,5 @@
+import EventStream
+
 /// Which subscribers a fault or a publish reaches: every client of a stream, or one client by its id.
 public enum Audience: Sendable, Hashable {
     case stream(String)
@@ -20,8 +22,11 @@ public enum Corruption: Sendable, Hashable {
     case bareCarriageReturns
     /// The next event's data carries bytes that are not UTF-8 (FF FE).
     case invalidUTF8
-    /// A `data:` line of this many bytes is written before the next event.
+    /// A `data:` line of this many bytes (at most `maxLongLine`) is written before the next event.
     case longLine(Int)
+
+    /// The longest line `longLine` writes: 64 MiB, far past any client's line limit.
+    public static let maxLongLine = 64 << 20
     /// The next event is written without the blank line that dispatches it.
     case noBlankLine
 }
@@ -34,6 +39,9 @@ public enum Rejection: Sendable, Hashable {
     case redirect(Int, location: String)
     /// 200 with a content type that is not `text/event-stream`.
     case wrongContentType(String)
+
+    /// The most connections one `reject` answers: 1,000,000.
+    public static let maxCount = 1_000_000
 }
 
 /// Why a publish or a fault could not be applied.
@@ -43,6 +51,10 @@ public enum ServerError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidStreamName(String)
     case noSuchClient(Int)
     case invalidEvent(String)
+    /// A fault's count or size outside what the server takes; the message names the bound.
+    case outOfRange(String)
+    /// A configuration the server refuses to start with.
+    case invalidConfiguration(String)
 
     public var description: String {
         switch self {
@@ -51,6 +63,8 @@ public enum ServerError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidStreamName(let reason): reason
         case .noSuchClient(let id): "no client with id \(id)"
         case .invalidEvent(let reason): reason
+        case .outOfRange(let reason): reason
+        case .invalidConfiguration(let reason): reason
         }
     }
 }
@@ -89,7 +103,7 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
         case .published(let stream, let id, let type, let clients):
             "published \(type) to \(stream)" + (id.map { " id=\($0)" } ?? "") + " → \(clients) client\(clients == 1 ? "" : "s")"
         case .rejected(let stream, let status, let remote): "rejected \(remote) on \(stream) with \(status) (fault)"
-        case .requestError(let remote, let status, let reason): "\(status) to \(remote): \(reason)"
+        case .requestError(let remote, let status, let reason): "\(status) to \(remote): \(Secrets.masked(reason))"
         case .descriptorsExhausted(let limit):
             "cannot accept connections: out of file descriptors (limit \(limit)); answering new ones 503 until some are freed, open ones continue"
         case .descriptorsRecovered(let refused):

@@ -37,6 +37,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var headTimeout: Scheduled<Void>?
     private var remote = "unknown"
     private var peerReason = "the client closed or reset the connection"
+    /// The request being answered is a HEAD: its answer has a head and no body (RFC 9110 §9.3.2).
+    private var answeringHEAD = false
 
     init(core: NIOLoopBoundBox<ServerCore>, descriptor: CInt) {
         self.core = core
@@ -148,6 +150,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private func route(_ context: ChannelHandlerContext, head: HTTPRequestHead, body: ByteBuffer) {
         if head.method != .POST { publishPending(context) }
+        answeringHEAD = head.method == .HEAD
         let request = Request(head: head)
         let keepAlive = head.isKeepAlive
         let cors = corsHeaders(for: head)
@@ -222,6 +225,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         guard !pendingPublishes.isEmpty else { return }
         let publishes = pendingPublishes
         pendingPublishes.removeAll()
+        // Answers to POSTs, whatever request is being answered now.
+        let answering = answeringHEAD
+        answeringHEAD = false
+        defer { answeringHEAD = answering }
         for publish in publishes {
             do throws(ServerError) {
                 let receipt = try server.publish(stream: publish.stream, event: publish.event, to: publish.target)
@@ -240,9 +247,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     private func authorized(_ request: Request) -> Bool {
         guard let token = server.configuration.token else { return true }
+        // The scheme is case-insensitive (RFC 9110 §11.1), followed by one or more spaces.
         let bearer = request.head.headers.first(name: "Authorization").flatMap { value -> String? in
-            let prefix = "Bearer "
-            return value.hasPrefix(prefix) ? String(value.dropFirst(prefix.count)) : nil
+            let scheme = value.prefix { $0 != " " }
+            guard scheme.lowercased() == "bearer" else { return nil }
+            return String(value.dropFirst(scheme.count).drop { $0 == " " })
         }
         let offered = bearer ?? request.query["token"] ?? ""
         return ConstantTime.equals(offered, token)
@@ -268,7 +277,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     // MARK: Responses
 
+    /// Answers `status` with `reason` as the body (and in the log), its secrets masked: a path may carry `?token=`.
     private func fail(_ context: ChannelHandlerContext, _ status: Int, _ reason: String, cors: [(String, String)], keepAlive: Bool) {
+        let reason = Secrets.masked(reason)
         server.log(.requestError(remote: remote, status: status, reason: reason))
         respond(context, status: status, body: "\(status) \(HTTPResponse.reasonPhrase(status)): \(reason)\n", headers: cors, keepAlive: keepAlive)
     }
@@ -277,8 +288,12 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         _ context: ChannelHandlerContext, status: Int, contentType: String = "text/plain; charset=utf-8", body: String,
         headers: [(String, String)] = [], keepAlive: Bool
     ) {
+        // Responses go out in the order their requests came (RFC 9112 §9.3): publishes read before
+        // this request, and still waiting for the end of the read, are answered first.
+        publishPending(context)
         let response = HTTPResponse.complete(
-            status: status, contentType: contentType, body: body, headers: headers, keepAlive: keepAlive, allocator: context.channel.allocator)
+            status: status, contentType: contentType, body: body, headers: headers, keepAlive: keepAlive, omitsBody: answeringHEAD,
+            allocator: context.channel.allocator)
         let written = context.writeAndFlush(wrapOutboundOut(response))
         if !keepAlive {
             written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }

@@ -5,13 +5,15 @@ import NIOHTTP1
 /// NIO's response encoder) so that one encoded event frame is shared by every subscriber, and so that
 /// faults can break the framing on purpose.
 enum HTTPResponse {
-    /// A complete response with a `Content-Length` body.
+    /// A complete response with a `Content-Length` body; `omitsBody` (the answer to HEAD) writes
+    /// the head alone, with the length the body would have.
     static func complete(
         status: Int,
         contentType: String = "text/plain; charset=utf-8",
         body: String,
         headers: [(String, String)] = [],
         keepAlive: Bool,
+        omitsBody: Bool = false,
         allocator: ByteBufferAllocator
     ) -> ByteBuffer {
         let bodyBytes = body.utf8
@@ -20,7 +22,7 @@ enum HTTPResponse {
         all.append(("Content-Length", String(bodyBytes.count)))
         all.append(("Connection", keepAlive ? "keep-alive" : "close"))
         var buffer = head(status: status, headers: all, allocator: allocator)
-        buffer.writeBytes(bodyBytes)
+        if !omitsBody { buffer.writeBytes(bodyBytes) }
         return buffer
     }
 

@@ -31,13 +31,9 @@ final class LoopYield {
 
     /// A yield for `eventLoop`, its pipe's reading end registered there.
     static func make(on eventLoop: EventLoop) -> EventLoopFuture<NIOLoopBound<LoopYield>> {
-        var ends: [CInt] = [-1, -1]
-        guard pipe(&ends) == 0 else { return eventLoop.makeFailedFuture(IOError(errnoCode: errno, reason: "pipe")) }
-        for end in ends {
-            _ = fcntl(end, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
-        }
-        let (wakeRead, wakeWrite) = (ends[0], ends[1])
+        let wakeRead: CInt
+        let wakeWrite: CInt
+        do { (wakeRead, wakeWrite) = try Descriptors.pipe() } catch { return eventLoop.makeFailedFuture(error) }
         return eventLoop.submit { NIOLoopBound(LoopYield(eventLoop: eventLoop, wakeWrite: wakeWrite), eventLoop: eventLoop) }
             .flatMap { yield in
                 NIOPipeBootstrap(group: eventLoop)

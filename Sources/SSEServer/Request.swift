@@ -82,8 +82,8 @@ enum PublishRequest {
         var id = query["id"]
         var retry: Int?
         if let retryText = query["retry"] {
-            guard let value = Int(retryText), value >= 0 else {
-                return .failure(Problem(message: "retry=\(retryText) is not a number of milliseconds"))
+            guard let value = Int(retryText), (0...DurationValue.maximumMilliseconds).contains(value) else {
+                return .failure(Problem(message: "retry=\(retryText) is not a number of milliseconds from 0 to \(DurationValue.maximumMilliseconds)"))
             }
             retry = value
         }
@@ -103,8 +103,12 @@ enum PublishRequest {
                 case ("id", .string(let string)): id = string
                 case ("id", .number(let literal)): id = literal
                 case ("retry", _):
-                    guard let value = member.intValue, value >= 0 else {
-                        return .failure(Problem(message: "\"retry\" must be a whole number of milliseconds, not \(member.serialized)"))
+                    guard let value = member.intValue, (0...DurationValue.maximumMilliseconds).contains(value) else {
+                        return .failure(
+                            Problem(
+                                message:
+                                    "\"retry\" must be a whole number of milliseconds from 0 to \(DurationValue.maximumMilliseconds), not \(member.serialized)"
+                            ))
                     }
                     retry = value
                 case ("data", .string(let string)): data = string

@@ -39,6 +39,10 @@ public final class SSEServer: Sendable {
     public func start() async throws(ServerError) -> SocketAddress {
         let core = self.core
         let address = "\(configuration.host):\(configuration.port)"
+        if configuration.token?.isEmpty == true {
+            // An empty token (an unset variable: --token "$UNSET") would protect nothing while looking as if it did.
+            throw .invalidConfiguration("the token is empty; give a token, or none to serve without one")
+        }
         let listening: (descriptor: CInt, address: SocketAddress)
         do {
             listening = try ListeningSocket.bind(host: configuration.host, port: configuration.port, backlog: 1024)
@@ -52,12 +56,11 @@ public final class SSEServer: Sendable {
             ListeningSocket.close(listening.descriptor)
             throw .bindFailed(address: address, reason: "the event loop could not be set up: \(error)")
         }
-        let connections = Self.connectionBootstrap(group: eventLoop, core: core, limits: configuration.limits)
         let acceptor: Acceptor
         do {
-            acceptor = try Acceptor(listening: listening.descriptor, eventLoop: eventLoop, log: log) { descriptor in
-                _ = connections(descriptor)
-            }
+            acceptor = try Acceptor(
+                listening: listening.descriptor, eventLoop: eventLoop, log: log,
+                adopt: Self.adoptConnection(on: eventLoop, core: core, limits: configuration.limits))
         } catch {
             ListeningSocket.close(listening.descriptor)
             throw .bindFailed(address: address, reason: Self.describeBindError(error))
@@ -77,12 +80,10 @@ public final class SSEServer: Sendable {
         return local
     }
 
-    /// Makes a NIO channel of an accepted connection's `descriptor`, serving HTTP on `core`'s loop.
-    private static func connectionBootstrap(
-        group: EventLoop, core: NIOLoopBoundBox<ServerCore>, limits: ServerLimits
-    ) -> @Sendable (CInt) -> EventLoopFuture<Channel> {
+    /// Makes a NIO channel of an accepted connection's descriptor, serving HTTP on `core`'s loop.
+    private static func adoptConnection(on eventLoop: EventLoop, core: NIOLoopBoundBox<ServerCore>, limits: ServerLimits) -> Acceptor.Adopt {
         { descriptor in
-            ClientBootstrap(group: group)
+            _ = ClientBootstrap(group: eventLoop)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelOption(.socketOption(.so_keepalive), value: 1)
                 .channelOption(.writeBufferWaterMark, value: .init(low: limits.maxQueuedBytes / 2, high: limits.maxQueuedBytes))
@@ -191,6 +192,9 @@ public final class SSEServer: Sendable {
 
     /// Corrupts the next event sent to `audience` (every client of a stream, or one client).
     public func corrupt(_ audience: Audience, _ corruption: Corruption) async throws(ServerError) {
+        if case .longLine(let size) = corruption, !(1...Corruption.maxLongLine).contains(size) {
+            throw .outOfRange("a long line of \(size) bytes is outside 1 byte to \(Corruption.maxLongLine >> 20) MiB")
+        }
         try await onLoop { core throws(ServerError) in
             switch audience {
             case .stream(let name):
@@ -205,9 +209,12 @@ public final class SSEServer: Sendable {
 
     /// Answers the next `count` connections to `stream` with `rejection` instead of subscribing them.
     public func reject(stream: String, _ rejection: Rejection, count: Int = 1) async throws(ServerError) {
+        guard (1...Rejection.maxCount).contains(count) else {
+            throw .outOfRange("count=\(count) is outside 1 to \(Rejection.maxCount) connections")
+        }
         try await onLoop { core throws(ServerError) in
             try StreamName.validate(stream)
-            core.stream(named: stream).rejections += Array(repeating: rejection, count: max(1, count))
+            core.stream(named: stream).rejections.append((rejection, count))
         }
     }
 
@@ -269,7 +276,6 @@ public final class SSEServer: Sendable {
 
 extension TimeAmount {
     init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        self = .nanoseconds(duration.clampedNanoseconds)
     }
 }

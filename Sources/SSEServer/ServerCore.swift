@@ -28,7 +28,8 @@ final class StreamState {
     var subscribers: [Subscriber] = []
     var pacing = Pacing()
     var corruptions: [Corruption] = []
-    var rejections: [Rejection] = []
+    /// Rejections to come, each with the connections it still answers (at least 1).
+    var rejections: [(rejection: Rejection, remaining: Int)] = []
     var heartbeat: Scheduled<Void>?
     var idleCheck: Scheduled<Void>?
     /// Frames broadcast to the stream and not yet delivered to every subscriber, numbered in order
@@ -179,8 +180,8 @@ final class ServerCore {
         descriptor: CInt
     ) -> Subscriber? {
         let stream = stream(named: streamName)
-        if !stream.rejections.isEmpty {
-            let rejection = stream.rejections.removeFirst()
+        if let (rejection, remaining) = stream.rejections.first {
+            if remaining > 1 { stream.rejections[0].remaining -= 1 } else { stream.rejections.removeFirst() }
             answer(rejection, corsHeaders: corsHeaders, context: context)
             log(.rejected(stream: streamName, status: rejection.status, remote: remote))
             return nil
@@ -399,7 +400,7 @@ final class ServerCore {
         if let loopYield { loopYield.yield(rest) } else { eventLoop.assumeIsolated().execute(rest) }
     }
 
-    /// Writes what `subscriber` has not had from the stream's outbox, then flushes once.
+    /// Writes what `subscriber` has not had from the stream's outbox, in one write.
     private func deliverOutbox(of stream: StreamState, to subscriber: Subscriber) {
         let upTo = stream.lastSequence
         guard subscriber.deliveredSequence < upTo, !subscriber.isClosed, let first = stream.outbox.first?.sequence else { return }

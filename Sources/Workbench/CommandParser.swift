@@ -1,3 +1,4 @@
+import EventStream
 import SSEClient
 
 /// A line of the command language checked against the command table: every argument present and
@@ -26,7 +27,7 @@ public struct ParsedCommand: Sendable, Hashable {
     public func values(of name: String) -> [String] { options.filter { $0.name == name }.map(\.value.text) }
 
     public func duration(_ name: String) -> DurationValue? {
-        (option(name) ?? argument(name)).flatMap(DurationValue.init(parsing:))
+        (option(name) ?? argument(name)).flatMap { DurationValue(parsing: $0) }
     }
 
     public func integer(_ name: String) -> Int? { (option(name) ?? argument(name)).flatMap { Int($0) } }
@@ -136,7 +137,7 @@ public enum CommandParser {
         case .url:
             do { _ = try HTTPURL(parsing: text) } catch { throw CommandError("\(spec.name): \(error)", column: word.column) }
         case .duration:
-            guard DurationValue(parsing: text) != nil else { throw fail("a duration (250ms, 2s, 1m)") }
+            if case .failure(let error) = DurationValue.parse(text) { throw CommandError("\(spec.name): \(what) \(error)", column: word.column) }
         case .size:
             guard ByteSize(parsing: text) != nil else { throw fail("a size (512, 64KB, 1MB)") }
         case .integer:

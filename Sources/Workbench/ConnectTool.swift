@@ -112,7 +112,7 @@ public struct ClientOutputStyle: Sendable {
     }
 
     static func milliseconds(_ duration: Duration) -> Int {
-        Int(duration.components.seconds) * 1000 + Int(duration.components.attoseconds / 1_000_000_000_000_000)
+        duration.clampedMilliseconds
     }
 
     static func describe(_ duration: Duration) -> String {

@@ -145,6 +145,9 @@ public actor Engine {
     private func serve(_ command: ParsedCommand) async throws(CommandError) {
         if let serverURL { throw CommandError("serve: a server is already running on \(serverURL); stop it first", column: 1) }
         let (host, port) = try Self.address(command.arguments["address"])
+        if let token = command.options.last(where: { $0.name == "token" }), token.value.text.isEmpty {
+            throw CommandError("serve: token= is empty; give a token, or leave token= out", column: token.value.column)
+        }
         var defaults = StreamSettings()
         if let history = command.integer("history") { defaults.historySize = history }
         if let heartbeat = command.duration("heartbeat") { defaults.heartbeatMilliseconds = heartbeat.milliseconds }
@@ -220,6 +223,8 @@ public actor Engine {
         let given = command.argument("url") ?? name
         if given.contains("://") {
             urlText = given
+        } else if given.hasPrefix("/"), let serverURL {
+            urlText = serverURL + given
         } else if let serverURL {
             urlText = "\(serverURL)/streams/\(given)"
         } else {
@@ -242,6 +247,7 @@ public actor Engine {
             readTimeout: command.duration("read-timeout")?.duration,
             reportsRawBytes: true
         )
+        do { try options.request.validate() } catch { throw CommandError("connect: \(error)", column: 1) }
         options.timeScale = timeScale
         options.tls = TLSOptions(trustedCertificateFiles: command.values(of: "cacert"), verifiesCertificates: !(command.toggle("insecure") ?? false))
         let controller = ClientController()
@@ -321,6 +327,7 @@ public actor Engine {
         let body = try command.option("body").map { text throws(CommandError) in Array(try Self.data(text, command: command).utf8) } ?? []
         let headers = try Self.headers(command)
         let method = (command.option("method") ?? "POST").uppercased()
+        do { _ = try RequestHead(method: method, url: url, headers: headers) } catch { throw CommandError("post: \(error)", column: 1) }
         let response: HTTPExchange.Response
         do { response = try await HTTPExchange.send(method, to: url, headers: headers, body: body) } catch {
             throw CommandError("post: \(url): \(EventSourceClient.describeError(error))", column: 6)
@@ -340,10 +347,11 @@ public actor Engine {
 
     static func headers(_ command: ParsedCommand) throws(CommandError) -> [(name: String, value: String)] {
         try command.values(of: "header").map { header throws(CommandError) -> (name: String, value: String) in
-            guard let colon = header.firstIndex(of: ":") else {
-                throw CommandError("\(command.spec.name): header \(header.debugDescription) is not 'Name: value'", column: 1)
+            do { return try RequestHead.header(parsing: header) } catch {
+                throw CommandError(
+                    "\(command.spec.name): \(error)",
+                    column: command.options.last { $0.name == "header" && $0.value.text == header }?.value.column ?? 1)
             }
-            return (String(header[..<colon]), String(header[header.index(after: colon)...].drop { $0 == " " }))
         }
     }
 
@@ -387,11 +395,11 @@ public actor Engine {
             let count = try await serverCall(command) { try await server.drop(audience, mode: mode) }
             report(.info("dropped \(count)"), ["dropped \(count) connection\(count == 1 ? "" : "s") of \(who) (\(mode.rawValue))"])
         case "stall":
-            let duration = command.duration("duration") ?? DurationValue(milliseconds: 0)
+            let duration = command.duration("duration") ?? DurationValue(clampingMilliseconds: 0)
             try await serverCall(command) { _ = try await server.stall(audience, for: duration.duration) }
             report(.info("stalled \(who)"), ["\(who) stalled for \(duration)"])
         case "delay":
-            let duration = command.duration("duration") ?? DurationValue(milliseconds: 0)
+            let duration = command.duration("duration") ?? DurationValue(clampingMilliseconds: 0)
             try await serverCall(command) { _ = try await server.delay(audience, by: duration.milliseconds == 0 ? nil : duration.duration) }
             report(.info("delay \(who)"), [duration.milliseconds == 0 ? "\(who): no added latency" : "\(who): each event delayed by \(duration)"])
         case "chunk":
@@ -565,8 +573,17 @@ public actor Engine {
 
     // MARK: Helpers
 
+    /// Hands `event` and its lines to the output. A command's own lines (results and errors, which
+    /// quote URLs and headers as typed) have their secrets masked; what a client or the server saw is
+    /// shown as it was (the server's log masks its own lines).
     private func report(_ event: WorkbenchEvent, _ lines: [String]) {
-        output(event, lines)
+        switch event {
+        case .info(let text): output(.info(Secrets.masked(text)), lines.map(Secrets.masked))
+        case .failure(var error):
+            error.message = Secrets.masked(error.message)
+            output(.failure(error), lines.map(Secrets.masked))
+        default: output(event, lines)
+        }
     }
 
     private func serverCall<T>(_ command: ParsedCommand, _ body: () async throws -> T) async throws(CommandError) -> T {

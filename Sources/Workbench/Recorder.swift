@@ -70,7 +70,7 @@ struct Recorder {
         lastCommand = now
         var lines = pendingExpectations
         pendingExpectations.removeAll()
-        let milliseconds = Int(pause.components.seconds) * 1000 + Int(pause.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = pause.clampedMilliseconds
         if milliseconds >= 100 { lines.append("sleep \(milliseconds / 10 * 10)ms") }
         lines.append(line)
         write(lines)
@@ -113,30 +113,5 @@ struct Recorder {
             }
         }
         return result + "'"
-    }
-}
-
-/// Where drip writes what someone typed or requested — recordings, the client's "connecting" line —
-/// tokens and credentials are shown as `***`.
-enum Secrets {
-    /// `line` with the values of Authorization headers, `?token=` and `token=` replaced by `***`.
-    static func masked(_ line: String) -> String {
-        // Most lines hold neither (and building the expressions costs more than the rest of a
-        // `drip connect` start-up); those are returned as they are.
-        let lowered = line.lowercased()
-        guard lowered.contains("token=") || lowered.contains("authorization") else { return line }
-        let patterns = [
-            #"(?i)(authorization:\s*(?:bearer\s+|basic\s+)?)[^'"\s]+"#,
-            #"([?&]token=)[^&'"\s]+"#,
-            #"((?:^|\s)token=)(?:'[^']*'|"[^"]*"|\S+)"#,
-        ]
-        var masked = line
-        for pattern in patterns {
-            guard let regex = try? Regex(pattern) else { continue }
-            masked = masked.replacing(regex) { match in
-                (match.output.count > 1 ? match.output[1].substring.map(String.init) ?? "" : "") + "***"
-            }
-        }
-        return masked
     }
 }

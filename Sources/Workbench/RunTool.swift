@@ -85,7 +85,7 @@ public struct RunTool: Sendable {
             let started = ContinuousClock.now
             let keepGoing = await engine.execute(line)
             let elapsed = ContinuousClock.now - started
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            let seconds = elapsed.secondsValue
             for event in collected.withLock({ $0 }) {
                 switch event {
                 case .failure(let error):

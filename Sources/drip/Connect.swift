@@ -25,7 +25,7 @@ struct Connect: AsyncParsableCommand {
     @Argument(help: "The stream URL (http://…).")
     var url: String
 
-    @Option(name: [.short, .customLong("header")], help: "A request header, 'Name: value' (repeatable).")
+    @Option(name: [.customShort("H"), .customLong("header")], help: "A request header, 'Name: value' (repeatable).")
     var headers: [String] = []
 
     @Option(name: [.customShort("X"), .customLong("method")], help: "The request method (POST when --data is given).")
@@ -47,7 +47,7 @@ struct Connect: AsyncParsableCommand {
     var backoff: Double = 1
 
     @Option(help: ArgumentHelp("The longest reconnection delay backoff may reach.", valueName: "duration"))
-    var maxDelay = DurationValue(milliseconds: 60_000)
+    var maxDelay = DurationValue(clampingMilliseconds: 60_000)
 
     @Option(help: "Take up to this share (0 to 1) off each delay at random.")
     var jitter: Double = 0
@@ -76,6 +76,9 @@ struct Connect: AsyncParsableCommand {
     @Flag(help: "Skip TLS certificate verification (https).")
     var insecure = false
 
+    @Flag(help: "Follow a redirect from https down to plain http (refused otherwise).")
+    var allowInsecureRedirect = false
+
     @Option(name: .customLong("cacert"), help: "Also trust the certificates in this PEM file (https; repeatable).")
     var trustedCertificates: [String] = []
 
@@ -85,9 +88,10 @@ struct Connect: AsyncParsableCommand {
         if let maxRetries, maxRetries < 0 { throw ValidationError("--max-retries must be 0 or more") }
         guard backoff >= 1 else { throw ValidationError("--backoff must be 1 or more") }
         guard (0...1).contains(jitter) else { throw ValidationError("--jitter must be between 0 and 1") }
-        for header in headers where !header.contains(":") {
-            throw ValidationError("--header \(header.debugDescription) is not 'Name: value'")
+        for header in headers {
+            do { _ = try RequestHead.header(parsing: header) } catch { throw ValidationError("--header: \(error)") }
         }
+        if let method, !RequestHead.isToken(method) { throw ValidationError("-X \(method.debugDescription) is not an HTTP method (a token)") }
     }
 
     func run() async throws {
@@ -107,17 +111,20 @@ struct Connect: AsyncParsableCommand {
         if insecure {
             printError("drip connect: warning: --insecure skips certificate verification; anyone on the path can read and change this stream")
         }
-        let request = ClientRequest(
-            url: target,
-            method: (method ?? (body == nil ? "GET" : "POST")).uppercased(),
-            headers: headers.map { header in
-                let colon = header.firstIndex(of: ":") ?? header.endIndex
-                return (String(header[..<colon]), String(header[header.index(after: colon)...].drop { $0 == " " }))
-            },
-            body: body,
-            lastEventId: lastEventId ?? ""
-        )
-        let options = ClientOptions(
+        let request: ClientRequest
+        do {
+            request = try ClientRequest(
+                url: target,
+                method: (method ?? (body == nil ? "GET" : "POST")).uppercased(),
+                headers: try headers.map { header throws(RequestError) in try RequestHead.header(parsing: header) },
+                body: body,
+                lastEventId: lastEventId ?? ""
+            )
+            try request.validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
+        var options = ClientOptions(
             request: request,
             policy: ReconnectPolicy(backoffMultiplier: backoff, maximumDelay: maxDelay.duration, jitter: jitter, maxAttempts: maxRetries),
             reconnects: !noReconnect,
@@ -126,6 +133,7 @@ struct Connect: AsyncParsableCommand {
             reportsRawBytes: raw,
             tls: TLSOptions(trustedCertificateFiles: trustedCertificates, verifiesCertificates: !insecure)
         )
+        options.allowsInsecureRedirects = allowInsecureRedirect
         let style = ClientOutputStyle(
             json: json, comments: comments, raw: raw, timestamps: timestamps, prettyJSON: pretty, eventTypes: Set(eventTypes))
         let status = await ConnectTool(options: options, style: style).run()

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventStream
 import SSEClient
 import Workbench
 
@@ -44,12 +45,12 @@ struct Load: AsyncParsableCommand {
     var pipeline = 1
 
     @Option(help: ArgumentHelp("Without --publish: how long to stay subscribed.", valueName: "duration"))
-    var duration = DurationValue(milliseconds: 10_000)
+    var duration = DurationValue(clampingMilliseconds: 10_000)
 
     @Option(help: ArgumentHelp("With --publish: how long to wait for deliveries after the last publish.", valueName: "duration"))
-    var settle = DurationValue(milliseconds: 10_000)
+    var settle = DurationValue(clampingMilliseconds: 10_000)
 
-    @Option(name: [.short, .customLong("header")], help: "A request header, 'Name: value' (repeatable).")
+    @Option(name: [.customShort("H"), .customLong("header")], help: "A request header, 'Name: value' (repeatable).")
     var headers: [String] = []
 
     @Option(help: "Event loop threads (default: one per core).")
@@ -76,9 +77,12 @@ struct Load: AsyncParsableCommand {
         guard churn >= 0 else { throw ValidationError("--churn must be 0 or more") }
         guard churnReads > 0 else { throw ValidationError("--churn-reads must be at least 1") }
         if churn > 0, publish == nil { throw ValidationError("--churn needs --publish: connections churn while events are published") }
-        if let rate, rate <= 0 { throw ValidationError("--rate must be more than 0") }
-        for header in headers where !header.contains(":") {
-            throw ValidationError("--header \(header.debugDescription) is not 'Name: value'")
+        if let rate, !LoadOptions.rates.contains(rate) {
+            throw ValidationError(
+                "--rate \(rate) is outside \(LoadOptions.rates.lowerBound) to \(Int(LoadOptions.rates.upperBound)) events per second")
+        }
+        for header in headers {
+            do { _ = try RequestHead.header(parsing: header) } catch { throw ValidationError("--header: \(error)") }
         }
     }
 
@@ -96,10 +100,7 @@ struct Load: AsyncParsableCommand {
                 pipeline: pipeline,
                 duration: duration.duration,
                 settleTimeout: settle.duration,
-                headers: headers.map { header in
-                    let colon = header.firstIndex(of: ":") ?? header.endIndex
-                    return (String(header[..<colon]), String(header[header.index(after: colon)...].drop { $0 == " " }))
-                },
+                headers: try headers.map { header throws(RequestError) in try RequestHead.header(parsing: header) },
                 threads: threads,
                 churners: churn,
                 churnReads: churnReads

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EventStream
 import SSEServer
 import Workbench
 
@@ -33,7 +34,7 @@ struct Serve: AsyncParsableCommand {
     var history = 100
 
     @Option(help: ArgumentHelp("Heartbeat comment interval (e.g. 15s); 0 for none.", valueName: "duration"))
-    var heartbeat = DurationValue(milliseconds: 15_000)
+    var heartbeat = DurationValue(clampingMilliseconds: 15_000)
 
     @Option(help: ArgumentHelp("The retry: each stream announces on connect (e.g. 2000ms, 3s).", valueName: "duration"))
     var retry: DurationValue?
@@ -51,7 +52,7 @@ struct Serve: AsyncParsableCommand {
         help: ArgumentHelp(
             "Drop a client that has not acknowledged what it was sent for this long (a half-open connection); 0 for the kernel's default.",
             valueName: "duration"))
-    var deadPeerTimeout = DurationValue(milliseconds: ServerLimits().deadPeerTimeoutMilliseconds)
+    var deadPeerTimeout = DurationValue(clampingMilliseconds: ServerLimits().deadPeerTimeoutMilliseconds)
 
     @Option(help: ArgumentHelp("Play this script against the server (its emits, faults and sleeps) to whatever client connects.", valueName: "file"))
     var script: String?
@@ -59,6 +60,7 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a port number (0 to 65535)") }
         guard history >= 0 else { throw ValidationError("--history \(history) must be 0 or more") }
+        if token?.isEmpty == true { throw ValidationError("--token is empty (an unset variable?); give a token, or leave --token out") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1") }
     }
 

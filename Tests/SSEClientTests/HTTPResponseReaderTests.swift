@@ -93,4 +93,42 @@ struct HTTPResponseReaderTests {
             #expect(Self.read(pieces).failure == "chunk-size line longer than 1024 bytes")
         }
     }
+
+    @Test(
+        "a Content-Length that is not one run of digits, or two different lengths, is a malformed response (issue 15.1)",
+        arguments: ["-5", "+5", "5 5", "0x10", "", "99999999999999999999", "5, 6", "１２"])
+    func malformedContentLength(value: String) {
+        let response = Array("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nContent-Length: \(value)\r\n\r\ndata: x\n\n".utf8)
+        for pieces in Self.splits(response) {
+            let outcome = Self.read(pieces)
+            #expect(outcome.failure == "malformed Content-Length \(value.debugDescription)", "split as \(pieces.map(\.count))")
+            #expect(outcome.statuses.isEmpty && outcome.body.isEmpty)
+        }
+    }
+
+    @Test("repeated equal Content-Length values are one length; a chunked body ignores Content-Length")
+    func repeatedContentLength() {
+        let repeated = Self.read([Array("HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\nContent-Length: 3\r\n\r\nabcdef".utf8)])
+        #expect(repeated == Outcome(statuses: [200], body: Array("abc".utf8), ends: 1, failure: nil))
+        let chunked = Self.read([Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: -1\r\n\r\n3\r\nabc\r\n0\r\n\r\n".utf8)])
+        #expect(chunked == Outcome(statuses: [200], body: Array("abc".utf8), ends: 1, failure: nil))
+    }
+
+    @Test("trailers are bounded: a last chunk followed by endless bytes without a blank line fails (issue 15.10)")
+    func endlessTrailers() {
+        var reader = HTTPResponseReader(maxHeadSize: 4096)
+        let head = Array((Self.chunkedHead + "0\r\n").utf8)
+        let junk = [UInt8](repeating: UInt8(ascii: "x"), count: 1024)
+        var failure: String?
+        do {
+            try head.withUnsafeBytes { bytes in try reader.read(bytes) { _ in } }
+            for _ in 0..<100 { try junk.withUnsafeBytes { bytes in try reader.read(bytes) { _ in } } }
+        } catch {
+            failure = String(describing: error)
+        }
+        #expect(failure == "trailers larger than 4096 bytes")
+        // Trailer lines within the bound end the response as before.
+        let ended = Self.read([Array((Self.chunkedHead + "0\r\nA: 1\r\nB: 2\r\n\r\n").utf8)])
+        #expect(ended.ends == 1 && ended.failure == nil)
+    }
 }

@@ -70,7 +70,79 @@ struct StateMachineTests {
         #expect(
             absolute
                 == .connect(
-                    .init(url: try HTTPURL(parsing: "https://example.test/x?y=1"), method: becomesGET ? "GET" : "POST", sendsBody: !becomesGET)))
+                    .init(
+                        url: try HTTPURL(parsing: "https://example.test/x?y=1"), method: becomesGET ? "GET" : "POST", sendsBody: !becomesGET,
+                        sendsCredentials: false)))
+    }
+
+    @Test("credentials go only to the original origin; once a redirect left it they stay off (issue 15.7)")
+    func credentialsStayHome() throws {
+        var machine = EventSourceStateMachine(url: url)
+        _ = machine.start()
+        guard case .connect(let sameOrigin) = machine.received(status: 302, location: "/elsewhere", contentType: nil) else {
+            Issue.record("not followed")
+            return
+        }
+        #expect(sameOrigin.sendsCredentials)
+        guard case .connect(let otherPort) = machine.received(status: 302, location: "http://127.0.0.1:9999/x", contentType: nil) else {
+            Issue.record("not followed")
+            return
+        }
+        #expect(!otherPort.sendsCredentials)
+        guard case .connect(let back) = machine.received(status: 302, location: "http://127.0.0.1:8080/y", contentType: nil) else {
+            Issue.record("not followed")
+            return
+        }
+        #expect(!back.sendsCredentials, "a chain that left the origin does not regain the credentials")
+    }
+
+    @Test("a redirect from https down to http is refused unless allowed (issue 15.7)")
+    func noDowngrade() throws {
+        let secure = try HTTPURL(parsing: "https://127.0.0.1:8443/s")
+        var machine = EventSourceStateMachine(url: secure)
+        _ = machine.start()
+        let refused = machine.received(status: 307, location: "http://127.0.0.1:8080/s", contentType: nil)
+        guard case .closed(let reason, true) = refused else {
+            Issue.record("followed: \(refused)")
+            return
+        }
+        #expect(reason.contains("from https down to http://127.0.0.1:8080/s"))
+        var allowing = EventSourceStateMachine(url: secure)
+        allowing.allowsInsecureRedirects = true
+        _ = allowing.start()
+        guard case .connect(let request) = allowing.received(status: 307, location: "http://127.0.0.1:8080/s", contentType: nil) else {
+            Issue.record("not followed")
+            return
+        }
+        #expect(!request.url.isSecure && !request.sendsCredentials)
+    }
+
+    @Test(
+        "a Location with another scheme is refused, not read as a path (issue 15.18)",
+        arguments: ["file:///etc/passwd", "javascript:alert(1)", "ftp://h/x", "mailto:a@b"])
+    func otherSchemes(location: String) {
+        var machine = EventSourceStateMachine(url: url)
+        _ = machine.start()
+        guard case .closed(let reason, true) = machine.received(status: 302, location: location, contentType: nil) else {
+            Issue.record("followed \(location)")
+            return
+        }
+        #expect(reason.contains("only http and https are followed"))
+    }
+
+    @Test("a server's retry: past the maximum is clamped to 7 days, so the wait cannot overflow (issue 15.2)")
+    func hugeRetry() {
+        var machine = opened()
+        machine.retryChanged(milliseconds: 9_223_372_036_855)
+        #expect(machine.reconnectionTime == .milliseconds(DurationValue.maximumMilliseconds))
+        machine.retryChanged(milliseconds: Int.max)
+        var random = FixedRandom(value: 0)
+        guard case .wait(let delay, _) = machine.connectionLost(reason: "ended", using: &random) else {
+            Issue.record("no wait")
+            return
+        }
+        #expect(delay == .milliseconds(DurationValue.maximumMilliseconds))
+        #expect(delay.clampedNanoseconds == Int64(DurationValue.maximumMilliseconds) * 1_000_000)
     }
 
     @Test("a redirect without Location, or too many, fails")
@@ -181,12 +253,21 @@ struct StateMachineTests {
             ("http://h:1/a/b", "?z=1", "http://h:1/a/b?z=1"),
             ("https://h/a", "//other:9/p", "https://other:9/p"),
             ("http://[::1]:8080/s", "t", "http://[::1]:8080/t"),
+            ("http://h/a/b/c", "../d", "http://h/a/d"),
+            ("http://h/a/b/c", "./d/./e/../f", "http://h/a/b/d/f"),
+            ("http://h/a", "../../../x", "http://h/x"),
+            ("http://h/a?q", "", "http://h/a?q"),
+            ("http://h/a", "b#frag", "http://h/b"),
+            ("http://h/a", "/with space/é", "http://h/with%20space/%C3%A9"),
+            ("http://h/a", "  /trimmed  ", "http://h/trimmed"),
         ])
     func resolving(base: String, reference: String, expected: String) throws {
         #expect(try HTTPURL(parsing: base).resolving(reference).description == expected)
     }
 
-    @Test("bad URLs are named in the error", arguments: ["ftp://x/", "http://", "http://h:99999/", "http://h:x/", "http://[::1/"])
+    @Test(
+        "bad URLs are named in the error",
+        arguments: ["ftp://x/", "http://", "http://h:99999/", "http://h:x/", "http://[::1/", "http://h/a\r\nX: y", "http://h o/", "http://h\n/"])
     func badURLs(text: String) {
         #expect(throws: HTTPURLError.self) { try HTTPURL(parsing: text) }
     }

@@ -1,3 +1,4 @@
+import EventStream
 import Testing
 import Workbench
 
@@ -38,7 +39,7 @@ struct ParserTests {
         #expect(command.option("data") == #"{"n":1}"#)
         let connect = try #require(try CommandParser.parse("connect c1 http://127.0.0.1:8080/s header='A: 1' header='B: 2' read-timeout=30s"))
         #expect(connect.values(of: "header") == ["A: 1", "B: 2"])
-        #expect(connect.duration("read-timeout") == DurationValue(milliseconds: 30_000))
+        #expect(connect.duration("read-timeout") == DurationValue(clampingMilliseconds: 30_000))
         let comment = try #require(try CommandParser.parse("comment news keep alive a=b"))
         #expect(comment.argument("text") == "keep alive a=b")
         #expect(try CommandParser.parse("  # nothing") == nil)
@@ -51,7 +52,7 @@ struct ParserTests {
             ("frobnicate", "unknown command 'frobnicate'; try 'help'", 1),
             ("emit news evnt=tick", "emit: unknown option 'evnt='; did you mean 'event='?", 11),
             ("emit", "emit: missing STREAM (usage: emit STREAM [event=TEXT] [id=TEXT] [data=DATA|@FILE] [retry=DURATION] [to=N])", 5),
-            ("stall news 5x", "stall: DURATION '5x' is not a duration (250ms, 2s, 1m)", 12),
+            ("stall news 5x", "stall: DURATION '5x' has an unknown unit 'x' (ms, s, m, h or d)", 12),
             ("drop news mode=rest", "drop: mode= 'rest' is not one of clean, truncate, reset; did you mean 'reset'?", 16),
             ("drop news client=x", "drop: client= 'x' is not a whole number", 18),
             ("emit news event=a event=b", "emit: event= is given twice", 19),

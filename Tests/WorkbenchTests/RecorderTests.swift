@@ -1,3 +1,4 @@
+import EventStream
 import Foundation
 import Testing
 
@@ -14,6 +15,9 @@ struct RecorderTests {
             ("serve token='two words'", "serve token=***"),
             ("connect c1 'news?token=s3cret&x=1'", "connect c1 'news?token=***&x=1'"),
             ("emit news data=harmless", "emit news data=harmless"),
+            ("post /streams/x?TOKEN=s3cret header='Cookie: sid=abc; b=c'", "post /streams/x?TOKEN=*** header='Cookie: ***'"),
+            ("GET /streams/%zz?token=S3cret → 400", "GET /streams/%zz?token=*** → 400"),
+            ("header='Proxy-Authorization: Basic dXNlcg=='", "header='Proxy-Authorization: Basic ***'"),
         ])
     func masking(line: String, masked: String) {
         #expect(Secrets.masked(line) == masked)
