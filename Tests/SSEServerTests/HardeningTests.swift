@@ -89,3 +89,69 @@ struct FanOutTests {
         }
     }
 }
+
+/// Server-side fixes of issue 15: secrets, auth, response order, HEAD.
+@Suite("Server: secrets, auth and request order", .serialized)
+struct RequestHygieneTests {
+    let protected = ServerConfiguration(token: "S3cret", streamDefaults: StreamSettings(heartbeatMilliseconds: 0))
+
+    @Test("a token in a bad path is masked in the 400's body and in the log (15.5)")
+    func tokenMasked() async throws {
+        try await withServer(protected) { _, port, log in
+            let (head, body) = try httpRequest(port: port, "GET", "/streams/%zz?token=S3cret")
+            #expect(head.status == 400)
+            #expect(!body.contains("S3cret") && body.contains("token=***"), "\(body)")
+            let entry = log.wait { if case .requestError(_, 400, _) = $0 { true } else { false } }
+            let line = try #require(entry).description
+            #expect(!line.contains("S3cret") && line.contains("token=***"), "\(line)")
+        }
+    }
+
+    @Test("an empty token is refused at start (15.6)")
+    func emptyToken() async {
+        let server = SSEServer(configuration: ServerConfiguration(port: 0, token: ""))
+        await #expect(throws: ServerError.invalidConfiguration("the token is empty; give a token, or none to serve without one")) {
+            try await server.start()
+        }
+        await server.stop()
+    }
+
+    @Test(
+        "the Bearer scheme is case-insensitive; a wrong token is still refused (15.8)",
+        arguments: [
+            ("bearer S3cret", 200), ("BEARER   S3cret", 200), ("Bearer S3cret", 200), ("bearer wrong", 401), ("Basic S3cret", 401),
+        ])
+    func bearerScheme(header: String, status: Int) async throws {
+        try await withServer(protected) { _, port, _ in
+            let (head, _) = try httpRequest(port: port, "GET", "/streams", headers: ["Authorization: \(header)"])
+            #expect(head.status == status)
+        }
+    }
+
+    @Test("pipelined requests are answered in order: a valid POST, then an invalid one, in one read (15.16)")
+    func pipelinedOrder() async throws {
+        try await withServer { _, port, _ in
+            let connection = try RawConnection(port: port)
+            connection.send(
+                "POST /streams/news HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+                    + "POST /streams/news?retry=x HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nho")
+            let (bytes, _) = connection.read(until: { String(decoding: $0, as: UTF8.self).components(separatedBy: "HTTP/1.1 ").count > 2 })
+            let statuses = String(decoding: bytes, as: UTF8.self).components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["200", "400"])
+        }
+    }
+
+    @Test("HEAD / is answered with the head alone, and the connection serves the next request (15.19)")
+    func headHasNoBody() async throws {
+        try await withServer { _, port, _ in
+            let connection = try RawConnection(port: port)
+            connection.send("HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /streams HTTP/1.1\r\nHost: x\r\n\r\n")
+            let (bytes, _) = connection.read(until: { String(decoding: $0, as: UTF8.self).contains("\"streams\"") })
+            let text = String(decoding: bytes, as: UTF8.self)
+            let answers = text.components(separatedBy: "HTTP/1.1 200 OK").dropFirst()
+            #expect(answers.count == 2)
+            #expect(answers.first?.hasSuffix("\r\n\r\n") == true, "the HEAD answer carries a body: \(text.prefix(400))")
+            #expect(!text.contains("<html"))
+        }
+    }
+}
