@@ -7,10 +7,7 @@ import Workbench
 /// bounded with errors that say the bound, and nothing traps; result lines mask secrets.
 @Suite("Engine: bounds and secrets", .serialized)
 struct BoundsTests {
-    func engine() -> (Engine, Transcript) {
-        let transcript = Transcript()
-        return (Engine { transcript.record($0, $1) }, transcript)
-    }
+    func engine() -> (Engine, Transcript) { recordingEngine() }
 
     @Test("huge counts, sizes and durations are errors naming the bound (15.3, 15.4); the server goes on")
     func hugeValues() async throws {

@@ -28,12 +28,15 @@ final class Transcript: Sendable {
     }
 }
 
+/// An engine at speed 1 whose every report goes to the returned transcript.
+func recordingEngine() -> (Engine, Transcript) {
+    let transcript = Transcript()
+    return (Engine { transcript.record($0, $1) }, transcript)
+}
+
 @Suite("Engine: commands against a real server and clients", .serialized)
 struct EngineTests {
-    func engine() -> (Engine, Transcript) {
-        let transcript = Transcript()
-        return (Engine { transcript.record($0, $1) }, transcript)
-    }
+    func engine() -> (Engine, Transcript) { recordingEngine() }
 
     @Test("serve, stream, connect, emit: the client sees the event; drop: it reconnects with Last-Event-ID")
     func emitAndReconnect() async throws {
