@@ -49,12 +49,11 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
             portText = authority[authority.index(after: colon)...]
         }
         guard !hostPart.isEmpty else { throw HTTPURLError("\(text.debugDescription) has no host") }
-        let hostCharacters = authority.first == "[" ? "0123456789abcdefABCDEF:.%" : "-._~%"
-        guard
-            hostPart.utf8.allSatisfy({
-                $0 < 0x80 && (Character(Unicode.Scalar($0)).isLetter || Character(Unicode.Scalar($0)).isNumber) || hostCharacters.utf8.contains($0)
-            })
-        else { throw HTTPURLError("\(text.debugDescription) has a character that cannot be in a host name") }
+        // A registered name's letters, digits and -._~% (RFC 3986 §3.2.2), or an IPv6 literal's.
+        let others = authority.first == "[" ? ":.%" : "-._~%"
+        guard hostPart.utf8.allSatisfy({ Self.isASCIIAlphanumeric($0) || others.utf8.contains($0) }) else {
+            throw HTTPURLError("\(text.debugDescription) has a character that cannot be in a host name")
+        }
         host = String(hostPart)
         if let portText {
             guard let port = Int(portText), (1...65535).contains(port) else {
@@ -69,18 +68,25 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
     /// A path and query as a request line can carry them: spaces and non-ASCII characters
     /// percent-encoded (as browsers send them), any control character refused.
     static func target(_ raw: String, of text: String) throws(HTTPURLError) -> String {
-        var encoded = ""
+        let hex = Array("0123456789ABCDEF".utf8)
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity(raw.utf8.count)
         for byte in raw.utf8 {
             switch byte {
             case 0..<0x20, 0x7F: throw HTTPURLError("\(text.debugDescription) has a control character in its path")
-            case 0x21..<0x7F where byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "<") && byte != UInt8(ascii: ">"):
-                encoded.unicodeScalars.append(Unicode.Scalar(byte))
-            default:
-                let hex = Array("0123456789ABCDEF".utf8)
-                encoded += "%" + String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 15)]], as: UTF8.self)
+            case 0x21..<0x7F where !"\"<>".utf8.contains(byte): encoded.append(byte)
+            default: encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
             }
         }
-        return encoded
+        return String(decoding: encoded, as: UTF8.self)
+    }
+
+    /// ALPHA or DIGIT (RFC 5234): the letters of host names and HTTP tokens.
+    static func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: false
+        }
     }
 
     /// The `Host` header value.

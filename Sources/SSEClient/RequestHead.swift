@@ -53,13 +53,7 @@ public struct RequestHead: Sendable {
 
     /// RFC 9110 §5.6.2: one or more of ALPHA, DIGIT and ``!#$%&'*+-.^_`|~``.
     public static func isToken(_ text: String) -> Bool {
-        !text.isEmpty
-            && text.utf8.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-                default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
-                }
-            }
+        !text.isEmpty && text.utf8.allSatisfy { HTTPURL.isASCIIAlphanumeric($0) || "!#$%&'*+-.^_`|~".utf8.contains($0) }
     }
 
     /// RFC 9110 §5.5: visible characters, spaces, tabs and bytes from 0x80 up (obs-text, UTF-8).

@@ -37,7 +37,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var headTimeout: Scheduled<Void>?
     private var remote = "unknown"
     private var peerReason = "the client closed or reset the connection"
-    /// The request being answered is a HEAD: its answer has a head and no body (RFC 9110 §9.3.2).
+    /// The request being routed is a HEAD: its one answer has a head and no body (RFC 9110 §9.3.2).
+    /// Set by `route` (after the publishes before it were answered) and used up by that answer.
     private var answeringHEAD = false
 
     init(core: NIOLoopBoundBox<ServerCore>, descriptor: CInt) {
@@ -225,10 +226,6 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         guard !pendingPublishes.isEmpty else { return }
         let publishes = pendingPublishes
         pendingPublishes.removeAll()
-        // Answers to POSTs, whatever request is being answered now.
-        let answering = answeringHEAD
-        answeringHEAD = false
-        defer { answeringHEAD = answering }
         for publish in publishes {
             do throws(ServerError) {
                 let receipt = try server.publish(stream: publish.stream, event: publish.event, to: publish.target)
@@ -291,8 +288,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         // Responses go out in the order their requests came (RFC 9112 §9.3): publishes read before
         // this request, and still waiting for the end of the read, are answered first.
         publishPending(context)
+        let omitsBody = answeringHEAD
+        answeringHEAD = false
         let response = HTTPResponse.complete(
-            status: status, contentType: contentType, body: body, headers: headers, keepAlive: keepAlive, omitsBody: answeringHEAD,
+            status: status, contentType: contentType, body: body, headers: headers, keepAlive: keepAlive, omitsBody: omitsBody,
             allocator: context.channel.allocator)
         let written = context.writeAndFlush(wrapOutboundOut(response))
         if !keepAlive {
