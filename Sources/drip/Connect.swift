@@ -113,7 +113,7 @@ struct Connect: AsyncParsableCommand {
         }
         let request: ClientRequest
         do {
-            request = try ClientRequest(
+            request = ClientRequest(
                 url: target,
                 method: (method ?? (body == nil ? "GET" : "POST")).uppercased(),
                 headers: try headers.map { header throws(RequestError) in try RequestHead.header(parsing: header) },
