@@ -32,6 +32,11 @@ public struct EventStreamParser: Sendable {
             self.maxLineLength = max(1, maxLineLength)
             self.maxEventSize = max(1, maxEventSize)
         }
+
+        /// As near a browser's as a bounded parser gets: browsers limit neither lines nor events, and
+        /// peers that test clients (the SSE contract suite) send several megabytes in one line;
+        /// 256 MiB each still stops a runaway stream.
+        public static let browserLike = Limits(maxLineLength: 256 << 20, maxEventSize: 256 << 20)
     }
 
     /// What the stream produced, in stream order.

@@ -31,6 +31,9 @@ public final class LineEditor {
     /// Tab completion: given the text before the cursor, the candidates for the word being typed
     /// (whole words; a candidate ending in `=` or `/` gets no space after it).
     public var completer: ((String) -> [String])?
+    /// What a candidate means (given it and the text before the cursor); a listing with meanings
+    /// shows one candidate per line.
+    public var describer: ((String, String) -> String?)?
     private var discarded = false
     /// True when the last `readLine` returned because Ctrl-C discarded an empty line.
     public private(set) var interruptedEmptyLine = false
@@ -93,8 +96,16 @@ public final class LineEditor {
             return UInt8(CC_REFRESH)
         }
         var listing = "\n"
-        for candidate in candidates { listing += candidate + "  " }
-        listing += "\n"
+        let meanings = candidates.map { describer?($0, before) }
+        if meanings.contains(where: { $0 != nil }) {
+            let width = candidates.map(\.count).max() ?? 0
+            for (candidate, meaning) in zip(candidates, meanings) {
+                listing += candidate + String(repeating: " ", count: width - candidate.count) + "  " + (meaning ?? "") + "\n"
+            }
+        } else {
+            for candidate in candidates { listing += candidate + "  " }
+            listing += "\n"
+        }
         _ = listing.withCString { write(STDOUT_FILENO, $0, strlen($0)) }
         return UInt8(CC_REDISPLAY)
     }

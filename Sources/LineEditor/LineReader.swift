@@ -36,10 +36,16 @@ public final class LineReader: Sendable {
     private let wakeWrite: Int32
 
     private let completer: (@Sendable (String) -> [String])?
+    private let describer: (@Sendable (String, String) -> String?)?
 
-    /// `completer` gives tab-completion candidates for the text before the cursor (editor mode).
-    public init(mode: Mode, program: String = "drip", completer: (@Sendable (String) -> [String])? = nil) {
+    /// `completer` gives tab-completion candidates for the text before the cursor (editor mode);
+    /// `describer` what a candidate means (given the candidate and that text), shown in the listing.
+    public init(
+        mode: Mode, program: String = "drip", completer: (@Sendable (String) -> [String])? = nil,
+        describer: (@Sendable (String, String) -> String?)? = nil
+    ) {
         self.completer = completer
+        self.describer = describer
         (stream, continuation) = AsyncStream.makeStream(of: String.self)
         var descriptors: [Int32] = [-1, -1]
         if pipe(&descriptors) != 0 { descriptors = [-1, -1] }
@@ -92,6 +98,7 @@ public final class LineReader: Sendable {
             let editor = LineEditor(program: program, historyPath: historyPath, wakeDescriptor: wakeRead, onWake: { [self] code in onWake(code) })
         {
             editor.completer = completer
+            editor.describer = describer
             // Ctrl-C on an empty line says how to leave; a second one in a row leaves, like Ctrl-D.
             var leavesOnNextInterrupt = false
             while true {

@@ -57,6 +57,10 @@ public enum ClientEvent: Sendable, Hashable {
     case connecting(url: String, method: String, lastEventId: String?)
     /// The response was accepted: the stream is open.
     case open(status: Int)
+    /// A response that does not open the stream (an error status, a wrong content type): its status
+    /// line, headers and the start of its body (at most `refusedBodyLimit` bytes, what came with the
+    /// head) — usually the server's explanation. The `.reconnecting` or `.closed` that follows says what next.
+    case refused(status: Int, reason: String, headers: [HTTPResponseReader.Head.Header], bodyStart: [UInt8])
     case event(ServerSentEvent)
     case comment(String)
     /// A valid `retry:` field: the new reconnection time in milliseconds.
@@ -67,6 +71,13 @@ public enum ClientEvent: Sendable, Hashable {
     case reconnecting(after: Duration, reason: String)
     /// Nothing more will happen; `isFailure` is false for a 204 or a close by the user.
     case closed(reason: String, isFailure: Bool)
+}
+
+extension ClientEvent {
+    /// The most body bytes a `.refused` keeps.
+    public static let refusedBodyLimit = 1024
+    /// The reason of the `.reconnecting` after `ClientController.restart()`: asked for, not a failure.
+    public static let restartedOnRequest = "restarted on request"
 }
 
 /// An `EventSource` over SwiftNIO that follows the spec's rules (see `EventSourceStateMachine`) and
@@ -252,6 +263,7 @@ public enum EventSourceClient {
                     throw error
                 }
                 var isOpen = false
+                var refused: (head: HTTPResponseReader.Head, body: [UInt8])?
                 var batch = Batch()
                 reading: for try await buffer in inbound {
                     var decision: Outcome?
@@ -260,6 +272,11 @@ public enum EventSourceClient {
                     let read = buffer.withUnsafeReadableBytes { raw in
                         Result { () throws(HTTPResponseReader.Failure) in
                             try reader.read(raw) { item in
+                                if case .body(let range) = item, refused != nil, let head = refused?.head {
+                                    let room = ClientEvent.refusedBodyLimit - (refused?.body.count ?? 0)
+                                    refused = (head, (refused?.body ?? []) + raw[range].prefix(max(0, room)))
+                                    return
+                                }
                                 guard decision == nil else { return }
                                 switch item {
                                 case .head(let head):
@@ -270,6 +287,8 @@ public enum EventSourceClient {
                                         batch.events.append(.open(status: head.status))
                                     } else {
                                         decision = .next(action)
+                                        // A redirect is followed and a 204 is the server's "stop": neither is refused.
+                                        if !(300...399).contains(head.status), head.status != 204 { refused = (head, []) }
                                     }
                                 case .body(let range):
                                     guard isOpen else { return }
@@ -306,6 +325,10 @@ public enum EventSourceClient {
                         }
                     }
                     if decision == nil, case .failure(let malformed) = read { decision = .lost(describe(malformed)) }
+                    if let (head, body) = refused {
+                        batch.events.append(.refused(status: head.status, reason: head.reason, headers: head.headers, bodyStart: body))
+                        refused = nil
+                    }
                     if !batch.events.isEmpty || !batch.lines.isEmpty {
                         await handle(batch)
                         // Emptied, not kept: the parser writes the next read's lines into a new array.
@@ -321,9 +344,9 @@ public enum EventSourceClient {
             return .cancelled
         } catch {
             if Task.isCancelled { return .cancelled }
-            outcome = .lost(describe(error))
+            outcome = .lost(describe(error, host: request.url.host))
         }
-        if controller.takeRestartRequest() { outcome = .lost("restarted on request") }
+        if controller.takeRestartRequest() { outcome = .lost(ClientEvent.restartedOnRequest) }
         if Task.isCancelled { return .cancelled }
         return outcome
     }
@@ -331,8 +354,13 @@ public enum EventSourceClient {
     /// One line for what went wrong on a connection.
     public static func describeError(_ error: Error) -> String { describe(error) }
 
-    static func describe(_ error: Error) -> String {
+    /// One line for `error`; `host` (the URL's) names what a certificate failed to match.
+    static func describe(_ error: Error, host: String? = nil) -> String {
         if error is ReadTimeoutHandler.Timeout { return "no data within the read timeout" }
+        if let host, let tlsError = error as? NIOSSLExtraError, tlsError == .failedToValidateHostname {
+            let what = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? "the host name" : "the IP address"
+            return "TLS failed: the server's certificate is not for \(what) \(host) (not among its subject alternative names)"
+        }
         if let tlsError = error as? NIOSSLError { return "TLS failed: \(tlsError)" }
         if let tlsError = error as? BoringSSLError { return "TLS failed: \(tlsError)" }
         if let failure = error as? HTTPResponseReader.Failure { return "malformed response: \(failure)" }

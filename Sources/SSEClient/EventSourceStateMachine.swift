@@ -13,6 +13,9 @@ import EventStream
 ///
 /// Invariant: once `readyState` is `.closed`, every input answers `.closed` again.
 public struct EventSourceStateMachine: Sendable {
+    /// The reason of a `.close` the user asked for (`close()`).
+    public static let closedByUser = "closed by the user"
+
     public enum ReadyState: String, Sendable, Hashable {
         case connecting, open, closed
     }
@@ -161,7 +164,7 @@ public struct EventSourceStateMachine: Sendable {
     /// The user closed the source: nothing more happens.
     public mutating func userClosed() -> Action {
         if let closed = closedAction { return closed }
-        return close("closed by the user", failure: false)
+        return close(Self.closedByUser, failure: false)
     }
 
     private var closedAction: Action? {

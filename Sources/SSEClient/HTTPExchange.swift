@@ -1,3 +1,4 @@
+import EventStream
 import NIOCore
 import NIOPosix
 
@@ -9,36 +10,68 @@ public enum HTTPExchange {
         public var body: [UInt8]
     }
 
+    /// Bounds on one exchange: the largest response body kept, and how long the whole exchange
+    /// (connecting, sending, the answer to its end) may take.
+    public struct Limits: Sendable, Hashable {
+        public var maxResponseSize: Int
+        public var timeout: Duration
+
+        public init(maxResponseSize: Int = 1 << 20, timeout: Duration = .seconds(30)) {
+            self.maxResponseSize = maxResponseSize
+            self.timeout = timeout
+        }
+    }
+
+    /// The answer broke one of the `Limits`; the message names it.
+    public struct LimitExceeded: Error, CustomStringConvertible {
+        public let description: String
+    }
+
     public static func send(
-        _ method: String, to url: HTTPURL, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
+        _ method: String, to url: HTTPURL, headers: [(name: String, value: String)] = [], body: [UInt8] = [], limits: Limits = Limits(),
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Response {
         guard !url.isSecure else { throw HTTPURLError("\(url) is https; this request speaks http only") }
         let head = try RequestHead(
             method: method, url: url, headers: headers.filter { $0.name.lowercased() != "connection" } + [("Connection", "close")])
+        let timeout = TimeAmount.nanoseconds(limits.timeout.clampedNanoseconds)
         let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(.seconds(10))
+            .connectTimeout(min(timeout, .seconds(10)))
             .connect(host: url.host, port: url.port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
             }
-        return try await channel.executeThenClose { inbound, outbound in
+        let late = LimitExceeded(description: "no complete answer within \(DurationValue(clampingMilliseconds: limits.timeout.clampedMilliseconds))")
+        let deadline = channel.channel.eventLoop.scheduleTask(in: timeout) { [channel = channel.channel] in
+            channel.pipeline.fireErrorCaught(late)
+            channel.close(promise: nil)
+        }
+        defer { deadline.cancel() }
+        let response = try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(bytes: head.bytes(contentLength: body.count) + body))
             var reader = HTTPResponseReader()
             var response = Response(status: 0, body: [])
             var done = false
+            var tooLarge = false
             for try await buffer in inbound {
                 try buffer.withUnsafeReadableBytes { bytes in
                     try reader.read(bytes) { event in
                         switch event {
                         case .head(let head): response.status = head.status
-                        case .body(let range): response.body += bytes[range]
+                        case .body(let range):
+                            if response.body.count + range.count > limits.maxResponseSize { tooLarge = true }
+                            if !tooLarge { response.body += bytes[range] }
                         case .end: done = true
                         }
                     }
                 }
+                if tooLarge {
+                    throw LimitExceeded(description: "the response body is larger than the limit of \(limits.maxResponseSize) bytes")
+                }
                 if done { break }
             }
-            return response
+            return (response, done)
         }
+        guard response.1 else { throw LimitExceeded(description: "the server closed the connection before the answer was complete") }
+        return response.0
     }
 }

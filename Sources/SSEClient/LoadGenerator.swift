@@ -77,6 +77,9 @@ public struct LoadReport: Sendable {
     public var latencyMilliseconds: Percentiles
     /// Sequence numbers published but never delivered, summed over subscribers that stayed connected.
     public var lost: Int
+    /// Subscribers whose stream broke the event-stream rules (an over-long line…), by the reason;
+    /// they are closed and not counted in `lost`.
+    public var streamErrors: [String: Int] = [:]
     public var duplicated: Int
     public var outOfOrder: Int
     public var disconnected: Int
@@ -176,7 +179,7 @@ public enum LoadGenerator {
         var latencies: [Double] = []
         for record in records {
             latencies += record.latencies.map { Double($0) / 1000 }
-            if published > 0, !record.isClosed { lost += max(0, published - record.distinctSequences) }
+            if published > 0, !record.isClosed, record.streamError == nil { lost += max(0, published - record.distinctSequences) }
         }
         return LoadReport(
             subscribersConnected: connected.count,
@@ -188,6 +191,7 @@ public enum LoadGenerator {
             deliverySeconds: deliverySeconds,
             latencyMilliseconds: Percentiles(latencies),
             lost: lost,
+            streamErrors: records.compactMap(\.streamError).reduce(into: [:]) { $0[$1, default: 0] += 1 },
             duplicated: records.reduce(0) { $0 + $1.duplicated },
             outOfOrder: records.reduce(0) { $0 + $1.outOfOrder },
             disconnected: records.filter(\.isClosed).count,
@@ -251,6 +255,8 @@ struct SubscriberRecord: Sendable {
     var latencies: [UInt32] = []  // microseconds
     var lastReceivedAt: UInt64 = 0
     var isClosed = false
+    /// Why the subscriber's stream could not be read on (its parser's error); it was closed then.
+    var streamError: String?
 }
 
 /// One open subscription of a load run.
@@ -341,8 +347,15 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
                             opened.succeed()
                         }
                     case .body(let range):
-                        try? parser.parse(UnsafeRawBufferPointer(rebasing: bytes[range])) { (event: EventStreamParser.BorrowedEvent) in
-                            note(event.data, at: now)
+                        do {
+                            try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[range])) { (event: EventStreamParser.BorrowedEvent) in
+                                note(event.data, at: now)
+                            }
+                        } catch {
+                            // A stream the subscriber cannot read on is a failure of its own, not events lost.
+                            record.streamError = String(describing: error)
+                            context.close(promise: nil)
+                            return
                         }
                         if let vanishPlan, record.received >= vanishPlan.reads { vanish(context, resetting: vanishPlan.resets) }
                     case .end:

@@ -55,6 +55,8 @@ public enum ServerError: Error, Hashable, Sendable, CustomStringConvertible {
     case outOfRange(String)
     /// A configuration the server refuses to start with.
     case invalidConfiguration(String)
+    /// A server-wide limit (`ServerLimits`) is reached; the message names it.
+    case limitReached(String)
 
     public var description: String {
         switch self {
@@ -65,6 +67,7 @@ public enum ServerError: Error, Hashable, Sendable, CustomStringConvertible {
         case .invalidEvent(let reason): reason
         case .outOfRange(let reason): reason
         case .invalidConfiguration(let reason): reason
+        case .limitReached(let reason): reason
         }
     }
 }
@@ -92,6 +95,12 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
     case descriptorsExhausted(limit: Int)
     /// A connection was accepted again after `descriptorsExhausted`.
     case descriptorsRecovered(refused: Int)
+    /// A resuming client was sent `count` events from history again (they followed its Last-Event-ID,
+    /// or all of them when the id was unknown): delivery is at least once, not exactly once.
+    case replayed(client: Int, stream: String, count: Int, lastEventId: String, known: Bool)
+    /// The first event without an id went into a stream's history: a client that reconnects after
+    /// it resumes from the id before, and gets it again.
+    case idlessInHistory(stream: String)
     case stopped
 
     public var description: String {
@@ -108,6 +117,12 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
             "cannot accept connections: out of file descriptors (limit \(limit)); answering new ones 503 until some are freed, open ones continue"
         case .descriptorsRecovered(let refused):
             "accepting connections again: descriptors were freed (\(refused) connection\(refused == 1 ? "" : "s") refused meanwhile)"
+        case .replayed(let client, let stream, let count, let lastEventId, let known):
+            "client \(client) on \(stream): replayed \(count) event\(count == 1 ? "" : "s") from history "
+                + (known ? "after Last-Event-ID \(lastEventId)" : "(Last-Event-ID \(lastEventId.debugDescription) is not in history: all of it)")
+        case .idlessInHistory(let stream):
+            "warning: an event without an id went into \(stream)'s history; a client reconnecting after it resumes from the id"
+                + " before and gets it again (give events ids, e.g. id=auto, for exactly-once resumption)"
         case .stopped: "stopped"
         }
     }

@@ -35,6 +35,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var state = State.idle
     private var pendingPublishes: [PendingPublish] = []
     private var headTimeout: Scheduled<Void>?
+    private var bodyTimeout: Scheduled<Void>?
     private var remote = "unknown"
     private var peerReason = "the client closed or reset the connection"
     /// The request being routed is a HEAD: its one answer has a head and no body (RFC 9110 §9.3.2).
@@ -65,10 +66,28 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private func armHeadTimeout(_ context: ChannelHandlerContext) {
         headTimeout?.cancel()
         let milliseconds = server.configuration.limits.requestHeadTimeoutMilliseconds
-        guard milliseconds > 0 else { return }
-        headTimeout = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(milliseconds))) { [self] in
-            guard case .idle = state else { return }
-            let reason = "no complete request head within \(milliseconds) ms"
+        headTimeout = requestTimeout(context, after: milliseconds, reason: "no complete request head within \(milliseconds) ms") {
+            if case .idle = $0 { true } else { false }
+        }
+    }
+
+    /// Closes the connection with 408 unless the request's body has arrived whole in time.
+    private func armBodyTimeout(_ context: ChannelHandlerContext) {
+        bodyTimeout?.cancel()
+        let milliseconds = server.configuration.limits.requestBodyTimeoutMilliseconds
+        bodyTimeout = requestTimeout(context, after: milliseconds, reason: "the request body did not arrive within \(milliseconds) ms of its head") {
+            if case .reading = $0 { true } else { false }
+        }
+    }
+
+    /// Answers 408 (naming `reason`) and closes, `milliseconds` from now, if the connection is
+    /// `stillWaiting` then; nil when the limit is 0 (none).
+    private func requestTimeout(
+        _ context: ChannelHandlerContext, after milliseconds: Int, reason: String, stillWaiting: @escaping (State) -> Bool
+    ) -> Scheduled<Void>? {
+        guard milliseconds > 0 else { return nil }
+        return context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(milliseconds))) { [self] in
+            guard stillWaiting(state) else { return }
             server.log(.requestError(remote: remote, status: 408, reason: reason))
             respond(context, status: 408, body: "408 Request Timeout: \(reason)\n", keepAlive: false)
             state = .discarding
@@ -82,6 +101,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     func channelInactive(context: ChannelHandlerContext) {
         headTimeout?.cancel()
+        bodyTimeout?.cancel()
         publishPending(context)
         server.connectionClosed(context.channel)
         if case .subscribed(let subscriber) = state { server.unsubscribe(subscriber, peerReason: peerReason) }
@@ -103,6 +123,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 return
             }
             state = .reading(head, nil)
+            armBodyTimeout(context)
         case (.reading(let head, var body), .body(var chunk)):
             let size = (body?.readableBytes ?? 0) + chunk.readableBytes
             if size > server.configuration.limits.maxBodySize {
@@ -115,6 +136,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             if body == nil { body = chunk } else { body?.writeBuffer(&chunk) }
             state = .reading(head, body)
         case (.reading(let head, let body), .end):
+            bodyTimeout?.cancel()
             state = .idle
             route(context, head: head, body: body ?? context.channel.allocator.buffer(capacity: 0))
             if case .idle = state { armHeadTimeout(context) }
@@ -141,8 +163,16 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     // MARK: Routing
 
+    /// The bytes `text` took on the wire: the parser hands headers over as strings, each byte that
+    /// was not UTF-8 replaced by U+FFFD (3 bytes), which counts as the 1 byte it was.
+    static func wireSize(_ text: String) -> Int {
+        let utf8 = text.utf8.count
+        guard text.utf8.contains(0xEF) else { return utf8 }
+        return utf8 - 2 * text.unicodeScalars.reduce(0) { $0 + ($1 == "\u{FFFD}" ? 1 : 0) }
+    }
+
     private func headProblem(_ head: HTTPRequestHead) -> (status: Int, reason: String)? {
-        let headerBytes = head.uri.utf8.count + head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 }
+        let headerBytes = Self.wireSize(head.uri) + head.headers.reduce(0) { $0 + Self.wireSize($1.name) + Self.wireSize($1.value) + 4 }
         if headerBytes > server.configuration.limits.maxHeaderSize {
             return (431, "request head of \(headerBytes) bytes is over the limit of \(server.configuration.limits.maxHeaderSize)")
         }
@@ -183,13 +213,17 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             }
             let lastEventId = head.headers.first(name: "Last-Event-ID") ?? request.query["lastEventId"]
             let chunked = head.version.major == 1 && head.version.minor >= 1
-            if let subscriber = server.subscribe(
-                streamName: name, lastEventId: lastEventId, usesChunkedFraming: chunked, corsHeaders: cors, remote: remote, context: context,
-                descriptor: descriptor)
-            {
-                state = .subscribed(subscriber)
-            } else {
-                state = .discarding
+            do throws(ServerError) {
+                if let subscriber = try server.subscribe(
+                    streamName: name, lastEventId: lastEventId, usesChunkedFraming: chunked, corsHeaders: cors, remote: remote, context: context,
+                    descriptor: descriptor)
+                {
+                    state = .subscribed(subscriber)
+                } else {
+                    state = .discarding
+                }
+            } catch {
+                fail(context, Self.status(for: error), error.description, cors: cors, keepAlive: keepAlive)
             }
         case (.POST, 2, "streams"):
             guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
@@ -234,8 +268,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
                 ]).serialized
                 respond(context, status: 200, contentType: "application/json", body: json + "\n", headers: publish.cors, keepAlive: publish.keepAlive)
             } catch {
-                let status = if case .noSuchClient = error { 404 } else { 400 }
-                fail(context, status, error.description, cors: publish.cors, keepAlive: publish.keepAlive)
+                fail(context, Self.status(for: error), error.description, cors: publish.cors, keepAlive: publish.keepAlive)
             }
         }
     }
@@ -296,6 +329,15 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         let written = context.writeAndFlush(wrapOutboundOut(response))
         if !keepAlive {
             written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    /// The status that answers a request the core refused.
+    static func status(for error: ServerError) -> Int {
+        switch error {
+        case .noSuchClient: 404
+        case .limitReached: 503
+        default: 400
         }
     }
 

@@ -141,7 +141,7 @@ public final class SSEServer: Sendable {
     /// Publishes `event` to `stream` (or one client of it). An id of `auto` takes the next counter value.
     @discardableResult
     public func publish(stream: String, event: ServerSentEvent, to client: Int? = nil) async throws(ServerError) -> PublishReceipt {
-        try await onLoop { (core) throws(ServerError) in try core.publish(stream: stream, event: event, to: client) }
+        try await onLoop { (core) throws(ServerError) in try core.publish(stream: stream, event: event, to: client, keep: true) }
     }
 
     /// Sends a comment line to `stream` (or one client of it); returns how many clients got it.
@@ -199,7 +199,7 @@ public final class SSEServer: Sendable {
             switch audience {
             case .stream(let name):
                 try StreamName.validate(name)
-                core.stream(named: name).corruptions.append(corruption)
+                try core.stream(named: name, keep: true).corruptions.append(corruption)
             case .client(let id):
                 guard let subscriber = core.subscribers[id] else { throw .noSuchClient(id) }
                 subscriber.corruptions.append(corruption)
@@ -214,7 +214,7 @@ public final class SSEServer: Sendable {
         }
         try await onLoop { core throws(ServerError) in
             try StreamName.validate(stream)
-            core.stream(named: stream).rejections.append((rejection, count))
+            try core.stream(named: stream, keep: true).rejections.append((rejection, count))
         }
     }
 
@@ -224,7 +224,7 @@ public final class SSEServer: Sendable {
             switch audience {
             case .stream(let name):
                 try StreamName.validate(name)
-                let stream = core.stream(named: name)
+                guard let stream = core.streams[name] else { return }
                 stream.pacing = Pacing()
                 stream.corruptions.removeAll()
                 stream.rejections.removeAll()

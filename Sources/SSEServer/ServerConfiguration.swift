@@ -52,11 +52,23 @@ public struct ServerLimits: Sendable, Hashable {
     /// or network vanished without a FIN or RST, is found by the next heartbeat instead of holding a
     /// slot for the kernel's ~15 minutes of retransmissions (TCP_USER_TIMEOUT, Linux; 0: the kernel's default).
     public var deadPeerTimeoutMilliseconds: Int
+    /// A request body must arrive whole within this many milliseconds of its head; otherwise 408 and
+    /// the connection is closed (a head announcing a body that never comes holds nothing).
+    public var requestBodyTimeoutMilliseconds: Int
+    /// Streams at once; a request that would create one more is answered 503.
+    public var maxStreams: Int
+    /// Bytes held by the history of every stream together (each event's data and its encodings);
+    /// past it the oldest entries of any stream are dropped.
+    public var maxHistoryBytes: Int
 
     public init(
         maxConnections: Int = 10_000, maxBodySize: Int = 1 << 20, maxHeaderSize: Int = 16 << 10, maxQueuedBytes: Int = 1 << 20,
-        requestHeadTimeoutMilliseconds: Int = 10_000, deadPeerTimeoutMilliseconds: Int = 30_000
+        requestHeadTimeoutMilliseconds: Int = 10_000, deadPeerTimeoutMilliseconds: Int = 30_000, requestBodyTimeoutMilliseconds: Int = 30_000,
+        maxStreams: Int = 10_000, maxHistoryBytes: Int = 64 << 20
     ) {
+        self.requestBodyTimeoutMilliseconds = requestBodyTimeoutMilliseconds
+        self.maxStreams = maxStreams
+        self.maxHistoryBytes = maxHistoryBytes
         self.requestHeadTimeoutMilliseconds = requestHeadTimeoutMilliseconds
         self.deadPeerTimeoutMilliseconds = deadPeerTimeoutMilliseconds
         self.maxConnections = maxConnections

@@ -7,63 +7,6 @@ import NIOCore
     import Darwin
 #endif
 
-/// One named stream: its settings, history ring, subscribers, and the faults set on it.
-///
-/// Invariant: used only on the server's event loop; `history` holds at most `settings.historySize`
-/// entries, oldest first.
-final class StreamState {
-    struct HistoryEntry {
-        let event: ServerSentEvent
-        let frame: Frame
-
-        var id: String? { event.id }
-    }
-
-    let name: String
-    var settings: StreamSettings
-    private(set) var history: [HistoryEntry] = []
-    var nextAutoID = 1
-    var lastId: String?
-    var types: [String] = []
-    var subscribers: [Subscriber] = []
-    var pacing = Pacing()
-    var corruptions: [Corruption] = []
-    /// Rejections to come, each with the connections it still answers (at least 1).
-    var rejections: [(rejection: Rejection, remaining: Int)] = []
-    var heartbeat: Scheduled<Void>?
-    var idleCheck: Scheduled<Void>?
-    /// Frames broadcast to the stream and not yet delivered to every subscriber, numbered in order
-    /// (`lastSequence` is the newest); see `ServerCore.broadcast`.
-    var outbox: [(sequence: Int, frame: Frame)] = []
-    var lastSequence = 0
-    /// The fan-out pass under way: the subscribers it visits, how far it got, where it started.
-    var pass: [Subscriber] = []
-    var passCursor = 0
-    var passStartSequence = 0
-    var passRunning = false
-
-    init(name: String, settings: StreamSettings) {
-        self.name = name
-        self.settings = settings
-    }
-
-    func remember(_ entry: HistoryEntry) {
-        guard settings.historySize > 0 else { return }
-        history.append(entry)
-        trimHistory()
-    }
-
-    func trimHistory() {
-        if history.count > settings.historySize { history.removeFirst(history.count - max(0, settings.historySize)) }
-    }
-
-    /// The entries after the one with `id`, or nil when no entry has that id.
-    func entries(after id: String) -> ArraySlice<HistoryEntry>? {
-        guard let index = history.lastIndex(where: { $0.id == id }) else { return nil }
-        return history[(index + 1)...]
-    }
-}
-
 /// The server's state: streams, subscribers and open connections, and every operation on them.
 ///
 /// Invariant: confined to the server's single event loop (reached through `NIOLoopBound`), so
@@ -77,6 +20,8 @@ final class ServerCore {
     let allocator = ByteBufferAllocator()
     private let encoder = EventStreamEncoder()
     var streams: [String: StreamState] = [:]
+    /// Every stream's history, within `configuration.limits.maxHistoryBytes`.
+    var ledger = HistoryLedger()
     private(set) var subscribers: [Int: Subscriber] = [:]
     private var nextClientID = 1
     private(set) var openConnections: [ObjectIdentifier: Channel] = [:]
@@ -132,27 +77,7 @@ final class ServerCore {
 
     // MARK: Streams
 
-    /// The stream named `name`, created with the default settings on first use.
-    func stream(named name: String) -> StreamState {
-        if let stream = streams[name] { return stream }
-        let stream = StreamState(name: name, settings: configuration.streamDefaults)
-        streams[name] = stream
-        scheduleHeartbeat(for: stream)
-        scheduleIdleCheck(for: stream)
-        return stream
-    }
-
-    func configure(stream name: String, _ update: (inout StreamSettings) -> Void) throws(ServerError) -> StreamSettings {
-        try StreamName.validate(name)
-        let stream = stream(named: name)
-        update(&stream.settings)
-        stream.trimHistory()
-        scheduleHeartbeat(for: stream)
-        scheduleIdleCheck(for: stream)
-        return stream.settings
-    }
-
-    private func scheduleHeartbeat(for stream: StreamState) {
+    func scheduleHeartbeat(for stream: StreamState) {
         stream.heartbeat?.cancel()
         stream.heartbeat = nil
         let interval = stream.settings.heartbeatMilliseconds
@@ -178,12 +103,13 @@ final class ServerCore {
         remote: String,
         context: ChannelHandlerContext,
         descriptor: CInt
-    ) -> Subscriber? {
-        let stream = stream(named: streamName)
+    ) throws(ServerError) -> Subscriber? {
+        let stream = try stream(named: streamName)
         if let (rejection, remaining) = stream.rejections.first {
             if remaining > 1 { stream.rejections[0].remaining -= 1 } else { stream.rejections.removeFirst() }
             answer(rejection, corsHeaders: corsHeaders, context: context)
             log(.rejected(stream: streamName, status: rejection.status, remote: remote))
+            removeIfUnused(stream)
             return nil
         }
         let subscriber = Subscriber(
@@ -212,10 +138,13 @@ final class ServerCore {
         if let initial = stream.settings.initialEvent, let bytes = try? encoded(initial) {
             subscriber.send(frame(bytes, isEvent: true))
         }
+        var replayed: (count: Int, known: Bool)?
         if let lastEventId, !lastEventId.isEmpty {
             if let missed = stream.entries(after: lastEventId) {
                 for entry in missed { subscriber.send(entry.frame) }
+                replayed = (missed.count, true)
             } else {
+                replayed = (stream.history.count, false)
                 var note: [UInt8] = []
                 encoder.appendComment(
                     "unknown Last-Event-ID \(lastEventId.debugDescription): replaying all \(stream.history.count) events in history", to: &note)
@@ -223,12 +152,18 @@ final class ServerCore {
                 for entry in stream.history { subscriber.send(entry.frame) }
             }
         }
-        guard !subscriber.isClosed else { return nil }
+        guard !subscriber.isClosed else {
+            removeIfUnused(stream)
+            return nil
+        }
         // What the stream broadcast before now is history (replayed above) or not this client's.
         subscriber.deliveredSequence = stream.lastSequence
         stream.subscribers.append(subscriber)
         subscribers[subscriber.id] = subscriber
         log(.connected(client: subscriber.id, stream: streamName, remote: remote, lastEventId: lastEventId))
+        if let replayed, let lastEventId, replayed.count > 0 || !replayed.known {
+            log(.replayed(client: subscriber.id, stream: streamName, count: replayed.count, lastEventId: lastEventId, known: replayed.known))
+        }
         announceViewers(stream)
         return subscriber
     }
@@ -236,9 +171,11 @@ final class ServerCore {
     /// Forgets a subscriber whose connection closed, logging why.
     func unsubscribe(_ subscriber: Subscriber, peerReason: String) {
         guard subscribers.removeValue(forKey: subscriber.id) != nil else { return }
-        streams[subscriber.streamName]?.subscribers.removeAll { $0 === subscriber }
+        guard let stream = streams[subscriber.streamName] else { return }
+        stream.subscribers.removeAll { $0 === subscriber }
         log(.disconnected(client: subscriber.id, stream: subscriber.streamName, reason: subscriber.closeReason ?? peerReason))
-        if let stream = streams[subscriber.streamName] { announceViewers(stream) }
+        announceViewers(stream)
+        removeIfUnused(stream)
     }
 
     /// The `viewers` event (presence): how many subscribers the stream has now.
@@ -248,7 +185,7 @@ final class ServerCore {
     }
 
     /// Closes the subscribers of `stream` that were sent no event within its idle timeout.
-    private func scheduleIdleCheck(for stream: StreamState) {
+    func scheduleIdleCheck(for stream: StreamState) {
         stream.idleCheck?.cancel()
         stream.idleCheck = nil
         let timeout = stream.settings.idleTimeoutMilliseconds
@@ -286,9 +223,12 @@ final class ServerCore {
 
     /// Publishes `event` to a stream's subscribers (or one of them), remembering it in the history
     /// when it goes to the whole stream. An id of `auto` takes the stream's next counter value.
-    func publish(stream streamName: String, event: ServerSentEvent, to clientID: Int? = nil) throws(ServerError) -> PublishReceipt {
+    func publish(stream streamName: String, event: ServerSentEvent, to clientID: Int? = nil, keep: Bool = false) throws(ServerError)
+        -> PublishReceipt
+    {
         try StreamName.validate(streamName)
-        let stream = stream(named: streamName)
+        let stream = try stream(named: streamName, keep: keep)
+        defer { removeIfUnused(stream) }
         var event = event
         if event.id == "auto" {
             event.id = String(stream.nextAutoID)
@@ -307,7 +247,11 @@ final class ServerCore {
             sendDirectly(live, to: subscriber, of: stream)
             clients = 1
         } else {
-            stream.remember(.init(event: event, frame: clean))
+            remember(event, frame: clean, in: stream)
+            if event.id == nil, stream.settings.historySize > 0, !stream.warnedIdless, event.type != "viewers" {
+                stream.warnedIdless = true
+                log(.idlessInHistory(stream: streamName))
+            }
             if let id = event.id { stream.lastId = id }
             if !stream.types.contains(event.type) { stream.types.append(event.type) }
             clients = stream.subscribers.count
@@ -330,10 +274,11 @@ final class ServerCore {
         var bytes: [UInt8] = []
         encoder.appendComment(text, to: &bytes)
         let comment = frame(bytes, isEvent: false)
+        guard let stream = streams[name] else { return 0 }
         if clientID == nil {
-            broadcast(comment, to: stream(named: name))
+            broadcast(comment, to: stream)
         } else {
-            for subscriber in recipients { sendDirectly(comment, to: subscriber, of: stream(named: name)) }
+            for subscriber in recipients { sendDirectly(comment, to: subscriber, of: stream) }
         }
         return recipients.count
     }
@@ -431,7 +376,7 @@ final class ServerCore {
         switch audience {
         case .stream(let name):
             try StreamName.validate(name)
-            let stream = stream(named: name)
+            let stream = try stream(named: name, keep: true)
             change(&stream.pacing)
             for subscriber in stream.subscribers { subscriber.pump() }
             return stream.subscribers.count

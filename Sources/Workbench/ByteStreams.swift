@@ -38,11 +38,22 @@ public struct InputFile: ~Copyable {
         if ownsDescriptor { close(descriptor) }
     }
 
-    /// The whole contents of the file at `path` (or standard input for nil or `-`).
-    public static func contents(of path: String?) throws(ToolError) -> [UInt8] {
+    /// The most an `@FILE` value or a script may hold unless raised (`--max-file-size`): 16 MiB.
+    public static let defaultSizeLimit = 16 << 20
+
+    /// The whole contents of the file at `path` (or standard input for nil or `-`); more than
+    /// `limit` bytes is an error naming the limit and `option`, which raises it.
+    public static func contents(
+        of path: String?, limit: Int = defaultSizeLimit, option: String = "--max-file-size"
+    ) throws(ToolError) -> [UInt8] {
         var bytes: [UInt8] = []
         let input = try InputFile(path: path)
-        try input.forEachChunk { bytes.append(contentsOf: $0) }
+        try input.forEachChunk { (chunk) throws(ToolError) in
+            guard bytes.count + chunk.count <= limit else {
+                throw ToolError(.badInput, "\(input.name): larger than the limit of \(ByteSize(bytes: limit)) (raise it with \(option))")
+            }
+            bytes.append(contentsOf: chunk)
+        }
         return bytes
     }
 

@@ -147,9 +147,10 @@ public enum CommandParser {
         case .toggle:
             guard toggleValue(text) != nil else { throw fail("on or off") }
         case .choice(let choices):
-            guard choices.contains(text) else {
-                let hint = CommandTable.suggestions(for: text, among: choices).first.map { "; did you mean '\($0)'?" } ?? ""
-                throw CommandError("\(spec.name): \(what) '\(text)' is not one of \(choices.joined(separator: ", "))\(hint)", column: word.column)
+            let words = choices.map(\.word)
+            guard words.contains(text) else {
+                let hint = CommandTable.suggestions(for: text, among: words).first.map { "; did you mean '\($0)'?" } ?? ""
+                throw CommandError("\(spec.name): \(what) '\(text)' is not one of \(words.joined(separator: ", "))\(hint)", column: word.column)
             }
         }
     }

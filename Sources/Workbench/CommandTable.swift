@@ -11,8 +11,14 @@ public enum ValueKind: Sendable, Hashable {
     case number
     /// `on` or `off`.
     case toggle
-    case choice([String])
+    /// One of a fixed set of words, each with its meaning (shown by `help`, the manual and completion).
+    case choice([Choice])
     case path
+
+    /// The choices of a `.choice` kind (none for the others).
+    var choices: [Choice] {
+        if case .choice(let choices) = self { choices } else { [] }
+    }
 
     var placeholder: String {
         switch self {
@@ -25,9 +31,20 @@ public enum ValueKind: Sendable, Hashable {
         case .integer: "N"
         case .number: "X"
         case .toggle: "on|off"
-        case .choice(let choices): choices.joined(separator: "|")
+        case .choice(let choices): choices.map(\.word).joined(separator: "|")
         case .path: "FILE"
         }
+    }
+}
+
+/// A word a `.choice` value may be, and what it means.
+public struct Choice: Sendable, Hashable {
+    public var word: String
+    public var meaning: String
+
+    public init(_ word: String, _ meaning: String) {
+        self.word = word
+        self.meaning = meaning
     }
 }
 
@@ -167,7 +184,15 @@ public enum CommandTable {
             summary: "send a comment line to a stream", examples: ["comment news keep-alive"]),
         CommandSpec(
             "drop", arguments: [target],
-            options: [OptionSpec("mode", .choice(["clean", "truncate", "reset"]), "how to end it (default clean)"), client],
+            options: [
+                OptionSpec(
+                    "mode",
+                    .choice([
+                        Choice("clean", "end the response properly (the last chunk), as a server that finishes a stream"),
+                        Choice("truncate", "close the connection without the last chunk, as a server or proxy that crashed"),
+                        Choice("reset", "abort with a TCP reset (RST), as a network that drops the connection"),
+                    ]), "how to end it (default clean)"), client,
+            ],
             summary: "server side: close a stream's clients (or one of them)", examples: ["drop news", "drop news client=3 mode=reset"]),
         CommandSpec(
             "stall", arguments: [target, ArgumentSpec("duration", .duration)], options: [client],
@@ -182,7 +207,18 @@ public enum CommandTable {
             options: [OptionSpec("interval", .duration, "time between pieces (default 10ms)"), client],
             summary: "write the next frames in N-byte pieces (off: whole frames again)", examples: ["chunk news 3", "chunk news off"]),
         CommandSpec(
-            "corrupt", arguments: [target, ArgumentSpec("kind", .choice(["bare-cr", "invalid-utf8", "long-line", "no-blank-line"]))],
+            "corrupt",
+            arguments: [
+                target,
+                ArgumentSpec(
+                    "kind",
+                    .choice([
+                        Choice("bare-cr", "end the event's lines with CR alone instead of LF"),
+                        Choice("invalid-utf8", "put the bytes FF FE (not UTF-8) at the start of its data"),
+                        Choice("long-line", "send a data line of size= bytes (default 1MB) before it"),
+                        Choice("no-blank-line", "leave out the blank line that ends it, so it runs into the next"),
+                    ])),
+            ],
             options: [OptionSpec("size", .size, "length of the long line (default 1MB)"), client],
             summary: "malform the next event: bare CR line ends, invalid UTF-8, a long line, no blank line",
             examples: ["corrupt news bare-cr", "corrupt news long-line size=1MB"]),
@@ -201,6 +237,8 @@ public enum CommandTable {
                 OptionSpec("header", .text, "a request header 'Name: value' (repeatable)", repeatable: true),
                 OptionSpec("method", .text, "the method (default POST)"),
                 OptionSpec("status", .integer, "expect this status: the line becomes an expectation"),
+                OptionSpec("max-response", .size, "keep at most this much of the answer (default 1MiB; more is an error)"),
+                OptionSpec("timeout", .duration, "give up when the whole answer has not come in this long (default 30s)"),
             ],
             summary: "send an HTTP request (a path like /streams/chat goes to the embedded server) and show the answer",
             examples: ["post /streams/chat body='hello' header='Content-Type: text/plain'", "post /streams/chat?event=message&id=auto body=hi"]),
@@ -214,7 +252,14 @@ public enum CommandTable {
         CommandSpec(
             "log",
             options: [
-                OptionSpec("level", .choice(["quiet", "normal", "verbose"]), "how much to show"),
+                OptionSpec(
+                    "level",
+                    .choice([
+                        Choice(
+                            "quiet",
+                            "only clients' state changes, the server's log, failures and errors: no event lines, results or passed expectations"),
+                        Choice("normal", "every line (the default)"),
+                    ]), "how much to show"),
                 OptionSpec("raw", .toggle, "show raw bytes and read boundaries"),
                 OptionSpec("timestamps", .toggle, "prefix lines with the time"),
             ],
@@ -249,7 +294,8 @@ public enum CommandTable {
             options: [
                 OptionSpec("speed", .number, "run the clock this many times faster: sleeps, deadlines and every server and client timer (default 1)")
             ],
-            summary: "run a script's commands in this session", examples: ["replay session.drip speed=10"]),
+            summary: "run a script in a workbench of its own (as drip run does), printing here; this session's server and clients carry on",
+            examples: ["replay session.drip speed=10"]),
         CommandSpec(
             "help", arguments: [ArgumentSpec("command", .text, optional: true)], summary: "list the commands, or explain one",
             examples: ["help", "help emit"]),

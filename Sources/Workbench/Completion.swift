@@ -52,7 +52,7 @@ public enum Completion {
 
     private static func values(for kind: ValueKind, argumentName: String, typed: String, names: (clients: [String], streams: [String])) -> [String] {
         switch kind {
-        case .choice(let choices): return choices.filter { $0.hasPrefix(typed) }
+        case .choice(let choices): return choices.map(\.word).filter { $0.hasPrefix(typed) }
         case .toggle: return ["on", "off"].filter { $0.hasPrefix(typed) }
         case .name where argumentName == "client": return names.clients.filter { $0.hasPrefix(typed) }
         case .name where argumentName == "stream": return names.streams.filter { $0.hasPrefix(typed) }
@@ -60,6 +60,16 @@ public enum Completion {
         case .data where typed.hasPrefix("@"): return files(matching: String(typed.dropFirst())).map { "@" + $0 }
         default: return []
         }
+    }
+
+    /// What a candidate means, when it is a choice of the command being typed (`clean` after
+    /// `drop news mode=`): the completion listing shows it beside the word.
+    public static func meaning(of candidate: String, for prefix: String) -> String? {
+        let words = prefix.split(separator: " ").map(String.init)
+        guard let name = words.first, let spec = CommandTable.command(named: name) else { return nil }
+        let word = candidate.split(separator: "=", maxSplits: 1).last.map(String.init) ?? candidate
+        let choices = (spec.arguments.map(\.kind) + spec.options.map(\.kind)).flatMap(\.choices)
+        return choices.first { $0.word == word }?.meaning
     }
 
     /// Paths starting with `typed` (directories end with `/`).

@@ -16,11 +16,15 @@ public struct ClientOutputStyle: Sendable {
     public var prettyJSON: Bool
     /// Only events of these types (all when empty); states, comments and retries still print.
     public var eventTypes: Set<String>
+    /// Print the headers of a response that did not open the stream (`--include`), as well as its
+    /// status line and the start of its body.
+    public var includesHeaders: Bool
 
     public init(
         json: Bool = false, comments: Bool = false, raw: Bool = false, timestamps: Bool = false, prettyJSON: Bool = false,
-        eventTypes: Set<String> = []
+        eventTypes: Set<String> = [], includesHeaders: Bool = false
     ) {
+        self.includesHeaders = includesHeaders
         self.json = json
         self.comments = comments
         self.raw = raw
@@ -60,6 +64,11 @@ public struct ClientOutputStyle: Sendable {
             return [prefix + "connecting \(method) \(Secrets.masked(url))" + (lastEventId.map { " (Last-Event-ID: \($0))" } ?? "")]
         case .open(let status):
             return [prefix + "open (\(status))"]
+        case .refused(let status, let reason, let headers, let body):
+            var lines = [prefix + "the server answered \(status) \(reason)"]
+            if includesHeaders { lines += headers.map { prefix + "  " + Secrets.masked("\($0.name): \($0.value)") } }
+            if !body.isEmpty { lines.append(prefix + "  body: " + Self.bodyStart(body)) }
+            return lines
         case .event(let sse):
             guard eventTypes.isEmpty || eventTypes.contains(sse.type) else { return [] }
             var data = sse.data
@@ -91,6 +100,12 @@ public struct ClientOutputStyle: Sendable {
             ]
         case .open(let status):
             members = [("state", .string("open")), ("status", .number(String(status)))]
+        case .refused(let status, let reason, let headers, let body):
+            members = [("state", .string("refused")), ("status", .number(String(status))), ("reason", .string(reason))]
+            if includesHeaders {
+                members.append(("headers", .object(headers.map { ($0.name, .string(Secrets.masked($0.value))) })))
+            }
+            members.append(("body", .string(String(decoding: body, as: UTF8.self))))
         case .event(let sse):
             guard eventTypes.isEmpty || eventTypes.contains(sse.type) else { return [] }
             members = [("type", .string(sse.type)), ("data", .string(sse.data)), ("lastEventId", .string(sse.id ?? ""))]
@@ -109,6 +124,14 @@ public struct ClientOutputStyle: Sendable {
         }
         if timestamps { members.append(("time", .string(time))) }
         return [JSONValue.object(members).serialized]
+    }
+
+    /// The start of a body as one line: its text with line breaks shown as `⏎`, and `…` when cut.
+    static func bodyStart(_ body: [UInt8]) -> String {
+        var text = String(decoding: body, as: UTF8.self)
+        while text.last == "\n" || text.last == "\r" { text.removeLast() }
+        text = text.replacing("\r\n", with: "⏎").replacing("\n", with: "⏎")
+        return body.count >= ClientEvent.refusedBodyLimit ? text + "…" : text
     }
 
     static func milliseconds(_ duration: Duration) -> Int {

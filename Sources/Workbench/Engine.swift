@@ -1,6 +1,7 @@
 import EventStream
 import SSEClient
 import SSEServer
+import Synchronization
 
 /// Something the workbench did or saw, reported to whoever drives it (the REPL prints it; scripts
 /// will check it).
@@ -42,13 +43,19 @@ public actor Engine {
     }
 
     private let output: Output
+    /// Whether printed lines carry the time (`log timestamps=`); read by the output on any thread.
+    private let stamps: LineStamps
     private let sleeper: @Sendable (Duration) async throws -> Void
     private var server: SSEServer?
     private var serverURL: String?
     private var clients: [String: ClientHandle] = [:]
     private var style = ClientOutputStyle(comments: true)
     private var quiet = false
-    private var recorder: Recorder?
+    var recorder: Recorder?
+    /// What set the session up so far, for a recording that starts midway.
+    var setup = SessionSetup()
+    /// The outcome of the last expectation, for the recording.
+    var lastExpectation: (passed: Bool, detail: String)?
     /// The workbench's clock: sleeps, expectation deadlines, and the server's and clients' timers all
     /// run at its speed (`drip run --speed`, `replay … speed=`).
     private let timeScale: TimeScale
@@ -57,19 +64,28 @@ public actor Engine {
     static let minimumRealWait = Duration.milliseconds(250)
     /// Whether `record` keeps secrets as typed when its `secrets=` is not given (`drip --record-secrets`).
     private let recordsSecrets: Bool
+    /// The most bytes an `@FILE` value or a replayed script may hold (`drip --max-file-size`).
+    private let fileSizeLimit: Int
     /// The version written in recordings' headers.
     public static let version = "0.1.0"
 
     /// `sleep` is how the `sleep` command waits (tests inject one that does not); `speed` is how fast
     /// the workbench's clock runs (`drip run --speed`); `recordsSecrets` is `record`'s default for `secrets=`.
     public init(
-        speed: Double = 1, recordsSecrets: Bool = false,
+        speed: Double = 1, recordsSecrets: Bool = false, fileSizeLimit: Int = InputFile.defaultSizeLimit,
         sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }, output: @escaping Output
     ) {
         self.timeScale = TimeScale(speed: speed)
         self.recordsSecrets = recordsSecrets
+        self.fileSizeLimit = fileSizeLimit
         self.sleeper = sleep
-        self.output = output
+        let stamps = LineStamps()
+        self.stamps = stamps
+        // Every line the workbench prints — a client's, the server's log, a command's result — gets
+        // the time in front of it when `log timestamps=on`, in this one place.
+        self.output = { event, lines in
+            output(event, stamps.isOn ? lines.map { stamps.now() + " " + $0 } : lines)
+        }
     }
 
     /// Runs one line; false when it asked to quit.
@@ -77,10 +93,14 @@ public actor Engine {
     public func execute(_ line: String) async -> Bool {
         do throws(CommandError) {
             guard let command = try CommandParser.parse(line) else { return true }
-            if recorder != nil, !["record", "sleep", "help", "quit", "history", "clients", "streams", "status"].contains(command.spec.name) {
-                recorder?.command(line)
+            let started = ContinuousClock.now
+            let pendingBefore = recorder?.pendingCount ?? 0
+            let result = try await run(command)
+            setup.note(command, line: line)
+            if recorder != nil, !Self.unrecorded.contains(command.spec.name) {
+                record(command, line: line, startedAt: started, pendingBefore: pendingBefore)
             }
-            return try await run(command)
+            return result
         } catch {
             report(.failure(error), ["error: \(error.message)"])
             return true
@@ -89,7 +109,7 @@ public actor Engine {
 
     /// Closes every client and the server.
     public func shutdown() async {
-        recorder?.finish()
+        if var active = recorder, !active.finish() { reportRecordingFailure(active) }
         recorder = nil
         for (name, handle) in clients {
             handle.task.cancel()
@@ -154,6 +174,23 @@ public actor Engine {
         if let retry = command.duration("retry") { defaults.retryMilliseconds = retry.milliseconds }
         let configuration = ServerConfiguration(
             host: host, port: port, token: command.option("token"), allowedOrigins: command.values(of: "cors"), streamDefaults: defaults)
+        try await startServer(configuration)
+    }
+
+    /// Starts the embedded server with `configuration` (`drip serve --script`, whose limits the
+    /// `serve` command does not spell); reports the outcome as `serve` does, false when it failed.
+    public func serve(_ configuration: ServerConfiguration) async -> Bool {
+        do throws(CommandError) {
+            if let serverURL { throw CommandError("serve: a server is already running on \(serverURL); stop it first", column: 1) }
+            try await startServer(configuration)
+            return true
+        } catch {
+            report(.failure(error), ["error: \(error.message)"])
+            return false
+        }
+    }
+
+    private func startServer(_ configuration: ServerConfiguration) async throws(CommandError) {
         let output = self.output
         let server = SSEServer(configuration: configuration, timeScale: timeScale) { entry in
             if case .listening = entry { return }
@@ -189,7 +226,7 @@ public actor Engine {
         let history = command.integer("history")
         let heartbeat = command.duration("heartbeat")
         let retry = command.duration("retry")
-        let initial = try command.option("initial").map { text throws(CommandError) in try Self.data(text, command: command) }
+        let initial = try command.option("initial").map { text throws(CommandError) in try dataValue(text, command: command) }
         let initialType = command.option("initial-event")
         let presence = command.toggle("presence")
         let idleTimeout = command.duration("idle-timeout")
@@ -234,7 +271,7 @@ public actor Engine {
         }
         let url: HTTPURL
         do { url = try HTTPURL(parsing: urlText) } catch { throw CommandError("connect: \(error)", column: command.arguments["url"]?.column ?? 1) }
-        let body = try command.option("body").map { text throws(CommandError) in Array(try Self.data(text, command: command).utf8) }
+        let body = try command.option("body").map { text throws(CommandError) in Array(try dataValue(text, command: command).utf8) }
         let headers = try Self.headers(command)
         var options = ClientOptions(
             request: ClientRequest(
@@ -273,11 +310,12 @@ public actor Engine {
             case .event(let sse):
                 handle.received += 1
                 handle.lastEventId = sse.id ?? ""
-            case .comment, .retry, .raw: break
+            case .comment, .retry, .raw, .refused: break
             }
             clients[name] = handle
         }
         var clientStyle = style
+        clientStyle.timestamps = false  // the output stamps every line
         clientStyle.eventTypes = clients[name]?.eventTypes ?? []
         clientStyle.prettyJSON = clients[name]?.pretty ?? false
         let lines = quiet && !Self.isStateChange(event) ? [] : clientStyle.lines(for: event).map { "\(name): \($0)" }
@@ -324,12 +362,15 @@ public actor Engine {
         }
         let url: HTTPURL
         do { url = try HTTPURL(parsing: urlText) } catch { throw CommandError("post: \(error)", column: 6) }
-        let body = try command.option("body").map { text throws(CommandError) in Array(try Self.data(text, command: command).utf8) } ?? []
+        let body = try command.option("body").map { text throws(CommandError) in Array(try dataValue(text, command: command).utf8) } ?? []
         let headers = try Self.headers(command)
         let method = (command.option("method") ?? "POST").uppercased()
         do { _ = try RequestHead(method: method, url: url, headers: headers) } catch { throw CommandError("post: \(error)", column: 1) }
+        var limits = HTTPExchange.Limits()
+        if let size = command.option("max-response").flatMap(ByteSize.init(parsing:)) { limits.maxResponseSize = size.bytes }
+        if let timeout = command.duration("timeout") { limits.timeout = timeScale.wall(timeout.duration) }
         let response: HTTPExchange.Response
-        do { response = try await HTTPExchange.send(method, to: url, headers: headers, body: body) } catch {
+        do { response = try await HTTPExchange.send(method, to: url, headers: headers, body: body, limits: limits) } catch {
             throw CommandError("post: \(url): \(EventSourceClient.describeError(error))", column: 6)
         }
         let text = String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: "\n")
@@ -360,12 +401,25 @@ public actor Engine {
         return CommandError("\(command.spec.name): no client named \(name)\(hint)", column: command.arguments["client"]?.column ?? 1)
     }
 
+    /// The stream the command names, which must exist: a typo does not create a stream (only
+    /// `stream` does, or a client subscribing); the error suggests the nearest existing name.
+    private func existingStream(_ command: ParsedCommand, on server: SSEServer) async throws(CommandError) -> String {
+        let name = command.argument("stream") ?? ""
+        let names = try await serverCall(command) { try await server.snapshot().streams.map(\.name) }
+        guard !names.contains(name) else { return name }
+        let hint = CommandTable.suggestions(for: name, among: names).first.map { "; did you mean \($0)?" } ?? ""
+        let clientHint = clients[name] != nil ? " (\(name) is a client)" : ""
+        throw CommandError(
+            "\(command.spec.name): no stream named \(name)\(clientHint)\(hint) ('stream \(name)' creates it)",
+            column: command.arguments["stream"]?.column ?? 1)
+    }
+
     private func emit(_ command: ParsedCommand) async throws(CommandError) {
         let server = try runningServer(command)
-        let stream = command.argument("stream") ?? ""
+        let stream = try await existingStream(command, on: server)
         let event = ServerSentEvent(
             type: command.option("event") ?? ServerSentEvent.defaultType,
-            data: try command.option("data").map { text throws(CommandError) in try Self.data(text, command: command) } ?? "",
+            data: try command.option("data").map { text throws(CommandError) in try dataValue(text, command: command) } ?? "",
             id: command.option("id"),
             retry: command.duration("retry")?.milliseconds)
         let target = command.integer("to")
@@ -378,7 +432,7 @@ public actor Engine {
 
     private func comment(_ command: ParsedCommand) async throws(CommandError) {
         let server = try runningServer(command)
-        let stream = command.argument("stream") ?? ""
+        let stream = try await existingStream(command, on: server)
         let text = command.argument("text") ?? ""
         let count = try await serverCall(command) { try await server.comment(stream: stream, text: text) }
         report(.info("comment to \(stream) → \(count) clients"), quiet ? [] : ["comment to \(stream) → \(count) client\(count == 1 ? "" : "s")"])
@@ -386,7 +440,7 @@ public actor Engine {
 
     private func fault(_ command: ParsedCommand) async throws(CommandError) {
         let server = try runningServer(command)
-        let stream = command.argument("stream") ?? ""
+        let stream = try await existingStream(command, on: server)
         let audience: Audience = command.integer("client").map(Audience.client) ?? .stream(stream)
         let who = command.integer("client").map { "client \($0)" } ?? stream
         switch command.spec.name {
@@ -478,7 +532,7 @@ public actor Engine {
 
     private func history(_ command: ParsedCommand) async throws(CommandError) {
         let server = try runningServer(command)
-        let stream = command.argument("stream") ?? ""
+        let stream = try await existingStream(command, on: server)
         let events = try await serverCall(command) { try await server.history(stream: stream) }
         guard !events.isEmpty else { return report(.info("empty history"), ["\(stream): no events in history"]) }
         report(.info("history"), Self.table(["id", "type", "data"], events.map { [$0.id ?? "", $0.type, $0.data.debugDescription] }))
@@ -493,15 +547,38 @@ public actor Engine {
         let started = ContinuousClock.now
         let scaled = timeScale.wall(expectation.deadline)
         let deadline = verb == "expect-not" ? scaled : max(scaled, min(expectation.deadline, Self.minimumRealWait))
+        // Regular expressions are matched once per item (by its lasting position), within the deadline.
+        var verdicts: [Int: Bool] = [:]
         while true {
             guard let handle = clients[name] else { break }
-            let found = handle.seen.matches(expectation)
+            var found: [Int] = []
+            for index in handle.seen.matches(expectation) {
+                let position = handle.seen.dropped + index
+                if expectation.patterns.isEmpty || verdicts[position] == true {
+                    found.append(index)
+                    continue
+                }
+                guard verdicts[position] == nil, case .event(let event) = handle.seen.items[index] else { continue }
+                switch await RegexMatch.all(expectation.patterns, in: event.data, before: started + deadline) {
+                case .matched:
+                    verdicts[position] = true
+                    found.append(index)
+                case .notMatched: verdicts[position] = false
+                case let outcome:
+                    let why =
+                        outcome == .busy
+                        ? "regular expressions that ran out of time earlier are still running; drip matches no more until they end"
+                        : "a regular expression did not finish matching \(event.data.utf8.count) bytes of data within the deadline"
+                            + " (a pattern like (a+)+ backtracks without end; drip abandoned it)"
+                    return report(.expectation(passed: false, summary: summary, detail: why), ["✗ \(summary): \(why)"])
+                }
+            }
             if verb == "expect-not", let first = found.first {
                 let shown = style.lines(for: handle.seen.items[first]).joined(separator: " ")
                 return report(.expectation(passed: false, summary: summary, detail: "saw \(shown)"), ["✗ \(summary): saw \(shown)"])
             }
             if verb != "expect-not", found.count >= expectation.count {
-                clients[name]?.seen.consume(through: found[expectation.count - 1])
+                clients[name]?.seen.consume(throughLasting: handle.seen.dropped + found[expectation.count - 1])
                 return report(.expectation(passed: true, summary: summary, detail: ""), quiet ? [] : ["✓ \(summary)"])
             }
             if ContinuousClock.now - started >= deadline || Task.isCancelled { break }
@@ -521,35 +598,44 @@ public actor Engine {
         let path = command.argument("file") ?? ""
         if path == "stop" {
             guard var active = recorder else { throw CommandError("record: nothing is being recorded", column: 8) }
-            active.finish()
             recorder = nil
+            guard active.finish() else { return reportRecordingFailure(active) }
             return report(.info("recorded \(active.path)"), ["recording saved to \(active.path)"])
         }
         if let active = recorder { throw CommandError("record: already recording to \(active.path); 'record stop' first", column: 8) }
-        recorder = try Recorder(path: path, version: Self.version)
-        recorder?.keepsSecrets = command.toggle("secrets") ?? recordsSecrets
+        let open = clients.filter { $0.value.state == "open" }.keys.sorted()
+        recorder = try Recorder(
+            path: path, version: Self.version, keepsSecrets: command.toggle("secrets") ?? recordsSecrets,
+            preamble: setup.lines(lastEventIds: clients.mapValues(\.lastEventId)), openClients: open)
         report(.info("recording \(path)"), ["recording to \(path) ('record stop' ends it)"])
     }
 
     private func replay(_ command: ParsedCommand) async throws(CommandError) {
         let path = command.argument("file") ?? ""
-        let text = try Self.data("@" + path, command: command)
+        let text = try dataValue("@" + path, command: command)
         let factor = command.option("speed").flatMap(Double.init) ?? 1
         guard factor > 0 else { throw CommandError("replay: speed must be more than 0", column: 1) }
-        let previous = timeScale.speed
-        timeScale.speed = previous * factor
-        defer { timeScale.speed = previous }
+        // A script sets up its own server and clients, as under drip run: it plays in a workbench of
+        // its own, so its serve cannot collide with this session's and its stop stops only its server.
+        let workbench = Engine(
+            speed: timeScale.speed * factor, recordsSecrets: recordsSecrets, fileSizeLimit: fileSizeLimit, sleep: sleeper, output: output)
+        report(.info("replaying \(path)"), ["replaying \(path) in a workbench of its own (this session's server and clients carry on)"])
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !Task.isCancelled {
             let line = String(line)
             if let parsed = try? CommandParser.parse(line), ["record", "replay", "quit"].contains(parsed.spec.name) { continue }
-            await execute(line)
+            await workbench.execute(line)
         }
+        await workbench.shutdown()
+        report(.info("replayed \(path)"), ["replayed \(path); its server and clients are closed"])
     }
 
     private func configureLog(_ command: ParsedCommand) {
         if let level = command.option("level") { quiet = level == "quiet" }
         if let raw = command.toggle("raw") { style.raw = raw }
-        if let timestamps = command.toggle("timestamps") { style.timestamps = timestamps }
+        if let timestamps = command.toggle("timestamps") {
+            style.timestamps = timestamps
+            stamps.isOn = timestamps
+        }
         report(.info("log"), ["log: \(quiet ? "quiet" : "normal"), raw \(style.raw ? "on" : "off"), timestamps \(style.timestamps ? "on" : "off")"])
     }
 
@@ -576,7 +662,8 @@ public actor Engine {
     /// Hands `event` and its lines to the output. A command's own lines (results and errors, which
     /// quote URLs and headers as typed) have their secrets masked; what a client or the server saw is
     /// shown as it was (the server's log masks its own lines).
-    private func report(_ event: WorkbenchEvent, _ lines: [String]) {
+    func report(_ event: WorkbenchEvent, _ lines: [String]) {
+        if case .expectation(let passed, _, let detail) = event { lastExpectation = (passed, detail) }
         switch event {
         case .info(let text): output(.info(Secrets.masked(text)), lines.map(Secrets.masked))
         case .failure(var error):
@@ -641,10 +728,10 @@ public actor Engine {
     }
 
     /// A data value: the text itself, or the contents of the file after `@`.
-    static func data(_ text: String, command: ParsedCommand) throws(CommandError) -> String {
+    func dataValue(_ text: String, command: ParsedCommand) throws(CommandError) -> String {
         guard text.hasPrefix("@") else { return text }
         do throws(ToolError) {
-            return String(decoding: try InputFile.contents(of: String(text.dropFirst())), as: UTF8.self)
+            return String(decoding: try InputFile.contents(of: String(text.dropFirst()), limit: fileSizeLimit), as: UTF8.self)
         } catch {
             throw CommandError("\(command.spec.name): \(error.message)", column: 1)
         }
@@ -684,9 +771,29 @@ public enum HelpText {
                 lines.append("  " + "\(option.name)=\(option.kind.placeholder)".padding(to: width) + "  " + option.summary)
             }
         }
+        let choices = (spec.arguments.map(\.kind) + spec.options.map(\.kind)).flatMap(\.choices)
+        if !choices.isEmpty {
+            let width = choices.map(\.word.count).max() ?? 0
+            lines += [""] + choices.map { "  " + $0.word.padding(to: width) + "  " + $0.meaning }
+        }
         if !spec.examples.isEmpty {
             lines += ["", "examples:"] + spec.examples.map { "  " + $0 }
         }
         return lines
+    }
+}
+
+/// Whether the workbench's lines carry the time, shared with the output closure (which the server's
+/// log calls from its event loop).
+final class LineStamps: Sendable {
+    private let on = Atomic<Bool>(false)
+    /// The clock the stamps read; a test may fix it.
+    let now: @Sendable () -> String
+
+    init(now: @escaping @Sendable () -> String = { Console.timestamp() }) { self.now = now }
+
+    var isOn: Bool {
+        get { on.load(ordering: .relaxed) }
+        set { on.store(newValue, ordering: .relaxed) }
     }
 }

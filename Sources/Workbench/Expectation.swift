@@ -8,13 +8,19 @@ import SSEClient
 public struct Expectation: Sendable, CustomStringConvertible {
     public static let matcherHelp = """
         Matchers (all must hold for one item the client saw, after what earlier expectations consumed):
-          event=TYPE          the event type            data=TEXT      the data, exactly
-          data~TEXT           the data contains TEXT    data~/REGEX/   the data matches REGEX
-          data.PATH=VALUE     a field of JSON data (data.user.name=ann, data.items.0=x)
-          id=ID               the event's last event id comment=TEXT  a comment line
-          retry=MS            a retry: field            count=N        N such events
-          opened | closed | failed [status=N] | reconnected [last-event-id=ID]   a state
-          within DURATION     how long to wait (default 5s)
+          event=TYPE              the event type
+          data=TEXT               the data, exactly
+          data~TEXT               the data contains TEXT
+          data~/REGEX/            the data matches REGEX (within the deadline)
+          data.PATH=VALUE         a field of JSON data (data.user.name=ann, data.items.0=x)
+          id=ID                   the event's last event id
+          comment=TEXT            a comment line
+          retry=MS                a retry: field
+          count=N                 N such events
+          opened | closed         a state
+          failed [status=N]       the client failed (with that HTTP status)
+          reconnected [last-event-id=ID]   it reconnected (sending that Last-Event-ID)
+          within DURATION         how long to wait (default 5s)
         """
 
     enum Matcher: Sendable {
@@ -117,15 +123,19 @@ public struct Expectation: Sendable, CustomStringConvertible {
         return Expectation(matchers: matchers, count: count, deadline: deadline, text: text)
     }
 
-    /// Whether `event` satisfies every matcher; `openedBefore` tells whether the client was open
-    /// before it (what makes a `.connecting` a reconnection).
+    /// The regular expressions an event's data must match: decided apart from the other matchers,
+    /// within the deadline (`RegexMatch`), since a pattern may backtrack for longer than any deadline.
+    var patterns: [String] { matchers.compactMap { if case .dataMatches(let pattern) = $0 { pattern } else { nil } } }
+
+    /// Whether `event` satisfies every matcher but the regular expressions (`patterns`); `openedBefore`
+    /// tells whether the client was open before it (what makes a `.connecting` a reconnection).
     func matches(_ event: ClientEvent, openedBefore: Bool) -> Bool {
         matchers.allSatisfy { matcher in
             switch (matcher, event) {
             case (.type(let type), .event(let sse)): sse.type == type
             case (.data(let data), .event(let sse)): sse.data == data
             case (.dataContains(let part), .event(let sse)): sse.data.contains(part)
-            case (.dataMatches(let pattern), .event(let sse)): (try? Regex(pattern)).map { sse.data.contains($0) } ?? false
+            case (.dataMatches, .event): true
             case (.dataField(let path, let value), .event(let sse)): Self.field(path, in: sse.data).map { Self.matches($0, value) } ?? false
             case (.id(let id), .event(let sse)): sse.id == id
             case (.comment(let text), .comment(let comment)): comment == text
@@ -169,6 +179,8 @@ struct SeenLog: Sendable {
     private(set) var items: [ClientEvent] = []
     /// Items before this index were consumed by expectations.
     private(set) var cursor = 0
+    /// How many items went from the front: `dropped + index` names an item for good.
+    private(set) var dropped = 0
     /// The index of the first `.open` in `items`, or -1 when one was dropped from the front.
     private var firstOpen: Int?
 
@@ -180,6 +192,7 @@ struct SeenLog: Sendable {
         guard items.count > limit else { return }
         let drop = max(cursor, items.count - limit)
         items.removeFirst(drop)
+        dropped += drop
         cursor -= min(cursor, drop)
         firstOpen = firstOpen.map { $0 < drop ? -1 : $0 - drop }
     }
@@ -194,5 +207,6 @@ struct SeenLog: Sendable {
     /// The items not consumed yet.
     var pending: ArraySlice<ClientEvent> { items[cursor...] }
 
-    mutating func consume(through index: Int) { cursor = max(cursor, index + 1) }
+    /// Consumes the items up to the one `dropped + index` named.
+    mutating func consume(throughLasting position: Int) { cursor = max(cursor, position - dropped + 1) }
 }

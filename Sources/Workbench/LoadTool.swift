@@ -22,7 +22,7 @@ public struct LoadTool: Sendable {
             return 1
         }
         Console.standardOutput.line(json ? Self.json(report) : Self.table(report))
-        if report.subscribersConnected < options.clients || report.lost > 0 { return 1 }
+        if report.subscribersConnected < options.clients || report.lost > 0 || !report.streamErrors.isEmpty { return 1 }
         return 0
     }
 
@@ -52,6 +52,9 @@ public struct LoadTool: Sendable {
         lines.append(
             "lost          \(report.lost)   duplicated \(report.duplicated)   out of order \(report.outOfOrder)   disconnected \(report.disconnected)"
         )
+        if !report.streamErrors.isEmpty {
+            lines.append("stream errors " + report.streamErrors.sorted { $0.key < $1.key }.map { "\($0.value)× \($0.key)" }.joined(separator: "; "))
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -70,6 +73,7 @@ public struct LoadTool: Sendable {
             ("deliveredPerSecond", number(report.deliveredPerSecond)),
             ("latencyMs", percentiles(report.latencyMilliseconds)),
             ("lost", .number(String(report.lost))),
+            ("streamErrors", .number(String(report.streamErrors.values.reduce(0, +)))),
             ("duplicated", .number(String(report.duplicated))),
             ("outOfOrder", .number(String(report.outOfOrder))),
             ("disconnected", .number(String(report.disconnected))),

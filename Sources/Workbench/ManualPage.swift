@@ -60,6 +60,15 @@ public enum ManualPage {
                 }
                 lines.append(".El")
             }
+            let choices = (spec.arguments.map(\.kind) + spec.options.map(\.kind)).flatMap(\.choices)
+            if !choices.isEmpty {
+                lines.append(".Bl -tag -width Ds -compact")
+                for choice in choices {
+                    lines.append(".It Cm \(escape(choice.word))")
+                    lines += prose(choice.meaning.prefix(1).uppercased() + choice.meaning.dropFirst() + ".")
+                }
+                lines.append(".El")
+            }
             if !spec.examples.isEmpty {
                 lines.append(".Pp")
                 lines.append("Examples:")

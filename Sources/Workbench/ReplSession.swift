@@ -40,13 +40,14 @@ public enum ReplSession {
         completionNames: CompletionNames? = nil,
         colors: Bool = false,
         recordsSecrets: Bool = false,
+        fileSizeLimit: Int = InputFile.defaultSizeLimit,
         print: @escaping @Sendable (_ lines: [String], _ isError: Bool) -> Void,
         next: (String) async -> String?
     ) async -> Int32 {
         let failures = Mutex(0)
         let lastLine = Mutex(0)
         let lastPrompt = Mutex("")
-        let engine = Engine(recordsSecrets: recordsSecrets) { event, lines in
+        let engine = Engine(recordsSecrets: recordsSecrets, fileSizeLimit: fileSizeLimit) { event, lines in
             let lines = lines.map(\.visibleOnTerminal)
             if case .expectation(false, _, _) = event {
                 failures.withLock { $0 += 1 }

@@ -19,12 +19,15 @@ public struct RunTool: Sendable {
     public var verbose: Bool
     /// Divides every `sleep` of the scripts: 100 plays a 30-second tutorial in a third of a second.
     public var speed: Double
+    /// The most bytes a script or an `@FILE` value may hold.
+    public var fileSizeLimit: Int
 
     public init(
         files: [String], tap: Bool = false, junitPath: String? = nil, bail: Bool = false, variables: [String: String] = [:], verbose: Bool = false,
-        speed: Double = 1
+        speed: Double = 1, fileSizeLimit: Int = InputFile.defaultSizeLimit
     ) {
         self.speed = speed
+        self.fileSizeLimit = fileSizeLimit
         self.files = files
         self.tap = tap
         self.junitPath = junitPath
@@ -58,7 +61,7 @@ public struct RunTool: Sendable {
 
     func run(file: String) async -> [Result] {
         let bytes: [UInt8]
-        do throws(ToolError) { bytes = try InputFile.contents(of: file) } catch {
+        do throws(ToolError) { bytes = try InputFile.contents(of: file, limit: fileSizeLimit) } catch {
             return [Result(file: file, line: 0, name: "read \(file)", passed: false, message: error.message, isScriptError: true, seconds: 0)]
         }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map {
@@ -66,7 +69,7 @@ public struct RunTool: Sendable {
         }
         let collected = Mutex<[WorkbenchEvent]>([])
         let verbose = self.verbose
-        let engine = Engine(speed: speed) { event, printed in
+        let engine = Engine(speed: speed, fileSizeLimit: fileSizeLimit) { event, printed in
             collected.withLock { $0.append(event) }
             if verbose { for line in printed { Console.standardError.line(line) } }
         }

@@ -15,10 +15,13 @@ public struct ServeTool: Sendable {
     /// A script of the command language played against the server once it listens (a mock server
     /// for someone's app): its emits, faults and sleeps, to whatever client connects.
     public var script: String?
+    /// The most bytes the script or an `@FILE` value in it may hold.
+    public var fileSizeLimit: Int
 
-    public init(configuration: ServerConfiguration, script: String? = nil) {
+    public init(configuration: ServerConfiguration, script: String? = nil, fileSizeLimit: Int = InputFile.defaultSizeLimit) {
         self.configuration = configuration
         self.script = script
+        self.fileSizeLimit = fileSizeLimit
     }
 
     public func run() async -> Int32 {
@@ -47,12 +50,14 @@ extension ServeTool {
     /// Serves through the workbench engine, plays `path`, then keeps serving until SIGINT/SIGTERM.
     func run(script path: String) async -> Int32 {
         let bytes: [UInt8]
-        do throws(ToolError) { bytes = try InputFile.contents(of: path) } catch {
+        do throws(ToolError) { bytes = try InputFile.contents(of: path, limit: fileSizeLimit) } catch {
             Console.standardError.line("drip serve: \(error.message)")
             return 2
         }
         let failed = Mutex(false)
-        let engine = Engine { event, lines in
+        let (subscribed, subscription) = AsyncStream.makeStream(of: Void.self)
+        let engine = Engine(fileSizeLimit: fileSizeLimit) { event, lines in
+            if case .server(.connected) = event { subscription.yield() }
             if case .failure(let error) = event {
                 failed.withLock { $0 = true }
                 Console.standardError.line("drip serve: \(path): \(error.message)")
@@ -60,19 +65,21 @@ extension ServeTool {
             }
             for line in lines { Console.standardOutput.line("\(Console.timestamp()) \(line)") }
         }
-        var serve = "serve \(configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host):\(configuration.port)"
-        serve += " history=\(configuration.streamDefaults.historySize) heartbeat=\(configuration.streamDefaults.heartbeatMilliseconds)ms"
-        if let retry = configuration.streamDefaults.retryMilliseconds { serve += " retry=\(retry)ms" }
-        if let token = configuration.token { serve += " token=\(Recorder.quoted(token))" }
-        for origin in configuration.allowedOrigins { serve += " cors=\(Recorder.quoted(origin))" }
-        await engine.execute(serve)
-        guard !failed.withLock({ $0 }) else {
+        guard await engine.serve(configuration) else {
             await engine.shutdown()
             return 1
         }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        let setup = lines.prefix { Self.isSetup(String($0)) }.count
         let played = Task {
             for (index, line) in lines.enumerated() where !Task.isCancelled {
+                if index == setup {
+                    // A mock server plays to someone: what follows the set-up waits for the first subscriber.
+                    Console.standardOutput.line("\(Console.timestamp()) waiting for the first subscriber before playing \(path):\(index + 1)")
+                    for await _ in subscribed { break }
+                    guard !Task.isCancelled else { return }
+                    Console.standardOutput.line("\(Console.timestamp()) a client subscribed: playing \(path)")
+                }
                 failed.withLock { $0 = false }
                 await engine.execute(String(line))
                 if failed.withLock({ $0 }) {
@@ -84,9 +91,25 @@ extension ServeTool {
         }
         let signal = await Signals.next(of: [SIGINT, SIGTERM])
         played.cancel()
+        subscription.finish()
         Console.standardOutput.line("drip serve: \(signal == SIGINT ? "interrupted" : "terminated"), closing every stream")
         await engine.shutdown()
         return 0
+    }
+}
+
+extension ServeTool {
+    /// Commands a script runs before anyone subscribes: they set up streams and faults, and send nothing.
+    static let setupCommands: Set<String> = ["stream", "log", "reject", "corrupt", "delay", "chunk"]
+
+    /// Whether `line` is blank, a comment, or a set-up command.
+    static func isSetup(_ line: String) -> Bool {
+        do {
+            guard let parsed = try CommandParser.parse(line) else { return true }
+            return setupCommands.contains(parsed.spec.name)
+        } catch {
+            return false
+        }
     }
 }
 

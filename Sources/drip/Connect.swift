@@ -34,6 +34,9 @@ struct Connect: AsyncParsableCommand {
     @Option(name: [.short, .customLong("data")], help: "A request body; @FILE reads it from a file.")
     var data: String?
 
+    @Option(help: ArgumentHelp("The largest file an @FILE value (or a script) may be.", valueName: "size"))
+    var maxFileSize = ByteSize(bytes: InputFile.defaultSizeLimit)
+
     @Option(help: "Send this Last-Event-ID on the first request.")
     var lastEventId: String?
 
@@ -60,6 +63,9 @@ struct Connect: AsyncParsableCommand {
 
     @Flag(help: "One JSON object per line: events as `drip decode` prints them, plus state lines.")
     var json = false
+
+    @Flag(name: [.customShort("i"), .customLong("include")], help: "On a response that does not open the stream, print its headers too.")
+    var include = false
 
     @Flag(help: "Also print comment lines.")
     var comments = false
@@ -100,7 +106,7 @@ struct Connect: AsyncParsableCommand {
         var body: [UInt8]?
         if let data {
             if data.hasPrefix("@") {
-                do throws(ToolError) { body = try InputFile.contents(of: String(data.dropFirst())) } catch {
+                do throws(ToolError) { body = try InputFile.contents(of: String(data.dropFirst()), limit: maxFileSize.bytes) } catch {
                     printError("drip connect: \(error.message)")
                     throw ExitCode(2)
                 }
@@ -135,7 +141,8 @@ struct Connect: AsyncParsableCommand {
         )
         options.allowsInsecureRedirects = allowInsecureRedirect
         let style = ClientOutputStyle(
-            json: json, comments: comments, raw: raw, timestamps: timestamps, prettyJSON: pretty, eventTypes: Set(eventTypes))
+            json: json, comments: comments, raw: raw, timestamps: timestamps, prettyJSON: pretty, eventTypes: Set(eventTypes),
+            includesHeaders: include)
         let status = await ConnectTool(options: options, style: style).run()
         if status != 0 { throw ExitCode(status) }
     }

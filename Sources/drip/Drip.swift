@@ -31,7 +31,21 @@ struct Drip: AsyncParsableCommand {
     /// handle (a client dropped, `drip connect | head` ending quietly), never a reason to die.
     static func main() async {
         signal(SIGPIPE, SIG_IGN)
+        if let word = CommandLine.arguments.dropFirst().first, let message = unknownSubcommand(word) {
+            Console.standardError.line(message)
+            Glibc.exit(2)
+        }
         await main(nil)
+    }
+
+    /// The error for a first argument that looks like a subcommand and is none (`drip conect`),
+    /// with the nearest one; nil for a subcommand, an option, or a word far from every subcommand
+    /// (which the REPL's parser then refuses with its usage).
+    static func unknownSubcommand(_ word: String) -> String? {
+        guard !word.hasPrefix("-") else { return nil }
+        let names = configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"]
+        guard !names.contains(word), let nearest = CommandTable.suggestions(for: word, among: names).first else { return nil }
+        return "drip: no subcommand '\(word)'; did you mean 'drip \(nearest)'? ('drip --help' lists them)"
     }
 }
 
@@ -54,6 +68,9 @@ struct Repl: AsyncParsableCommand {
     @Option(help: "The history file (default ~/.drip_history; 'none' keeps no history).")
     var historyFile: String?
 
+    @Option(help: ArgumentHelp("The largest file an @FILE value (or a script) may be.", valueName: "size"))
+    var maxFileSize = ByteSize(bytes: InputFile.defaultSizeLimit)
+
     @Flag(
         help:
             "Let 'record' keep Authorization headers and tokens as typed (masked as *** otherwise; 'record FILE secrets=' still decides per recording)."
@@ -68,6 +85,8 @@ struct Repl: AsyncParsableCommand {
         let names = CompletionNames()
         let reader = LineReader(mode: interactive ? .editor(historyPath: historyPath) : .plain) { prefix in
             Completion.candidates(for: prefix, names: names.current)
+        } describer: { candidate, prefix in
+            Completion.meaning(of: candidate, for: prefix)
         }
         let interrupts = ReplInterrupts()
         let signals = Signals.watch([SIGINT, SIGTERM]) { signal in
@@ -84,6 +103,7 @@ struct Repl: AsyncParsableCommand {
             interactive: interactive, interrupts: interrupts, completionNames: names,
             colors: Terminal.allowsColor(STDOUT_FILENO, environment: environment),
             recordsSecrets: recordSecrets,
+            fileSizeLimit: maxFileSize.bytes,
             print: { lines, isError in
                 if interactive {
                     reader.print(lines)

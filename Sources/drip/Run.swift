@@ -29,6 +29,9 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("var"), help: ArgumentHelp("Replace ${NAME} in the scripts (repeatable).", valueName: "NAME=VALUE"))
     var variables: [String] = []
 
+    @Option(help: ArgumentHelp("The largest file an @FILE value (or a script) may be.", valueName: "size"))
+    var maxFileSize = ByteSize(bytes: InputFile.defaultSizeLimit)
+
     @Flag(name: .shortAndLong, help: "Print everything the scripts do on standard error.")
     var verbose = false
 
@@ -53,7 +56,9 @@ struct Run: AsyncParsableCommand {
             let equals = variable.firstIndex(of: "=") ?? variable.endIndex
             values[String(variable[..<equals])] = String(variable[variable.index(after: equals)...])
         }
-        let status = await RunTool(files: files, tap: tap, junitPath: junit, bail: bail, variables: values, verbose: verbose, speed: speed).run()
+        let status = await RunTool(
+            files: files, tap: tap, junitPath: junit, bail: bail, variables: values, verbose: verbose, speed: speed, fileSizeLimit: maxFileSize.bytes
+        ).run()
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -48,20 +48,33 @@ struct Serve: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Bytes a client may leave unread before it is dropped as too slow.", valueName: "size"))
     var maxQueue = ByteSize(bytes: ServerLimits().maxQueuedBytes)
 
+    @Option(help: "Most streams at once; a request that would create one more is answered 503.")
+    var maxStreams = ServerLimits().maxStreams
+
+    @Option(help: ArgumentHelp("Bytes the history of all streams may hold together; the oldest events go first.", valueName: "size"))
+    var maxHistorySize = ByteSize(bytes: ServerLimits().maxHistoryBytes)
+
     @Option(
         help: ArgumentHelp(
             "Drop a client that has not acknowledged what it was sent for this long (a half-open connection); 0 for the kernel's default.",
             valueName: "duration"))
     var deadPeerTimeout = DurationValue(clampingMilliseconds: ServerLimits().deadPeerTimeoutMilliseconds)
 
-    @Option(help: ArgumentHelp("Play this script against the server (its emits, faults and sleeps) to whatever client connects.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Play this script against the server: its first lines that set up (stream, reject, corrupt, delay, chunk, log) at once, the rest (emits, faults, sleeps) once the first client subscribes; later clients join it as it goes.",
+            valueName: "file"))
     var script: String?
+
+    @Option(help: ArgumentHelp("The largest file an @FILE value (or a script) may be.", valueName: "size"))
+    var maxFileSize = ByteSize(bytes: InputFile.defaultSizeLimit)
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a port number (0 to 65535)") }
         guard history >= 0 else { throw ValidationError("--history \(history) must be 0 or more") }
         if token?.isEmpty == true { throw ValidationError("--token is empty (an unset variable?); give a token, or leave --token out") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1") }
+        guard maxStreams > 0 else { throw ValidationError("--max-streams must be at least 1") }
     }
 
     func run() async throws {
@@ -74,9 +87,9 @@ struct Serve: AsyncParsableCommand {
                 historySize: history, heartbeatMilliseconds: heartbeat.milliseconds, retryMilliseconds: retry?.milliseconds),
             limits: ServerLimits(
                 maxConnections: maxConnections, maxBodySize: maxBodySize.bytes, maxQueuedBytes: maxQueue.bytes,
-                deadPeerTimeoutMilliseconds: deadPeerTimeout.milliseconds)
+                deadPeerTimeoutMilliseconds: deadPeerTimeout.milliseconds, maxStreams: maxStreams, maxHistoryBytes: maxHistorySize.bytes)
         )
-        let status = await ServeTool(configuration: configuration, script: script).run()
+        let status = await ServeTool(configuration: configuration, script: script, fileSizeLimit: maxFileSize.bytes).run()
         if status != 0 { throw ExitCode(status) }
     }
 }

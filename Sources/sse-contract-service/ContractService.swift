@@ -21,6 +21,10 @@ struct ContractService {
         "server-directed-shutdown-request",
     ]
 
+    /// The harness plays a browser's peer, and its large messages run to several megabytes in one
+    /// line: the service's client reads with browser-like limits, not drip's interactive 1 MiB default.
+    static let streamLimits = EventStreamParser.Limits.browserLike
+
     static func main() async {
         var port = 8000
         var arguments = CommandLine.arguments.dropFirst()
@@ -208,6 +212,7 @@ struct ClientParameters: Sendable {
                 lastEventId: try string("lastEventId").get() ?? "")
             request.method = request.method.uppercased()
             var options = ClientOptions(request: request, retriesInitialConnection: true)
+            options.limits = ContractService.streamLimits
             if let delay = try milliseconds("initialDelayMs").get() { options.initialReconnectionTime = .milliseconds(delay) }
             if let timeout = try milliseconds("readTimeoutMs").get() { options.readTimeout = .milliseconds(timeout) }
             return .success(ClientParameters(options: options, callback: callback, tag: try string("tag").get()))
@@ -277,11 +282,14 @@ actor ClientRegistry {
             return .object([("kind", .string("event")), ("event", .object(fields))])
         case .comment(let text):
             return .object([("kind", .string("comment")), ("comment", .string(text))])
+        case .reconnecting(_, ClientEvent.restartedOnRequest):
+            // The caller asked for the restart: the harness expects the next event, not an error.
+            return nil
         case .reconnecting(_, let reason):
             return .object([("kind", .string("error")), ("error", .string(reason))])
         case .closed(let reason, true):
             return .object([("kind", .string("error")), ("error", .string(reason))])
-        case .connecting, .open, .retry, .raw, .closed:
+        case .connecting, .open, .refused, .retry, .raw, .closed:
             return nil
         }
     }

@@ -293,3 +293,25 @@ struct LimitTests {
         #expect(fedBytes <= 1 << 16)
     }
 }
+
+/// Issue 15.30: the limits the contract-test service reads with take the suite's multi-megabyte lines.
+@Suite("Parser: browser-like limits")
+struct BrowserLikeLimitsTests {
+    @Test("a 4 MiB line in one read or two is one event with browser-like limits, and over the default limit")
+    func largeLine() throws {
+        let data = String(repeating: "m", count: 4 << 20)
+        let bytes = Array("data: \(data)\n\n".utf8)
+        for pieces in [[bytes[...]], [bytes[..<(bytes.count / 2)], bytes[(bytes.count / 2)...]]] {
+            var parser = EventStreamParser(limits: .browserLike)
+            var events: [ServerSentEvent] = []
+            for piece in pieces {
+                try Array(piece).withUnsafeBytes { raw in
+                    try parser.parse(raw) { output in if case .event(let event) = output { events.append(event) } }
+                }
+            }
+            #expect(events.map(\.data.count) == [data.count])
+        }
+        var strict = EventStreamParser()
+        #expect(throws: EventStreamError.self) { try bytes.withUnsafeBytes { raw in try strict.parse(raw) { (_: EventStreamParser.Output) in } } }
+    }
+}

@@ -14,14 +14,15 @@ final class TLSStreamServer {
     let port: Int
     private let channel: Channel
 
-    init() async throws {
+    /// `alternativeNames` are the certificate's subject alternative names.
+    init(alternativeNames: String = "DNS:localhost,IP:127.0.0.1") async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("drip-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         openssl.arguments = [
             "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext", "subjectAltName=\(alternativeNames)",
             "-keyout", directory.appendingPathComponent("key.pem").path, "-out", directory.appendingPathComponent("cert.pem").path,
         ]
         openssl.standardError = FileHandle.nullDevice
@@ -69,8 +70,8 @@ final class TLSStreamServer {
 
 @Suite("Client: https", .serialized)
 struct TLSTests {
-    func run(_ port: Int, _ tls: TLSOptions) async throws -> [ClientEvent] {
-        var options = ClientOptions(request: ClientRequest(url: try HTTPURL(parsing: "https://localhost:\(port)/stream")), reconnects: false)
+    func run(_ port: Int, _ tls: TLSOptions, host: String = "localhost") async throws -> [ClientEvent] {
+        var options = ClientOptions(request: ClientRequest(url: try HTTPURL(parsing: "https://\(host):\(port)/stream")), reconnects: false)
         options.tls = tls
         var seen: [ClientEvent] = []
         await EventSourceClient.run(options) { seen.append($0) }
@@ -93,6 +94,16 @@ struct TLSTests {
         guard case .closed(let reason, true)? = seen.last else { throw TestFailure("not a failure: \(seen)") }
         #expect(reason.contains("TLS failed"), "\(reason)")
         #expect(!seen.contains { if case .open = $0 { true } else { false } })
+        await server.stop()
+    }
+
+    @Test("a trusted certificate that lacks the IP address connected to names that address (15.29)")
+    func ipLiteralMismatch() async throws {
+        let server = try await TLSStreamServer(alternativeNames: "DNS:localhost")
+        let seen = try await run(
+            server.port, TLSOptions(trustedCertificateFiles: [server.certificatePath], usesSystemTrustRoots: false), host: "127.0.0.1")
+        guard case .closed(let reason, true)? = seen.last else { throw TestFailure("not a failure: \(seen)") }
+        #expect(reason.contains("the server's certificate is not for the IP address 127.0.0.1"), "\(reason)")
         await server.stop()
     }
 

@@ -70,7 +70,12 @@ struct FanOutTests {
         try await withServer { server, port, _ in
             let count = 3 * 128 + 17
             var subscribers: [StreamSubscriber] = []
-            for n in 1...count { subscribers.append(try await subscribe(server, port: port, stream: "wide", expecting: n)) }
+            for _ in 1...count {
+                let subscriber = try StreamSubscriber(port: port, path: "/streams/wide")
+                _ = try subscriber.waitForHead(timeout: 30)
+                subscribers.append(subscriber)
+            }
+            try await waitForClients(server, stream: "wide", count: count)
             let targetID = try #require(try await server.snapshot().streams.first?.clients.first?.id)
             for n in 1...60 {
                 try await server.publish(stream: "wide", event: ServerSentEvent(data: "e\(n)", id: String(n)))

@@ -33,9 +33,11 @@ func subscribe(_ server: SSEServer, port: Int, stream: String, expecting count: 
     return subscriber
 }
 
-/// Waits until the server lists `count` clients on `stream` (subscriptions are registered on the loop).
+/// Waits until the server lists `count` clients on `stream` (subscriptions are registered on the
+/// loop). The deadline is generous: on a busy machine, tests that block threads slow every other one.
 func waitForClients(_ server: SSEServer, stream: String, count: Int) async throws {
-    for _ in 0..<500 {
+    let deadline = ContinuousClock.now + .seconds(30)
+    while ContinuousClock.now < deadline {
         let snapshot = try await server.snapshot()
         if (snapshot.streams.first { $0.name == stream }?.clients.count ?? 0) >= count { return }
         try await Task.sleep(for: .milliseconds(10))

@@ -1,5 +1,6 @@
 import EventStream
 import SSEServer
+import TestSupport
 import Testing
 import Workbench
 
@@ -13,6 +14,7 @@ struct BoundsTests {
     func hugeValues() async throws {
         let (engine, transcript) = engine()
         await engine.execute("serve")
+        await engine.execute("stream s")
         let cases = [
             ("stall s 2562048h", "stall: DURATION '2562048h' is longer than the longest duration drip takes (7d)"),
             ("delay s 2562048h", "delay: DURATION '2562048h' is longer than the longest duration drip takes (7d)"),
@@ -30,6 +32,49 @@ struct BoundsTests {
         #expect(transcript.failures.count == cases.count)
         await engine.execute("emit s data=still-serving")
         #expect(transcript.failures.count == cases.count)
+        await engine.shutdown()
+    }
+
+    @Test("post gives up on a server that never answers and on an answer over its size limit, naming each (15.11)")
+    func postBounds() async throws {
+        let (engine, transcript) = engine()
+        let silent = try SilentListener()
+        await engine.execute("post http://127.0.0.1:\(silent.port)/x body=hi timeout=300ms")
+        #expect(transcript.failures.last?.message.hasSuffix("no complete answer within 300ms") == true, "\(transcript.failures)")
+        await engine.execute("serve")
+        await engine.execute("post / method=GET max-response=1KB")
+        #expect(
+            transcript.failures.last?.message.hasSuffix("the response body is larger than the limit of 1024 bytes") == true, "\(transcript.failures)")
+        await engine.execute("post / method=GET")
+        #expect(transcript.failures.count == 2)
+        await engine.shutdown()
+    }
+
+    @Test("an @FILE value past the size limit is an error naming the limit and the option that raises it (15.12)")
+    func fileLimit() async throws {
+        let transcript = Transcript()
+        let engine = Engine(fileSizeLimit: 4096) { transcript.record($0, $1) }
+        await engine.execute("serve")
+        await engine.execute("stream s")
+        await engine.execute("emit s data=@/dev/zero")
+        #expect(transcript.failures.last?.message == "emit: /dev/zero: larger than the limit of 4KiB (raise it with --max-file-size)")
+        await engine.shutdown()
+    }
+
+    @Test("a regular expression that backtracks past the deadline fails the expectation at its deadline, saying why (15.14)")
+    func regexDeadline() async throws {
+        let (engine, transcript) = engine()
+        await engine.execute("serve")
+        await engine.execute("stream s")
+        await engine.execute("connect c1 s")
+        await engine.execute("expect c1 opened")
+        // (a+)+ against 16 a's and a '!' takes 2^16 backtracking paths: seconds, against a 100 ms deadline.
+        await engine.execute("emit s data=\(String(repeating: "a", count: 16))!")
+        await engine.execute("emit s data=abc")
+        await engine.execute("expect c1 data~/^(a+)+$/ within 100ms")
+        let failure = try #require(transcript.expectations.last)
+        #expect(!failure.passed)
+        #expect(failure.detail.contains("did not finish matching 17 bytes of data within the deadline"), "\(failure.detail)")
         await engine.shutdown()
     }
 

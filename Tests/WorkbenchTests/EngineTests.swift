@@ -14,13 +14,18 @@ final class Transcript: Sendable {
     var events: [WorkbenchEvent] { entries.withLock { $0.map(\.0) } }
     var lines: [String] { entries.withLock { $0.flatMap(\.1) } }
     var failures: [CommandError] { events.compactMap { if case .failure(let error) = $0 { error } else { nil } } }
+    var expectations: [(passed: Bool, summary: String, detail: String)] {
+        events.compactMap { if case .expectation(let passed, let summary, let detail) = $0 { (passed, summary, detail) } else { nil } }
+    }
 
     func clientEvents(_ name: String) -> [ClientEvent] {
         events.compactMap { if case .client(name, let event) = $0 { event } else { nil } }
     }
 
+    /// Waits for `condition`; the deadline is generous, for a machine busy with other tests.
     func wait(_ condition: @escaping (Transcript) -> Bool) async throws {
-        for _ in 0..<500 {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
             if condition(self) { return }
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -60,7 +65,7 @@ struct EngineTests {
         let (engine, transcript) = engine()
         await engine.execute("serve")
         for line in [
-            "stall news 1s", "delay news 200ms", "delay news 0", "chunk news 3", "chunk news off", "corrupt news bare-cr",
+            "stream news", "stall news 1s", "delay news 200ms", "delay news 0", "chunk news 3", "chunk news off", "corrupt news bare-cr",
             "reject news 503 count=2", "reject news 307 location=/streams/other", "comment news hello there", "history news", "streams",
             "clients", "status", "log timestamps=on level=quiet",
         ] {
@@ -70,10 +75,13 @@ struct EngineTests {
         for expected in [
             "news stalled for 1s", "news: each event delayed by 200ms", "news: no added latency", "news: frames written in 3-byte pieces",
             "news: whole frames again", "news: the next event will be malformed (bare-cr)", "news: the next 2 connections get 503",
-            "news: no events in history", "no clients; open one with 'connect NAME URL'", "log: quiet, raw off, timestamps on",
+            "news: no events in history", "no clients; open one with 'connect NAME URL'",
         ] {
             #expect(transcript.lines.contains(expected), "\(expected)")
         }
+        // With timestamps on, every line starts with the time — a command's result too (15, friction).
+        let stamped = try #require(transcript.lines.last)
+        #expect(stamped.hasSuffix(" log: quiet, raw off, timestamps on") && stamped.first?.isNumber == true, "\(stamped)")
         await engine.shutdown()
     }
 
@@ -96,11 +104,36 @@ struct EngineTests {
         await engine.shutdown()
     }
 
+    @Test("a command on a stream that does not exist is an error with the nearest name; it creates nothing (15.25)")
+    func typoCreatesNothing() async throws {
+        let (engine, transcript) = engine()
+        await engine.execute("serve")
+        await engine.execute("stream news")
+        await engine.execute("connect my news")
+        try await transcript.wait { $0.clientEvents("my").contains(.open(status: 200)) }
+        await engine.execute("emit nwes data=x")
+        await engine.execute("stall my 2s")
+        await engine.execute("drop my")
+        #expect(
+            transcript.failures.map(\.message) == [
+                "emit: no stream named nwes; did you mean news? ('stream nwes' creates it)",
+                "stall: no stream named my (my is a client) ('stream my' creates it)",
+                "drop: no stream named my (my is a client) ('stream my' creates it)",
+            ])
+        await engine.execute("streams")
+        #expect(!transcript.lines.contains { $0.hasPrefix("nwes") || $0.hasPrefix("my ") })
+        await engine.execute("stream nwes")
+        await engine.execute("emit nwes data=x")
+        #expect(transcript.failures.count == 3)
+        await engine.shutdown()
+    }
+
     @Test("server-side errors: a second serve, a bad reject, a bad chunk size")
     func serverErrors() async throws {
         let (engine, transcript) = engine()
         await engine.execute("serve")
         await engine.execute("serve")
+        await engine.execute("stream news")
         await engine.execute("reject news 999")
         await engine.execute("reject news 301")
         await engine.execute("chunk news lots")

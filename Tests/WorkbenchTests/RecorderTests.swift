@@ -69,7 +69,7 @@ struct SeenLogTests {
         let expectation = try? Expectation.parse(
             [Word(text: "reconnected", column: 1), Word(text: "last-event-id=7", column: 13, valueColumn: 27)], text: "", command: "expect")
         #expect(expectation.map { log.matches($0).count } == 1)
-        log.consume(through: 9)
+        log.consume(throughLasting: log.dropped + 9)
         for n in 31...35 { log.append(.comment(String(n))) }
         #expect(log.pending.map { $0 } == (31...35).map { .comment(String($0)) })
     }

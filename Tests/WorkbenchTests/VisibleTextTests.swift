@@ -14,6 +14,13 @@ struct VisibleTextTests {
         #expect("x\u{1B}y".visibleOnTerminal.visibleOnTerminal == "x\u{1B}y".visibleOnTerminal)
     }
 
+    @Test("bidirectional controls become escapes, so a server cannot reorder the terminal line (15.29); other text is kept")
+    func bidiControls() {
+        #expect("abc\u{202E}fed".visibleOnTerminal == #"abc\u{202E}fed"#)
+        #expect("\u{2066}x\u{2069}\u{200F}\u{061C}".visibleOnTerminal == #"\u{2066}x\u{2069}\u{200F}\u{61C}"#)
+        #expect("“quoted” — عربى €".visibleOnTerminal == "“quoted” — عربى €")
+    }
+
     @Test("event data, types, ids and comments print escaped in text mode; JSON mode escapes by JSON's rules")
     func clientOutput() {
         let event = ClientEvent.event(ServerSentEvent(type: "t\u{1B}]0;title\u{07}", data: "\u{1B}[2Jgone", id: "\u{1B}c"))

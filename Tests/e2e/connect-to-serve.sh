@@ -53,4 +53,14 @@ grep -qx 'drip connect: cannot write the output: write failed: No space left on 
 
 if "$drip" connect "http://127.0.0.1:1/nothing" > "$work/refused.log" 2>&1; then fail "a refused connection exited 0"; fi
 [ "$(tail -1 "$work/refused.log")" = "failed: cannot connect to 127.0.0.1:1: connection refused" ] || fail "refused said: $(cat "$work/refused.log")"
+# A server that refuses: its status line and the start of its body are shown, the headers with -i (15, friction).
+tport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$drip" serve --port "$tport" --token S3cret > "$work/token-serve.log" 2>&1 &
+wait_for "$work/token-serve.log" 'listening on'
+if "$drip" connect -i --no-reconnect "http://127.0.0.1:$tport/streams/x" > "$work/401.log" 2>&1; then fail "a 401 exited 0"; fi
+grep -qx 'the server answered 401 Unauthorized' "$work/401.log" || fail "no status line for the 401"
+grep -qx '  WWW-Authenticate: Bearer' "$work/401.log" || fail "-i did not show the headers"
+grep -qx '  body: 401 Unauthorized: send Authorization: Bearer TOKEN or ?token=TOKEN' "$work/401.log" || fail "the body was not shown"
+"$drip" connect --no-reconnect "http://127.0.0.1:$tport/streams/x" > "$work/401-plain.log" 2>&1 || true
+grep -q 'WWW-Authenticate' "$work/401-plain.log" && fail "headers shown without -i"
 echo "connect-to-serve: ok"

@@ -1,0 +1,86 @@
+import EventStream
+import NIOCore
+
+/// One named stream: its settings, history ring, subscribers, and the faults set on it.
+///
+/// Invariant: used only on the server's event loop; `history` holds at most `settings.historySize`
+/// entries, oldest first, their serials rising.
+final class StreamState {
+    struct HistoryEntry {
+        let event: ServerSentEvent
+        let frame: Frame
+        /// The entry's place among every stream's entries (see `HistoryLedger`).
+        let serial: Int
+
+        var id: String? { event.id }
+        /// The bytes this entry holds: the event's data and its two encodings (plain and chunked).
+        var size: Int { event.data.utf8.count + frame.bytes.readableBytes + frame.chunk.readableBytes }
+    }
+
+    let name: String
+    var settings: StreamSettings
+    /// Set up on purpose (the workbench's `stream`, a fault) rather than created by a request; such
+    /// a stream stays when it is unused, one created by a request goes (see `ServerCore.removeIfUnused`).
+    var isKept = false
+    private(set) var history: [HistoryEntry] = []
+    var nextAutoID = 1
+    /// Whether the log has warned that an event without an id went into the history (once per stream).
+    var warnedIdless = false
+    var lastId: String?
+    var types: [String] = []
+    var subscribers: [Subscriber] = []
+    var pacing = Pacing()
+    var corruptions: [Corruption] = []
+    /// Rejections to come, each with the connections it still answers (at least 1).
+    var rejections: [(rejection: Rejection, remaining: Int)] = []
+    var heartbeat: Scheduled<Void>?
+    var idleCheck: Scheduled<Void>?
+    /// Frames broadcast to the stream and not yet delivered to every subscriber, numbered in order
+    /// (`lastSequence` is the newest); see `ServerCore.broadcast`.
+    var outbox: [(sequence: Int, frame: Frame)] = []
+    var lastSequence = 0
+    /// The fan-out pass under way: the subscribers it visits, how far it got, where it started.
+    var pass: [Subscriber] = []
+    var passCursor = 0
+    var passStartSequence = 0
+    var passRunning = false
+
+    init(name: String, settings: StreamSettings) {
+        self.name = name
+        self.settings = settings
+    }
+
+    /// Whether the stream holds nothing a newcomer or a resuming client would miss: no subscriber,
+    /// no history, no fault waiting.
+    var isUnused: Bool {
+        subscribers.isEmpty && history.isEmpty && rejections.isEmpty && corruptions.isEmpty && pacing == Pacing()
+    }
+
+    /// Appends `entry` and returns the entries the ring pushed out.
+    func remember(_ entry: HistoryEntry) -> ArraySlice<HistoryEntry> {
+        history.append(entry)
+        return trimHistory()
+    }
+
+    /// Drops the oldest entries past `settings.historySize` and returns them.
+    @discardableResult
+    func trimHistory() -> ArraySlice<HistoryEntry> {
+        let excess = history.count - max(0, settings.historySize)
+        guard excess > 0 else { return [] }
+        let removed = history[..<excess]
+        history.removeFirst(excess)
+        return removed
+    }
+
+    /// Removes the oldest entry when its serial is `serial`; returns it.
+    func removeOldest(serial: Int) -> HistoryEntry? {
+        guard history.first?.serial == serial else { return nil }
+        return history.removeFirst()
+    }
+
+    /// The entries after the one with `id`, or nil when no entry has that id.
+    func entries(after id: String) -> ArraySlice<HistoryEntry>? {
+        guard let index = history.lastIndex(where: { $0.id == id }) else { return nil }
+        return history[(index + 1)...]
+    }
+}
