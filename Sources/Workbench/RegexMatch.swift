@@ -27,13 +27,17 @@ enum RegexMatch {
         let race = Race()
         return await withCheckedContinuation { continuation in
             race.start(continuation)
+            let timer = Task {
+                try? await Task.sleep(until: deadline, clock: .continuous)
+                if !Task.isCancelled, race.finish(.unfinished) { abandoned.add(1, ordering: .relaxed) }
+            }
             DispatchQueue.global().async {
                 let matched = patterns.allSatisfy { pattern in (try? Regex(pattern)).map { text.contains($0) } ?? false }
-                if !race.finish(matched ? .matched : .notMatched) { abandoned.subtract(1, ordering: .relaxed) }
-            }
-            Task {
-                try? await Task.sleep(until: deadline, clock: .continuous)
-                if race.finish(.unfinished) { abandoned.add(1, ordering: .relaxed) }
+                if race.finish(matched ? .matched : .notMatched) {
+                    timer.cancel()
+                } else {
+                    abandoned.subtract(1, ordering: .relaxed)
+                }
             }
         }
     }
