@@ -55,7 +55,7 @@ extension ServeTool {
             return 2
         }
         let failed = Mutex(false)
-        let (subscribed, subscription) = AsyncStream.makeStream(of: Void.self)
+        let (subscribed, subscription) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let engine = Engine(fileSizeLimit: fileSizeLimit) { event, lines in
             if case .server(.connected) = event { subscription.yield() }
             if case .failure(let error) = event {
