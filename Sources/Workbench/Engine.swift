@@ -1,7 +1,6 @@
 import EventStream
 import SSEClient
 import SSEServer
-import Synchronization
 
 /// Something the workbench did or saw, reported to whoever drives it (the REPL prints it; scripts
 /// will check it).
@@ -780,20 +779,5 @@ public enum HelpText {
             lines += ["", "examples:"] + spec.examples.map { "  " + $0 }
         }
         return lines
-    }
-}
-
-/// Whether the workbench's lines carry the time, shared with the output closure (which the server's
-/// log calls from its event loop).
-final class LineStamps: Sendable {
-    private let on = Atomic<Bool>(false)
-    /// The clock the stamps read; a test may fix it.
-    let now: @Sendable () -> String
-
-    init(now: @escaping @Sendable () -> String = { Console.timestamp() }) { self.now = now }
-
-    var isOn: Bool {
-        get { on.load(ordering: .relaxed) }
-        set { on.store(newValue, ordering: .relaxed) }
     }
 }
