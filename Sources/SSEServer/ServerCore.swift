@@ -141,6 +141,15 @@ final class ServerCore {
         var replayed: (count: Int, known: Bool)?
         if let lastEventId, !lastEventId.isEmpty {
             if let missed = stream.entries(after: lastEventId) {
+                // Marked, for whoever reads comments (drip's client shows them): these events are
+                // sent again, so what a client sees is at least once, exactly once only with ids.
+                if !missed.isEmpty {
+                    var note: [UInt8] = []
+                    encoder.appendComment(
+                        "replaying \(missed.count) event\(missed.count == 1 ? "" : "s") from history after Last-Event-ID \(lastEventId.debugDescription)",
+                        to: &note)
+                    subscriber.send(frame(note, isEvent: false))
+                }
                 for entry in missed { subscriber.send(entry.frame) }
                 replayed = (missed.count, true)
             } else {

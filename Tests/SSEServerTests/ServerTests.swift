@@ -100,6 +100,8 @@ struct StreamTests {
             for n in 1...5 { try await server.publish(stream: "feed", event: ServerSentEvent(data: "e\(n)", id: "auto")) }
             let subscriber = try StreamSubscriber(port: port, path: "/streams/feed", headers: ["Last-Event-ID: 2"])
             #expect(subscriber.waitForEvents(3).map(\.data) == ["e3", "e4", "e5"])
+            // The replay is marked, for clients that show comments (15.22).
+            #expect(subscriber.comments == [#"replaying 3 events from history after Last-Event-ID "2""#])
             try await server.publish(stream: "feed", event: ServerSentEvent(data: "e6", id: "auto"))
             #expect(subscriber.waitForEvents(4).map(\.id) == ["3", "4", "5", "6"])
         }
