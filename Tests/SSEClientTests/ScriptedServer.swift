@@ -56,16 +56,19 @@ final class ScriptedServer: Sendable {
     /// The requests received so far (request line, headers and body), in order.
     var requests: [String] { state.withLock { $0.requests } }
 
+    /// Stops accepting. The listener is shut down here and closed by the accept thread once it has
+    /// seen that: closed here, its descriptor could be reused (by the next test's listener) before
+    /// the accept thread's next `accept`, which would then take and drop another server's connection.
     func stop() {
         state.withLock { $0.stopped = true }
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     deinit { stop() }
 
     private func acceptLoop() {
         var index = 0
+        defer { close(listener) }
         while true {
             let connection = accept(listener, nil, nil)
             if connection < 0 { return }
