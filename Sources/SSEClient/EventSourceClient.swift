@@ -444,6 +444,13 @@ public final class ClientController: Sendable {
         channel?.close(promise: nil)
     }
 
+    /// The local end of the current connection (nil between connections): how the workbench tells
+    /// which of a server's connections is this client's.
+    public var localAddress: (ip: String, port: Int)? {
+        guard let address = state.withLock({ $0.channel })?.localAddress, let ip = address.ipAddress, let port = address.port else { return nil }
+        return (ip, port)
+    }
+
     func attach(_ channel: Channel) { state.withLock { $0.channel = channel } }
     func detach() { state.withLock { $0.channel = nil } }
 

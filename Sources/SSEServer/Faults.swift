@@ -103,12 +103,24 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
     case idlessInHistory(stream: String)
     case stopped
 
-    public var description: String {
+    public var description: String { description(clientName: nil) }
+
+    /// The server's number for the connection the entry is about, if it is about one.
+    public var clientNumber: Int? {
         switch self {
+        case .connected(let client, _, _, _), .disconnected(let client, _, _), .replayed(let client, _, _, _, _): client
+        default: nil
+        }
+    }
+
+    /// The entry as a line, naming the connection `client 7 (c1)` when `clientName` says whose it is.
+    public func description(clientName: String?) -> String {
+        let who = { (client: Int) in "client \(client)" + (clientName.map { " (\($0))" } ?? "") }
+        return switch self {
         case .listening(let url): "listening on \(url)"
         case .connected(let client, let stream, let remote, let lastEventId):
-            "client \(client) connected to \(stream) from \(remote)" + (lastEventId.map { " (Last-Event-ID: \($0))" } ?? "")
-        case .disconnected(let client, let stream, let reason): "client \(client) left \(stream): \(reason)"
+            "\(who(client)) connected to \(stream) from \(remote)" + (lastEventId.map { " (Last-Event-ID: \($0))" } ?? "")
+        case .disconnected(let client, let stream, let reason): "\(who(client)) left \(stream): \(reason)"
         case .published(let stream, let id, let type, let clients):
             "published \(type) to \(stream)" + (id.map { " id=\($0)" } ?? "") + " → \(clients) client\(clients == 1 ? "" : "s")"
         case .rejected(let stream, let status, let remote): "rejected \(remote) on \(stream) with \(status) (fault)"
@@ -118,7 +130,7 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
         case .descriptorsRecovered(let refused):
             "accepting connections again: descriptors were freed (\(refused) connection\(refused == 1 ? "" : "s") refused meanwhile)"
         case .replayed(let client, let stream, let count, let lastEventId, let known):
-            "client \(client) on \(stream): replayed \(count) event\(count == 1 ? "" : "s") from history "
+            "\(who(client)) on \(stream): replayed \(count) event\(count == 1 ? "" : "s") from history "
                 + (known ? "after Last-Event-ID \(lastEventId)" : "(Last-Event-ID \(lastEventId.debugDescription) is not in history: all of it)")
         case .idlessInHistory(let stream):
             "warning: an event without an id went into \(stream)'s history; a client reconnecting after it resumes from the id"

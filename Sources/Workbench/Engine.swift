@@ -48,6 +48,8 @@ public actor Engine {
     private var server: SSEServer?
     private var serverURL: String?
     private var clients: [String: ClientHandle] = [:]
+    /// Which server connection is which named client's, for the server's log lines.
+    private let directory = ClientDirectory()
     private var style = ClientOutputStyle(comments: true)
     private var quiet = false
     var recorder: Recorder?
@@ -191,9 +193,10 @@ public actor Engine {
 
     private func startServer(_ configuration: ServerConfiguration) async throws(CommandError) {
         let output = self.output
+        let directory = self.directory
         let server = SSEServer(configuration: configuration, timeScale: timeScale) { entry in
             if case .listening = entry { return }
-            output(.server(entry), ["server: \(entry)"])
+            output(.server(entry), ["server: " + entry.description(clientName: directory.name(for: entry))])
         }
         do {
             let url = SSEServer.url(for: try await server.start())
@@ -287,6 +290,7 @@ public actor Engine {
         options.timeScale = timeScale
         options.tls = TLSOptions(trustedCertificateFiles: command.values(of: "cacert"), verifiesCertificates: !(command.toggle("insecure") ?? false))
         let controller = ClientController()
+        directory.add(name, controller)
         let task = Task { [weak self] in
             await EventSourceClient.run(options, controller: controller) { event in
                 await self?.clientSaw(name, event)
@@ -341,6 +345,7 @@ public actor Engine {
         handle.task.cancel()
         await handle.task.value
         clients[name] = nil
+        directory.remove(name)
     }
 
     private func cut(_ command: ParsedCommand) throws(CommandError) {

@@ -14,8 +14,8 @@ struct Connect: AsyncParsableCommand {
         commandName: "connect",
         abstract: "Connect to an event stream and print every event, like a browser's EventSource with more to see.",
         discussion: """
-            Follows the EventSource rules: 200 with text/event-stream opens; 204 stops (exit 0); another status or
-            content type fails (exit 1); redirects are followed; when an open stream ends or breaks it reconnects after
+            Follows the EventSource rules: 200 with text/event-stream opens; 204 stops (exit 0); another status or \
+            content type fails (exit 1); redirects are followed; when an open stream ends or breaks it reconnects after \
             the reconnection time (3 s until the server sends retry:), sending Last-Event-ID.
             A first connection that cannot be made fails at once.
             Ctrl-C closes the stream (exit 0).

@@ -15,11 +15,11 @@ struct Drip: AsyncParsableCommand {
         commandName: "drip",
         abstract: "A scriptable Server-Sent Events workbench: an SSE server and client behind a REPL.",
         discussion: """
-            With no subcommand, drip opens the REPL (drip-repl(1)): an embedded SSE server and named clients driven
+            With no subcommand, drip opens the REPL (drip-repl(1)): an embedded SSE server and named clients driven \
             by commands typed at a prompt, with line editing, history and Tab completion; the language is drip-script(5).
             The subcommands use the same parts alone:
-            serve runs the server (drip-serve(1)), connect the client (drip-connect(1)), run replays scripts and checks
-            their expectations for CI (drip-run(1)), load measures many subscribers at once (drip-load(1)), and decode
+            serve runs the server (drip-serve(1)), connect the client (drip-connect(1)), run replays scripts and checks \
+            their expectations for CI (drip-run(1)), load measures many subscribers at once (drip-load(1)), and decode \
             and encode translate between a captured text/event-stream and JSON lines (drip-decode(1), drip-encode(1)).
             """,
         version: dripVersion,
@@ -56,11 +56,11 @@ struct Repl: AsyncParsableCommand {
         commandName: "repl",
         abstract: "Open the interactive workbench (the default when no subcommand is given).",
         discussion: """
-            Reads commands from the terminal with line editing and history (~/.drip_history), or line by line
+            Reads commands from the terminal with line editing and history (~/.drip_history), or line by line \
             without a prompt when standard input is not a terminal (or TERM=dumb), so `drip < session.drip` works.
             Type 'help' for the commands.
-            Ctrl-C discards the line being typed or stops a running sleep;
-            Ctrl-C twice on an empty line, Ctrl-D, or SIGTERM leaves, closing every server and client and
+            Ctrl-C discards the line being typed or stops a running sleep; \
+            Ctrl-C twice on an empty line, Ctrl-D, or SIGTERM leaves, closing every server and client and \
             finishing a recording.
             """
     )

@@ -9,12 +9,12 @@ struct Load: AsyncParsableCommand {
         abstract: "Open many subscriptions at once (and optionally publish) and report delivery: what wrk is for HTTP, for SSE.",
         discussion: """
             Opens --clients subscriptions to URL, at most --connect-concurrency at a time.
-            With --publish, POSTs --events events to that URL (at --rate per second, or as fast as it answers), each
-            carrying {"seq":N,"t":NANOSECONDS}, and reports delivered events/s, latency percentiles, connect time, and
+            With --publish, POSTs --events events to that URL (at --rate per second, or as fast as it answers), each \
+            carrying {"seq":N,"t":NANOSECONDS}, and reports delivered events/s, latency percentiles, connect time, and \
             events lost, duplicated or out of order per subscriber.
             Without --publish, it stays subscribed for --duration and counts what arrives.
-            With --churn N, N more connections churn while the events are published (subscribe, read a few events,
-            vanish by a reset or an abrupt close, and again), so a soak can check that the steady subscribers lose
+            With --churn N, N more connections churn while the events are published (subscribe, read a few events, \
+            vanish by a reset or an abrupt close, and again), so a soak can check that the steady subscribers lose \
             nothing while the server sheds the others; the report adds the churn cycles and the peak of open connections.
             Exit status: 0 when every subscriber connected and nothing was lost, 1 otherwise.
             """

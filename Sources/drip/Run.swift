@@ -8,7 +8,7 @@ struct Run: AsyncParsableCommand {
         discussion: """
             Each FILE runs in a fresh workbench, line by line, as if typed at the REPL.
             Every expect / expect-not is a test.
-            Exit status: 0 when all pass, 1 when an expectation failed, 2 for a script error (bad syntax, an unknown
+            Exit status: 0 when all pass, 1 when an expectation failed, 2 for a script error (bad syntax, an unknown \
             command, a command that could not run), reported as FILE:LINE:COLUMN.
             The command language is described in drip-script(5).
             """

@@ -8,9 +8,9 @@ struct Serve: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the embedded SSE server alone.",
         discussion: """
-            Streams are created on first use: GET /streams/NAME subscribes (Last-Event-ID or ?lastEventId= resumes
-            from history), POST /streams/NAME publishes (the body is the data; event, id and retry from the query,
-            or a JSON body {"event","data","id","retry"}), GET /streams lists streams and clients as JSON, and
+            Streams are created on first use: GET /streams/NAME subscribes (Last-Event-ID or ?lastEventId= resumes \
+            from history), POST /streams/NAME publishes (the body is the data; event, id and retry from the query, \
+            or a JSON body {"event","data","id","retry"}), GET /streams lists streams and clients as JSON, and \
             GET / is a viewer page for a browser.
             Logs connects, disconnects (with the reason) and publishes.
             SIGINT or SIGTERM ends every stream cleanly.

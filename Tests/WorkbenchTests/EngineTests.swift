@@ -60,6 +60,23 @@ struct EngineTests {
         await engine.shutdown()
     }
 
+    @Test("the server's log names the workbench's own client on each of its connections: client N (c1), a stranger stays unnamed")
+    func serverLogNamesClients() async throws {
+        let (engine, transcript) = engine()
+        await engine.execute("serve")
+        await engine.execute("stream news retry=100ms")
+        await engine.execute("connect c1 news")
+        try await transcript.wait { $0.lines.contains { $0.hasPrefix("server: client 1 (c1) connected to news from 127.0.0.1:") } }
+        await engine.execute("drop news")
+        try await transcript.wait { $0.lines.contains { $0.hasPrefix("server: client 2 (c1) connected to news from 127.0.0.1:") } }
+        #expect(transcript.lines.contains("server: client 1 (c1) left news: dropped by the server (clean)"))
+        await engine.execute("post /streams/other body=x")
+        #expect(!transcript.lines.contains { $0.contains("(c1)") && $0.contains("other") })
+        await engine.execute("close c1")
+        try await transcript.wait { $0.lines.contains { $0.hasPrefix("server: client 2 (c1) left news") } }
+        await engine.shutdown()
+    }
+
     @Test("faults and listings report what they did")
     func faultsAndListings() async throws {
         let (engine, transcript) = engine()
