@@ -18,6 +18,9 @@ public struct ParsedCommand: Sendable, Hashable {
         public var value: Word
     }
 
+    /// Which command it is: what the engine dispatches on.
+    public var name: CommandName { spec.command }
+
     public func argument(_ name: String) -> String? { arguments[name]?.text }
 
     /// The last value given for option `name`.

@@ -79,10 +79,45 @@ public struct OptionSpec: Sendable, Hashable {
     }
 }
 
+/// The name of every command of the language: what the engine dispatches on, exhaustively, so a
+/// command in the table without code behind it does not compile.
+public enum CommandName: String, CaseIterable, Sendable, Hashable {
+    case serve
+    case stop
+    case stream
+    case connect
+    case close
+    case emit
+    case comment
+    case drop
+    case stall
+    case delay
+    case chunk
+    case corrupt
+    case reject
+    case post
+    case cut
+    case clients
+    case streams
+    case status
+    case history
+    case log
+    case sleep
+    case expect
+    case expectNot = "expect-not"
+    case wait
+    case record
+    case replay
+    case help
+    case quit
+}
+
 /// One command of the language: the single description from which the parser, `help`, tab
 /// completion and the man page's command list all come.
 public struct CommandSpec: Sendable, Hashable {
-    public var name: String
+    public var command: CommandName
+    /// The word typed for it.
+    public var name: String { command.rawValue }
     public var arguments: [ArgumentSpec]
     public var options: [OptionSpec]
     public var summary: String
@@ -90,9 +125,10 @@ public struct CommandSpec: Sendable, Hashable {
     public var examples: [String]
 
     public init(
-        _ name: String, arguments: [ArgumentSpec] = [], options: [OptionSpec] = [], summary: String, discussion: String = "", examples: [String] = []
+        _ command: CommandName, arguments: [ArgumentSpec] = [], options: [OptionSpec] = [], summary: String, discussion: String = "",
+        examples: [String] = []
     ) {
-        self.name = name
+        self.command = command
         self.arguments = arguments
         self.options = options
         self.summary = summary
@@ -121,7 +157,7 @@ public enum CommandTable {
 
     public static let commands: [CommandSpec] = [
         CommandSpec(
-            "serve", arguments: [ArgumentSpec("address", .text, optional: true)],
+            .serve, arguments: [ArgumentSpec("address", .text, optional: true)],
             options: [
                 OptionSpec("token", .text, "require this token for streams and publishing"),
                 OptionSpec("cors", .text, "allow this origin (repeatable; any origin when none)", repeatable: true),
@@ -131,9 +167,9 @@ public enum CommandTable {
             ],
             summary: "start the embedded server (127.0.0.1, port 0 = any free port, printed)",
             examples: ["serve", "serve 127.0.0.1:8080", "serve :0 heartbeat=5s retry=2s"]),
-        CommandSpec("stop", summary: "stop the embedded server, ending every stream cleanly", examples: ["stop"]),
+        CommandSpec(.stop, summary: "stop the embedded server, ending every stream cleanly", examples: ["stop"]),
         CommandSpec(
-            "stream", arguments: [ArgumentSpec("stream", .name)],
+            .stream, arguments: [ArgumentSpec("stream", .name)],
             options: [
                 OptionSpec("history", .integer, "events kept for Last-Event-ID resumption"),
                 OptionSpec("heartbeat", .duration, "comment interval (0: none)"),
@@ -146,7 +182,7 @@ public enum CommandTable {
             summary: "configure a stream (created on first use)",
             examples: ["stream news history=100 heartbeat=15s retry=2s", "stream dashboard initial='{\"users\":3}' initial-event=state"]),
         CommandSpec(
-            "connect", arguments: [ArgumentSpec("client", .name), ArgumentSpec("url", .text, optional: true)],
+            .connect, arguments: [ArgumentSpec("client", .name), ArgumentSpec("url", .text, optional: true)],
             options: [
                 OptionSpec("method", .text, "request method (POST when body= is given)"),
                 OptionSpec("header", .text, "a request header 'Name: value' (repeatable)", repeatable: true),
@@ -167,9 +203,9 @@ public enum CommandTable {
                 "connect c1 http://127.0.0.1:8080/streams/news", "connect c2 news",
                 "connect llm https://api.example.test/v1/chat method=POST header='Authorization: Bearer …' body=@req.json",
             ]),
-        CommandSpec("close", arguments: [ArgumentSpec("client", .name)], summary: "close a named client", examples: ["close c1"]),
+        CommandSpec(.close, arguments: [ArgumentSpec("client", .name)], summary: "close a named client", examples: ["close c1"]),
         CommandSpec(
-            "emit", arguments: [ArgumentSpec("stream", .name)],
+            .emit, arguments: [ArgumentSpec("stream", .name)],
             options: [
                 OptionSpec("event", .text, "event type (default message)"),
                 OptionSpec("id", .text, "event id; auto takes the stream's next number"),
@@ -180,10 +216,10 @@ public enum CommandTable {
             summary: "publish an event to a stream's subscribers",
             examples: ["emit news event=tick id=auto data='{\"n\":1}'", "emit news data='line one\\nline two'"]),
         CommandSpec(
-            "comment", arguments: [ArgumentSpec("stream", .name), ArgumentSpec("text", .text, rest: true)],
+            .comment, arguments: [ArgumentSpec("stream", .name), ArgumentSpec("text", .text, rest: true)],
             summary: "send a comment line to a stream", examples: ["comment news keep-alive"]),
         CommandSpec(
-            "drop", arguments: [target],
+            .drop, arguments: [target],
             options: [
                 OptionSpec(
                     "mode",
@@ -195,19 +231,19 @@ public enum CommandTable {
             ],
             summary: "server side: close a stream's clients (or one of them)", examples: ["drop news", "drop news client=3 mode=reset"]),
         CommandSpec(
-            "stall", arguments: [target, ArgumentSpec("duration", .duration)], options: [client],
+            .stall, arguments: [target, ArgumentSpec("duration", .duration)], options: [client],
             summary: "stop writing to a stream (or one client) for a while",
             examples: ["stall news 5s"]),
         CommandSpec(
-            "delay", arguments: [target, ArgumentSpec("duration", .duration)], options: [client],
+            .delay, arguments: [target, ArgumentSpec("duration", .duration)], options: [client],
             summary: "add latency to every event (0 removes it)",
             examples: ["delay news 200ms"]),
         CommandSpec(
-            "chunk", arguments: [target, ArgumentSpec("size", .text)],
+            .chunk, arguments: [target, ArgumentSpec("size", .text)],
             options: [OptionSpec("interval", .duration, "time between pieces (default 10ms)"), client],
             summary: "write the next frames in N-byte pieces (off: whole frames again)", examples: ["chunk news 3", "chunk news off"]),
         CommandSpec(
-            "corrupt",
+            .corrupt,
             arguments: [
                 target,
                 ArgumentSpec(
@@ -223,7 +259,7 @@ public enum CommandTable {
             summary: "malform the next event: bare CR line ends, invalid UTF-8, a long line, no blank line",
             examples: ["corrupt news bare-cr", "corrupt news long-line size=1MB"]),
         CommandSpec(
-            "reject", arguments: [ArgumentSpec("stream", .name), ArgumentSpec("status", .text)],
+            .reject, arguments: [ArgumentSpec("stream", .name), ArgumentSpec("status", .text)],
             options: [
                 OptionSpec("location", .text, "redirect target for 301, 302, 303, 307, 308"),
                 OptionSpec("count", .integer, "how many connections (default 1)"),
@@ -231,7 +267,7 @@ public enum CommandTable {
             summary: "answer the next connections with a status, a redirect, or wrong-type (a 200 that is not an event stream)",
             examples: ["reject news 503", "reject news 204", "reject news 307 location=/streams/other", "reject news wrong-type"]),
         CommandSpec(
-            "post", arguments: [ArgumentSpec("url", .text)],
+            .post, arguments: [ArgumentSpec("url", .text)],
             options: [
                 OptionSpec("body", .data, "the request body"),
                 OptionSpec("header", .text, "a request header 'Name: value' (repeatable)", repeatable: true),
@@ -243,14 +279,14 @@ public enum CommandTable {
             summary: "send an HTTP request (a path like /streams/chat goes to the embedded server) and show the answer",
             examples: ["post /streams/chat body='hello' header='Content-Type: text/plain'", "post /streams/chat?event=message&id=auto body=hi"]),
         CommandSpec(
-            "cut", arguments: [ArgumentSpec("client", .name)], summary: "client side: close the connection and let the client reconnect",
+            .cut, arguments: [ArgumentSpec("client", .name)], summary: "client side: close the connection and let the client reconnect",
             examples: ["cut c1"]),
-        CommandSpec("clients", summary: "list the named clients and their states", examples: ["clients"]),
-        CommandSpec("streams", summary: "list the server's streams and their subscribers", examples: ["streams"]),
-        CommandSpec("status", summary: "show servers, clients and settings", examples: ["status"]),
-        CommandSpec("history", arguments: [ArgumentSpec("stream", .name)], summary: "show a stream's history", examples: ["history news"]),
+        CommandSpec(.clients, summary: "list the named clients and their states", examples: ["clients"]),
+        CommandSpec(.streams, summary: "list the server's streams and their subscribers", examples: ["streams"]),
+        CommandSpec(.status, summary: "show servers, clients and settings", examples: ["status"]),
+        CommandSpec(.history, arguments: [ArgumentSpec("stream", .name)], summary: "show a stream's history", examples: ["history news"]),
         CommandSpec(
-            "log",
+            .log,
             options: [
                 OptionSpec(
                     "level",
@@ -264,9 +300,9 @@ public enum CommandTable {
                 OptionSpec("timestamps", .toggle, "prefix lines with the time"),
             ],
             summary: "change what is shown", examples: ["log raw=on timestamps=on"]),
-        CommandSpec("sleep", arguments: [ArgumentSpec("duration", .duration)], summary: "wait (Ctrl-C interrupts)", examples: ["sleep 500ms"]),
+        CommandSpec(.sleep, arguments: [ArgumentSpec("duration", .duration)], summary: "wait (Ctrl-C interrupts)", examples: ["sleep 500ms"]),
         CommandSpec(
-            "expect", arguments: [ArgumentSpec("client", .name), ArgumentSpec("matchers", .text, optional: true, rest: true)],
+            .expect, arguments: [ArgumentSpec("client", .name), ArgumentSpec("matchers", .text, optional: true, rest: true)],
             summary: "wait for a client to see something; a script fails when it does not",
             discussion: Expectation.matcherHelp,
             examples: [
@@ -274,15 +310,15 @@ public enum CommandTable {
                 "expect c1 reconnected last-event-id=7 within 5s", "expect c1 failed status=503",
             ]),
         CommandSpec(
-            "expect-not", arguments: [ArgumentSpec("client", .name), ArgumentSpec("matchers", .text, optional: true, rest: true)],
+            .expectNot, arguments: [ArgumentSpec("client", .name), ArgumentSpec("matchers", .text, optional: true, rest: true)],
             summary: "check that a client does not see something for a while", discussion: Expectation.matcherHelp,
             examples: ["expect-not c1 event=tick within 1s"]),
         CommandSpec(
-            "wait", arguments: [ArgumentSpec("client", .name), ArgumentSpec("matchers", .text, optional: true, rest: true)],
+            .wait, arguments: [ArgumentSpec("client", .name), ArgumentSpec("matchers", .text, optional: true, rest: true)],
             summary: "like expect, but only waits: a timeout is reported, not a failure", discussion: Expectation.matcherHelp,
             examples: ["wait c1 opened within 3s"]),
         CommandSpec(
-            "record", arguments: [ArgumentSpec("file", .path)],
+            .record, arguments: [ArgumentSpec("file", .path)],
             options: [
                 OptionSpec("secrets", .toggle, "write Authorization headers and tokens as typed (default off: ***; on with drip --record-secrets)")
             ],
@@ -290,16 +326,16 @@ public enum CommandTable {
                 "write this session to a script: the commands, sleeps for the pauses, and an expect line for every event seen ('record stop' ends it)",
             examples: ["record session.drip", "record stop"]),
         CommandSpec(
-            "replay", arguments: [ArgumentSpec("file", .path)],
+            .replay, arguments: [ArgumentSpec("file", .path)],
             options: [
                 OptionSpec("speed", .number, "run the clock this many times faster: sleeps, deadlines and every server and client timer (default 1)")
             ],
             summary: "run a script in a workbench of its own (as drip run does), printing here; this session's server and clients carry on",
             examples: ["replay session.drip speed=10"]),
         CommandSpec(
-            "help", arguments: [ArgumentSpec("command", .text, optional: true)], summary: "list the commands, or explain one",
+            .help, arguments: [ArgumentSpec("command", .text, optional: true)], summary: "list the commands, or explain one",
             examples: ["help", "help emit"]),
-        CommandSpec("quit", summary: "close every server and client and leave", examples: ["quit"]),
+        CommandSpec(.quit, summary: "close every server and client and leave", examples: ["quit"]),
     ]
 
     public static func command(named name: String) -> CommandSpec? { commands.first { $0.name == name } }

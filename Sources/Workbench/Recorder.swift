@@ -175,12 +175,12 @@ struct Recorder {
 
 extension Engine {
     /// Commands a recording leaves out: they change nothing a replay depends on, or would recurse.
-    static let unrecorded: Set<String> = ["record", "replay", "sleep", "help", "quit", "history", "clients", "streams", "status"]
+    static let unrecorded: Set<CommandName> = [.record, .replay, .sleep, .help, .quit, .history, .clients, .streams, .status]
 
     /// Writes a command that succeeded to the recording; a failed write stops the recording, at once and loudly.
     func record(_ command: ParsedCommand, line: String, startedAt start: ContinuousClock.Instant, pendingBefore mark: Int) {
         guard var active = recorder else { return }
-        if ["expect", "expect-not", "wait"].contains(command.spec.name) {
+        if [.expect, .expectNot, .wait].contains(command.name) {
             let outcome = lastExpectation.map { $0.passed ? "passed" : "failed: \($0.detail)" } ?? "done"
             active.expectation(line, outcome: outcome, startedAt: start, pendingBefore: mark)
         } else {

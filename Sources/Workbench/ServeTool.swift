@@ -100,13 +100,13 @@ extension ServeTool {
 
 extension ServeTool {
     /// Commands a script runs before anyone subscribes: they set up streams and faults, and send nothing.
-    static let setupCommands: Set<String> = ["stream", "log", "reject", "corrupt", "delay", "chunk"]
+    static let setupCommands: Set<CommandName> = [.stream, .log, .reject, .corrupt, .delay, .chunk]
 
     /// Whether `line` is blank, a comment, or a set-up command.
     static func isSetup(_ line: String) -> Bool {
         do {
             guard let parsed = try CommandParser.parse(line) else { return true }
-            return setupCommands.contains(parsed.spec.name)
+            return setupCommands.contains(parsed.name)
         } catch {
             return false
         }

@@ -11,15 +11,15 @@ struct SessionSetup: Sendable {
 
     /// Notes `command` (typed as `line`), which has just succeeded.
     mutating func note(_ command: ParsedCommand, line: String) {
-        switch command.spec.name {
-        case "serve": serve = line
-        case "stop":
+        switch command.name {
+        case .serve: serve = line
+        case .stop:
             serve = nil
             streams.removeAll()
-        case "stream": streams.append(line)
-        case "connect": connects.append((command.argument("client") ?? "", line))
-        case "close": connects.removeAll { $0.client == command.argument("client") }
-        case "log": log.append(line)
+        case .stream: streams.append(line)
+        case .connect: connects.append((command.argument("client") ?? "", line))
+        case .close: connects.removeAll { $0.client == command.argument("client") }
+        case .log: log.append(line)
         default: break
         }
     }

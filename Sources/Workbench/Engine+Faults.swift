@@ -1,0 +1,106 @@
+import EventStream
+import SSEClient
+import SSEServer
+
+/// Server-side faults on a stream or one of its clients: `drop`, `stall`, `delay`, `chunk`,
+/// `corrupt`, `reject`. Each acts on an existing stream (a typo creates nothing), or on one of its
+/// connections with `client=N`.
+extension Engine {
+    /// What a fault command aims at: the server, the stream, the audience (the stream or one
+    /// connection) and how to name it in the result line.
+    private struct FaultTarget {
+        var server: SSEServer
+        var stream: String
+        var audience: Audience
+        var who: String
+    }
+
+    private func faultTarget(_ command: ParsedCommand) async throws(CommandError) -> FaultTarget {
+        let server = try runningServer(command)
+        let stream = try await existingStream(command, on: server)
+        let client = command.integer("client")
+        return FaultTarget(
+            server: server, stream: stream, audience: client.map(Audience.client) ?? .stream(stream), who: client.map { "client \($0)" } ?? stream)
+    }
+
+    func drop(_ command: ParsedCommand) async throws(CommandError) {
+        let target = try await faultTarget(command)
+        let mode = command.option("mode").flatMap(DropMode.init(rawValue:)) ?? .clean
+        let count = try await serverCall(command) { try await target.server.drop(target.audience, mode: mode) }
+        report(.info("dropped \(count)"), ["dropped \(count) connection\(count == 1 ? "" : "s") of \(target.who) (\(mode.rawValue))"])
+    }
+
+    func stall(_ command: ParsedCommand) async throws(CommandError) {
+        let target = try await faultTarget(command)
+        let duration = command.duration("duration") ?? DurationValue(clampingMilliseconds: 0)
+        try await serverCall(command) { _ = try await target.server.stall(target.audience, for: duration.duration) }
+        report(.info("stalled \(target.who)"), ["\(target.who) stalled for \(duration)"])
+    }
+
+    func delay(_ command: ParsedCommand) async throws(CommandError) {
+        let target = try await faultTarget(command)
+        let duration = command.duration("duration") ?? DurationValue(clampingMilliseconds: 0)
+        let added = duration.milliseconds == 0 ? nil : duration.duration
+        try await serverCall(command) { _ = try await target.server.delay(target.audience, by: added) }
+        report(
+            .info("delay \(target.who)"),
+            [added == nil ? "\(target.who): no added latency" : "\(target.who): each event delayed by \(duration)"])
+    }
+
+    func chunk(_ command: ParsedCommand) async throws(CommandError) {
+        let target = try await faultTarget(command)
+        let sizeText = command.argument("size") ?? ""
+        let size: Int?
+        if sizeText == "off" {
+            size = nil
+        } else if let bytes = ByteSize(parsing: sizeText) {
+            size = bytes.bytes
+        } else {
+            throw CommandError("chunk: SIZE '\(sizeText)' is not a size (3, 1KB) or off", column: command.arguments["size"]?.column ?? 1)
+        }
+        let interval = command.duration("interval")?.duration ?? .milliseconds(10)
+        try await serverCall(command) { _ = try await target.server.chunk(target.audience, size: size, interval: interval) }
+        report(
+            .info("chunk \(target.who)"), [size.map { "\(target.who): frames written in \($0)-byte pieces" } ?? "\(target.who): whole frames again"])
+    }
+
+    func corrupt(_ command: ParsedCommand) async throws(CommandError) {
+        let target = try await faultTarget(command)
+        let kind = command.argument("kind") ?? ""
+        let corruption: Corruption =
+            switch kind {
+            case "bare-cr": .bareCarriageReturns
+            case "invalid-utf8": .invalidUTF8
+            case "long-line": .longLine(ByteSize(parsing: command.option("size") ?? "")?.bytes ?? 1 << 20)
+            default: .noBlankLine
+            }
+        try await serverCall(command) { try await target.server.corrupt(target.audience, corruption) }
+        report(.info("corrupt \(target.who)"), ["\(target.who): the next event will be malformed (\(kind))"])
+    }
+
+    func reject(_ command: ParsedCommand) async throws(CommandError) {
+        let target = try await faultTarget(command)
+        let statusText = command.argument("status") ?? ""
+        let statusColumn = command.arguments["status"]?.column ?? 1
+        let count = command.integer("count") ?? 1
+        let rejection: Rejection
+        if statusText == "wrong-type" {
+            rejection = .wrongContentType("text/plain")
+        } else if let status = Int(statusText), (100...599).contains(status) {
+            if [301, 302, 303, 307, 308].contains(status) {
+                guard let location = command.option("location") else {
+                    throw CommandError("reject: a \(status) redirect needs location=URL", column: statusColumn)
+                }
+                rejection = .redirect(status, location: location)
+            } else {
+                rejection = .status(status)
+            }
+        } else {
+            throw CommandError("reject: STATUS '\(statusText)' is not an HTTP status (100–599) or wrong-type", column: statusColumn)
+        }
+        try await serverCall(command) { try await target.server.reject(stream: target.stream, rejection, count: count) }
+        report(
+            .info("reject \(target.stream)"),
+            ["\(target.stream): the next \(count == 1 ? "connection gets" : "\(count) connections get") \(statusText)"])
+    }
+}

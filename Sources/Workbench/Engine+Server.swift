@@ -1,0 +1,177 @@
+import EventStream
+import SSEClient
+import SSEServer
+
+/// The embedded server: `serve`, `stop`, `stream`, `emit`, `comment`, `streams` and `history`.
+extension Engine {
+    func serve(_ command: ParsedCommand) async throws(CommandError) {
+        if let serverURL { throw CommandError("serve: a server is already running on \(serverURL); stop it first", column: 1) }
+        let (host, port) = try Self.address(command.arguments["address"])
+        if let token = command.options.last(where: { $0.name == "token" }), token.value.text.isEmpty {
+            throw CommandError("serve: token= is empty; give a token, or leave token= out", column: token.value.column)
+        }
+        var defaults = StreamSettings()
+        if let history = command.integer("history") { defaults.historySize = history }
+        if let heartbeat = command.duration("heartbeat") { defaults.heartbeatMilliseconds = heartbeat.milliseconds }
+        if let retry = command.duration("retry") { defaults.retryMilliseconds = retry.milliseconds }
+        let configuration = ServerConfiguration(
+            host: host, port: port, token: command.option("token"), allowedOrigins: command.values(of: "cors"), streamDefaults: defaults)
+        try await startServer(configuration)
+    }
+
+    /// Starts the embedded server with `configuration` (`drip serve --script`, whose limits the
+    /// `serve` command does not spell); reports the outcome as `serve` does, false when it failed.
+    public func serve(_ configuration: ServerConfiguration) async -> Bool {
+        do throws(CommandError) {
+            if let serverURL { throw CommandError("serve: a server is already running on \(serverURL); stop it first", column: 1) }
+            try await startServer(configuration)
+            return true
+        } catch {
+            report(.failure(error), ["error: \(error.message)"])
+            return false
+        }
+    }
+
+    func startServer(_ configuration: ServerConfiguration) async throws(CommandError) {
+        let output = self.output
+        let directory = self.directory
+        let server = SSEServer(configuration: configuration, timeScale: timeScale) { entry in
+            if case .listening = entry { return }
+            output(.server(entry), ["server: " + entry.description(clientName: directory.name(for: entry))])
+        }
+        do {
+            let url = SSEServer.url(for: try await server.start())
+            self.server = server
+            serverURL = url
+            report(.info("serving on \(url)"), ["serving on \(url) — streams at \(url)/streams/NAME, viewer at \(url)/"])
+        } catch {
+            await server.stop()
+            throw CommandError("serve: \(error)", column: 1)
+        }
+    }
+
+    func stop() async throws(CommandError) {
+        guard let server else { throw CommandError("stop: no server is running", column: 1) }
+        await server.stop()
+        self.server = nil
+        serverURL = nil
+        report(.info("server stopped"), ["server stopped"])
+    }
+
+    func runningServer(_ command: ParsedCommand) throws(CommandError) -> SSEServer {
+        guard let server else { throw CommandError("\(command.spec.name): no server is running; start one with 'serve'", column: 1) }
+        return server
+    }
+
+    func configureStream(_ command: ParsedCommand) async throws(CommandError) {
+        let server = try runningServer(command)
+        let name = command.argument("stream") ?? ""
+        let history = command.integer("history")
+        let heartbeat = command.duration("heartbeat")
+        let retry = command.duration("retry")
+        let initial = try command.option("initial").map { text throws(CommandError) in try dataValue(text, command: command) }
+        let initialType = command.option("initial-event")
+        let presence = command.toggle("presence")
+        let idleTimeout = command.duration("idle-timeout")
+        let settings = try await serverCall(command) {
+            try await server.configure(stream: name) { settings in
+                if let history { settings.historySize = history }
+                if let heartbeat { settings.heartbeatMilliseconds = heartbeat.milliseconds }
+                if let retry { settings.retryMilliseconds = retry.milliseconds }
+                if let initial { settings.initialEvent = ServerSentEvent(type: initialType ?? ServerSentEvent.defaultType, data: initial) }
+                if let presence { settings.announcesViewers = presence }
+                if let idleTimeout { settings.idleTimeoutMilliseconds = idleTimeout.milliseconds }
+            }
+        }
+        report(
+            .info("stream \(name) configured"),
+            [
+                "stream \(name): history \(settings.historySize), heartbeat \(settings.heartbeatMilliseconds) ms, retry "
+                    + (settings.retryMilliseconds.map { "\($0) ms" } ?? "not announced")
+                    + (settings.initialEvent.map { ", initial \($0.type) event" } ?? "")
+                    + (settings.announcesViewers ? ", presence on" : "")
+                    + (settings.idleTimeoutMilliseconds > 0 ? ", idle timeout \(settings.idleTimeoutMilliseconds) ms" : "")
+            ])
+    }
+
+    /// The stream the command names, which must exist: a typo does not create a stream (only
+    /// `stream` does, or a client subscribing); the error suggests the nearest existing name.
+    func existingStream(_ command: ParsedCommand, on server: SSEServer) async throws(CommandError) -> String {
+        let name = command.argument("stream") ?? ""
+        let names = try await serverCall(command) { try await server.snapshot().streams.map(\.name) }
+        guard !names.contains(name) else { return name }
+        let hint = CommandTable.suggestions(for: name, among: names).first.map { "; did you mean \($0)?" } ?? ""
+        let clientHint = clients[name] != nil ? " (\(name) is a client)" : ""
+        throw CommandError(
+            "\(command.spec.name): no stream named \(name)\(clientHint)\(hint) ('stream \(name)' creates it)",
+            column: command.arguments["stream"]?.column ?? 1)
+    }
+
+    func emit(_ command: ParsedCommand) async throws(CommandError) {
+        let server = try runningServer(command)
+        let stream = try await existingStream(command, on: server)
+        let event = ServerSentEvent(
+            type: command.option("event") ?? ServerSentEvent.defaultType,
+            data: try command.option("data").map { text throws(CommandError) in try dataValue(text, command: command) } ?? "",
+            id: command.option("id"),
+            retry: command.duration("retry")?.milliseconds)
+        let target = command.integer("to")
+        let receipt = try await serverCall(command) { try await server.publish(stream: stream, event: event, to: target) }
+        let summary =
+            "emitted \(event.type)" + (receipt.id.map { " id=\($0)" } ?? "")
+            + " to \(stream) → \(receipt.clients) client\(receipt.clients == 1 ? "" : "s")"
+        report(.info(summary), quiet ? [] : [summary])
+    }
+
+    func comment(_ command: ParsedCommand) async throws(CommandError) {
+        let server = try runningServer(command)
+        let stream = try await existingStream(command, on: server)
+        let text = command.argument("text") ?? ""
+        let count = try await serverCall(command) { try await server.comment(stream: stream, text: text) }
+        report(.info("comment to \(stream) → \(count) clients"), quiet ? [] : ["comment to \(stream) → \(count) client\(count == 1 ? "" : "s")"])
+    }
+
+    func listStreams() async throws(CommandError) {
+        guard let server else { return report(.info("no server"), ["no server is running; start one with 'serve'"]) }
+        let snapshot = try await serverCall("streams") { try await server.snapshot() }
+        guard !snapshot.streams.isEmpty else { return report(.info("no streams"), ["no streams yet; they are created on first use"]) }
+        let rows = snapshot.streams.map { stream in
+            [
+                stream.name, String(stream.clients.count), String(stream.historyCount), stream.lastId ?? "",
+                stream.clients.map { "\($0.id) \($0.remote)" }.joined(separator: ", "),
+            ]
+        }
+        report(.info("streams"), Self.table(["stream", "clients", "history", "last id", "subscribers (id remote)"], rows))
+    }
+
+    func history(_ command: ParsedCommand) async throws(CommandError) {
+        let server = try runningServer(command)
+        let stream = try await existingStream(command, on: server)
+        let events = try await serverCall(command) { try await server.history(stream: stream) }
+        guard !events.isEmpty else { return report(.info("empty history"), ["\(stream): no events in history"]) }
+        report(.info("history"), Self.table(["id", "type", "data"], events.map { [$0.id ?? "", $0.type, $0.data.debugDescription] }))
+    }
+
+    /// `host:port`, `:port`, `port` or nothing (127.0.0.1, any free port).
+    static func address(_ word: Word?) throws(CommandError) -> (String, Int) {
+        guard let text = word?.text, !text.isEmpty else { return ("127.0.0.1", 0) }
+        let column = word?.column ?? 1
+        let host: Substring
+        let portText: Substring
+        if let colon = text.lastIndex(of: ":") {
+            host = text[..<colon].isEmpty ? "127.0.0.1" : text[..<colon]
+            portText = text[text.index(after: colon)...]
+        } else if text.allSatisfy(\.isNumber) {
+            host = "127.0.0.1"
+            portText = Substring(text)
+        } else {
+            host = Substring(text)
+            portText = "0"
+        }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw CommandError("serve: '\(text)' is not an address (HOST:PORT, :PORT or PORT; port 0 picks a free one)", column: column)
+        }
+        let bareHost = host.hasPrefix("[") && host.hasSuffix("]") ? host.dropFirst().dropLast() : host
+        return (String(bareHost), port)
+    }
+}
