@@ -41,7 +41,17 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
-        .target(name: "Workbench", dependencies: ["EventStream", "SSEServer", "SSEClient"]),
+        // drip load: many subscribers and a publisher, measuring delivery; over SSEClient's request
+        // writer and response reader.
+        .target(
+            name: "SSELoad",
+            dependencies: [
+                "EventStream", "SSEClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(name: "Workbench", dependencies: ["EventStream", "SSEServer", "SSEClient", "SSELoad"]),
         .systemLibrary(
             name: "CLibEdit",
             pkgConfig: "libedit",
@@ -83,6 +93,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        .testTarget(name: "SSELoadTests", dependencies: ["SSELoad", "SSEClient", "TestSupport"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
         .testTarget(name: "LineEditorTests", dependencies: ["LineEditor"]),
         .testTarget(name: "dripTests", dependencies: ["drip"], exclude: ["Fixtures"]),

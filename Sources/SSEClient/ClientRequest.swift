@@ -40,7 +40,8 @@ public struct ClientRequest: Sendable {
     /// The request's bytes for `url`, with `method`, carrying `lastEventId` (through `RequestHead`,
     /// which refuses a method, target or header that could split the request). Without
     /// `sendsCredentials` the credential headers are left out.
-    func serialized(url: HTTPURL, method: String, sendsBody: Bool, lastEventId: String, sendsCredentials: Bool = true) throws(RequestError) -> [UInt8]
+    public func serialized(url: HTTPURL, method: String, sendsBody: Bool, lastEventId: String, sendsCredentials: Bool = true) throws(RequestError)
+        -> [UInt8]
     {
         let sent = headers(lastEventId: lastEventId).filter { sendsCredentials || !Self.credentialHeaders.contains($0.name.lowercased()) }
         let head = try RequestHead(method: method, url: url, headers: sent)

@@ -1,5 +1,6 @@
 import EventStream
 import SSEClient
+import SSELoad
 
 /// `drip load`: runs a load and prints its report, as a table for people or one JSON object.
 public struct LoadTool: Sendable {

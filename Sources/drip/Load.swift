@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventStream
 import SSEClient
+import SSELoad
 import Workbench
 
 struct Load: AsyncParsableCommand {

@@ -9,8 +9,8 @@ import Synchronization
 
 /// A raw-socket HTTP server for client tests that can send any bytes, status and headers: each
 /// accepted connection reads one request, then plays the next script of steps.
-final class ScriptedServer: Sendable {
-    enum Step: Sendable {
+public final class ScriptedServer: Sendable {
+    public enum Step: Sendable {
         case send(String)
         case sendBytes([UInt8])
         case pause(milliseconds: Int)
@@ -22,13 +22,13 @@ final class ScriptedServer: Sendable {
         case hold
     }
 
-    let port: Int
+    public let port: Int
     private let listener: Int32
     private let scripts: [[Step]]
     private let state = Mutex<(requests: [String], stopped: Bool)>(([], false))
 
     /// Serves `scripts[n]` to connection n (the last script repeats).
-    init(_ scripts: [[Step]]) throws {
+    public init(_ scripts: [[Step]]) throws {
         self.scripts = scripts
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
@@ -54,12 +54,12 @@ final class ScriptedServer: Sendable {
     }
 
     /// The requests received so far (request line, headers and body), in order.
-    var requests: [String] { state.withLock { $0.requests } }
+    public var requests: [String] { state.withLock { $0.requests } }
 
     /// Stops accepting. The listener is shut down here and closed by the accept thread once it has
     /// seen that: closed here, its descriptor could be reused (by the next test's listener) before
     /// the accept thread's next `accept`, which would then take and drop another server's connection.
-    func stop() {
+    public func stop() {
         state.withLock { $0.stopped = true }
         shutdown(listener, Int32(SHUT_RDWR))
     }
@@ -135,10 +135,10 @@ final class ScriptedServer: Sendable {
     }
 
     /// A response head for an event stream (no Content-Length: the body ends when the connection does).
-    static let streamHead = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n"
+    public static let streamHead = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n\r\n"
 
     /// A complete response without a body.
-    static func status(_ code: Int, _ reason: String, headers: [String] = []) -> String {
+    public static func status(_ code: Int, _ reason: String, headers: [String] = []) -> String {
         "HTTP/1.1 \(code) \(reason)\r\n" + headers.map { $0 + "\r\n" }.joined() + "Content-Length: 0\r\n\r\n"
     }
 }

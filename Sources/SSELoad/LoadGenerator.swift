@@ -1,0 +1,167 @@
+import EventStream
+import NIOCore
+import NIOPosix
+import SSEClient
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Opens many subscriptions at once on NIO (one event loop per thread), parses each with
+/// `EventStreamParser`, optionally publishes numbered, timestamped events, and measures delivery.
+///
+/// Invariant: every per-subscriber record lives on that subscriber's event loop and is read back there.
+public enum LoadGenerator {
+    public static func run(_ options: LoadOptions, progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> LoadReport {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.threads))
+        do {
+            let report = try await run(options, group: group, progress: progress)
+            try? await group.shutdownGracefully()
+            return report
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func run(_ options: LoadOptions, group: EventLoopGroup, progress: @escaping @Sendable (String) -> Void) async throws -> LoadReport
+    {
+        progress("connecting \(options.clients) subscriber\(options.clients == 1 ? "" : "s") to \(options.url)")
+        let tally = DeliveryTally()
+        let subscriptions = await connectAll(options, group: group, tally: tally)
+        let connected = subscriptions.compactMap { try? $0.get() }
+        var failures: [String: Int] = [:]
+        for case .failure(let error) in subscriptions { failures[String(describing: error), default: 0] += 1 }
+        progress("\(connected.count) connected" + (failures.isEmpty ? "" : ", \(subscriptions.count - connected.count) failed"))
+
+        var published = 0
+        var publishSeconds = 0.0
+        let started = MonotonicTime.nanoseconds()
+        let churn = Churn(options: options, group: group, steady: connected.count)
+        if let publishURL = options.publishURL, !connected.isEmpty || options.clients == 0 {
+            let publisher = try await Publisher.connect(to: publishURL, headers: options.headers, group: group)
+            let churning = Task { await churn.run() }
+            defer { churning.cancel() }
+            publishSeconds = try await publisher.publish(
+                events: options.events, rate: options.rate, pipeline: options.pipeline, payloadSize: options.payloadSize
+            ).get()
+            published = max(0, options.events)
+            publisher.close()
+            churning.cancel()
+            await churning.value
+            if options.churners > 0 {
+                progress("\(churn.cycles) churning connections subscribed, read and vanished (\(churn.failures) could not subscribe)")
+            }
+            progress("published \(published) events in \(format(publishSeconds)) s; waiting for deliveries")
+            // Waiting reads only the shared tally: copying every record off its loop meanwhile would
+            // delay the reading of the last events and so lengthen their latency.
+            let deadline = MonotonicTime.nanoseconds() + UInt64(options.settleTimeout.clampedNanoseconds)
+            while MonotonicTime.nanoseconds() < deadline, !tally.hasEverything(published: published, subscribers: connected.count) {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+        } else {
+            progress("subscribed; counting events for \(options.duration)")
+            try await Task.sleep(for: options.duration)
+        }
+
+        let records = try await gather(connected)
+        for subscription in connected { subscription.channel.close(promise: nil) }
+        let lastDelivery = records.map(\.lastReceivedAt).max() ?? MonotonicTime.nanoseconds()
+        let deliverySeconds =
+            options.publishURL == nil
+            ? Double(MonotonicTime.nanoseconds() - started) / 1e9 : Double(max(lastDelivery, started) - started) / 1e9
+        var lost = 0
+        var latencies: [Double] = []
+        for record in records {
+            latencies += record.latencies.map { Double($0) / 1000 }
+            if published > 0, !record.isClosed, record.streamError == nil { lost += max(0, published - record.distinctSequences) }
+        }
+        return LoadReport(
+            subscribersConnected: connected.count,
+            connectFailures: failures,
+            connectMilliseconds: Percentiles(connected.map(\.connectMilliseconds)),
+            published: published,
+            publishSeconds: publishSeconds,
+            delivered: records.reduce(0) { $0 + $1.received },
+            deliverySeconds: deliverySeconds,
+            latencyMilliseconds: Percentiles(latencies),
+            lost: lost,
+            streamErrors: records.compactMap(\.streamError).reduce(into: [:]) { $0[$1, default: 0] += 1 },
+            duplicated: records.reduce(0) { $0 + $1.duplicated },
+            outOfOrder: records.reduce(0) { $0 + $1.outOfOrder },
+            disconnected: records.filter(\.isClosed).count,
+            churned: churn.cycles,
+            churnFailures: churn.failures,
+            peakConnections: max(connected.count, churn.peak)
+        )
+    }
+
+    /// `{"seq":N,"t":NANOSECONDS,"pad":"…"}`, padded to `size` bytes.
+    static func payload(sequence: Int, size: Int) -> String {
+        let head = "{\"seq\":\(sequence),\"t\":\(MonotonicTime.nanoseconds()),\"pad\":\""
+        let padding = max(0, size - head.utf8.count - 2)
+        return head + String(repeating: "x", count: padding) + "\"}"
+    }
+
+    private static func connectAll(_ options: LoadOptions, group: EventLoopGroup, tally: DeliveryTally) async -> [Result<Subscription, Error>] {
+        await withTaskGroup(of: Result<Subscription, Error>.self) { tasks in
+            var results: [Result<Subscription, Error>] = []
+            results.reserveCapacity(options.clients)
+            var started = 0
+            while started < options.clients || results.count < started {
+                while started < options.clients, started - results.count < max(1, options.connectConcurrency) {
+                    started += 1
+                    tasks.addTask {
+                        do {
+                            return .success(
+                                try await Subscription.open(
+                                    options.url, headers: options.headers, group: group, highestSequence: options.events, tally: tally))
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                guard let result = await tasks.next() else { break }
+                results.append(result)
+            }
+            return results
+        }
+    }
+
+    private static func gather(_ subscriptions: [Subscription]) async throws -> [SubscriberRecord] {
+        var records: [SubscriberRecord] = []
+        records.reserveCapacity(subscriptions.count)
+        for subscription in subscriptions { records.append(try await subscription.record()) }
+        return records
+    }
+
+    static func format(_ value: Double) -> String {
+        let rounded = (value * 100).rounded() / 100
+        return "\(rounded)"
+    }
+}
+
+/// What one subscriber saw, copied off its event loop.
+struct SubscriberRecord: Sendable {
+    var received = 0
+    var distinctSequences = 0
+    var duplicated = 0
+    var outOfOrder = 0
+    var latencies: [UInt32] = []  // microseconds
+    var lastReceivedAt: UInt64 = 0
+    var isClosed = false
+    /// Why the subscriber's stream could not be read on (its parser's error); it was closed then.
+    var streamError: String?
+}
+
+/// The monotonic clock in nanoseconds, shared by the publisher and subscribers of one process.
+enum MonotonicTime {
+    static func nanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+}

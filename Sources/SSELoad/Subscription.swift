@@ -1,0 +1,208 @@
+import EventStream
+import NIOCore
+import NIOPosix
+import SSEClient
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One open subscription of a load run.
+struct Subscription: Sendable {
+    let channel: Channel
+    let handler: NIOLoopBound<LoadSubscriberHandler>
+    let connectMilliseconds: Double
+
+    static func open(
+        _ url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup, highestSequence: Int,
+        tally: DeliveryTally? = nil, vanishAfter plan: VanishPlan? = nil
+    ) async throws -> Subscription {
+        guard !url.isSecure else { throw LoadError("drip load speaks http only; \(url) is https") }
+        let request = try ClientRequest(url: url, headers: headers).serialized(url: url, method: "GET", sendsBody: false, lastEventId: "")
+        let started = MonotonicTime.nanoseconds()
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .connect(host: url.host, port: url.port).get()
+        let eventLoop = channel.eventLoop
+        let (handler, opened) = try await eventLoop.submit { () -> (NIOLoopBound<LoadSubscriberHandler>, EventLoopFuture<Void>) in
+            let handler = LoadSubscriberHandler(eventLoop: eventLoop, highestSequence: highestSequence, tally: tally, vanishAfter: plan)
+            try channel.pipeline.syncOperations.addHandler(handler)
+            channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
+            return (NIOLoopBound(handler, eventLoop: eventLoop), handler.opened.futureResult)
+        }.get()
+        do {
+            try await opened.get()
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+        return Subscription(channel: channel, handler: handler, connectMilliseconds: Double(MonotonicTime.nanoseconds() - started) / 1e6)
+    }
+
+    func record() async throws -> SubscriberRecord {
+        let handler = self.handler
+        return try await channel.eventLoop.submit { handler.value.record }.get()
+    }
+}
+
+/// Reads one subscription: checks the response head, parses the body, and records each event's
+/// sequence number and latency.
+final class LoadSubscriberHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    let opened: EventLoopPromise<Void>
+    /// Completes when the connection has closed, for whatever reason.
+    let closed: EventLoopPromise<Void>
+    private var response = HTTPResponseReader()
+    private var parser = EventStreamParser()
+    private var seen: [UInt64] = []  // bitset of sequence numbers
+    private var highest = 0
+    private(set) var record = SubscriberRecord()
+    private let vanishPlan: VanishPlan?
+
+    /// The largest sequence number the publisher sends: larger ones (from some other publisher) are
+    /// counted as received, not tracked, so a stray number cannot grow `seen` without bound.
+    private let highestSequence: Int
+
+    /// Where a steady subscriber counts what it got, for the run to see when delivery is complete.
+    private let tally: DeliveryTally?
+    private var didOpen = false
+
+    init(eventLoop: EventLoop, highestSequence: Int, tally: DeliveryTally?, vanishAfter plan: VanishPlan? = nil) {
+        self.highestSequence = highestSequence
+        self.tally = tally
+        opened = eventLoop.makePromise()
+        closed = eventLoop.makePromise()
+        vanishPlan = plan
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        let now = MonotonicTime.nanoseconds()
+        do {
+            try buffer.withUnsafeReadableBytes { bytes in
+                try response.read(bytes) { event in
+                    switch event {
+                    case .head(let head):
+                        let type = head.value(of: "Content-Type") ?? "(none)"
+                        if head.status != 200 {
+                            opened.fail(LoadError("HTTP \(head.status)"))
+                        } else if !type.lowercased().hasPrefix("text/event-stream") {
+                            opened.fail(LoadError("content type \(type)"))
+                        } else {
+                            didOpen = true
+                            opened.succeed()
+                        }
+                    case .body(let range):
+                        do {
+                            try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[range])) { (event: EventStreamParser.BorrowedEvent) in
+                                note(event.data, at: now)
+                            }
+                        } catch {
+                            // A stream the subscriber cannot read on is a failure of its own, not events lost.
+                            record.streamError = String(describing: error)
+                            context.close(promise: nil)
+                            return
+                        }
+                        if let vanishPlan, record.received >= vanishPlan.reads { vanish(context, resetting: vanishPlan.resets) }
+                    case .end:
+                        context.close(promise: nil)
+                    }
+                }
+            }
+        } catch {
+            opened.fail(error)
+            context.close(promise: nil)
+        }
+    }
+
+    private func note(_ data: UnsafeBufferPointer<UInt8>, at now: UInt64) {
+        record.received += 1
+        record.lastReceivedAt = now
+        guard let (sequence, sentAt) = Self.sequenceAndTimestamp(data), sequence <= highestSequence else { return }
+        if sentAt <= now { record.latencies.append(UInt32(clamping: (now - sentAt) / 1000)) }
+        let word = sequence / 64
+        if word >= seen.count { seen.append(contentsOf: repeatElement(0, count: word - seen.count + 1)) }
+        let bit = UInt64(1) << UInt64(sequence % 64)
+        if seen[word] & bit != 0 {
+            record.duplicated += 1
+        } else {
+            seen[word] |= bit
+            record.distinctSequences += 1
+            tally?.noteDistinct()
+        }
+        if sequence < highest { record.outOfOrder += 1 }
+        highest = max(highest, sequence)
+    }
+
+    /// Reads `"seq":N` and `"t":T` from a load payload's bytes without a JSON parser.
+    static func sequenceAndTimestamp(_ bytes: UnsafeBufferPointer<UInt8>) -> (Int, UInt64)? {
+        guard let base = bytes.baseAddress else { return nil }
+        var index = 0
+        func number(after key: StaticString) -> UInt64? {
+            let length = key.utf8CodeUnitCount
+            while index + length <= bytes.count, memcmp(base + index, key.utf8Start, length) != 0 { index += 1 }
+            index += length
+            var value: UInt64 = 0
+            var digits = 0
+            while index < bytes.count, bytes[index] &- 48 < 10, digits < 19 {
+                value = value &* 10 &+ UInt64(bytes[index] &- 48)
+                index += 1
+                digits += 1
+            }
+            return digits > 0 ? value : nil
+        }
+        guard let sequence = number(after: "\"seq\":"), sequence <= UInt64(Int.max), let sentAt = number(after: "\"t\":") else { return nil }
+        return (Int(sequence), sentAt)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !record.isClosed, didOpen { tally?.noteClosed(withDistinct: record.distinctSequences) }
+        record.isClosed = true
+        opened.fail(LoadError("the connection closed"))
+        closed.succeed()
+    }
+
+    /// Goes away without an orderly end: a reset (SO_LINGER 0), or a close with unread data pending.
+    private func vanish(_ context: ChannelHandlerContext, resetting: Bool) {
+        guard context.channel.isActive else { return }
+        if resetting, let provider = context.channel as? SocketOptionProvider {
+            let channel = context.channel
+            provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        opened.fail(error)
+        context.close(promise: nil)
+    }
+}
+
+/// The distinct events steady subscribers received, summed across event loops as they arrive, and
+/// how many of those subscribers closed: enough to know that every open one has every event without
+/// touching their records (on their loops).
+final class DeliveryTally: Sendable {
+    private let distinct = Atomic<Int>(0)
+    private let closed = Atomic<Int>(0)
+
+    func noteDistinct() { distinct.add(1, ordering: .relaxed) }
+
+    /// A closed subscriber's events no longer count toward the total expected from the open ones.
+    func noteClosed(withDistinct count: Int) {
+        distinct.subtract(count, ordering: .relaxed)
+        closed.add(1, ordering: .relaxed)
+    }
+
+    /// Whether each of `subscribers` still open has all `published` events (sequence numbers are
+    /// distinct and at most `published`, so the sum reaches the product only then).
+    func hasEverything(published: Int, subscribers: Int) -> Bool {
+        let open = subscribers - closed.load(ordering: .relaxed)
+        return distinct.load(ordering: .relaxed) >= published * open
+    }
+}
