@@ -95,6 +95,9 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
     case descriptorsExhausted(limit: Int)
     /// A connection was accepted again after `descriptorsExhausted`.
     case descriptorsRecovered(refused: Int)
+    /// An accepted connection could not be made a channel (an option, a handler or registering
+    /// failed); NIO closed it.
+    case connectionSetupFailed(reason: String)
     /// A resuming client was sent `count` events from history again (they followed its Last-Event-ID,
     /// or all of them when the id was unknown): delivery is at least once, not exactly once.
     case replayed(client: Int, stream: String, count: Int, lastEventId: String, known: Bool)
@@ -135,6 +138,7 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
         case .idlessInHistory(let stream):
             "warning: an event without an id went into \(stream)'s history; a client reconnecting after it resumes from the id"
                 + " before and gets it again (give events ids, e.g. id=auto, for exactly-once resumption)"
+        case .connectionSetupFailed(let reason): "an accepted connection could not be set up and was closed: \(reason)"
         case .stopped: "stopped"
         }
     }

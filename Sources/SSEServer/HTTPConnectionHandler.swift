@@ -30,8 +30,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     private let core: NIOLoopBoundBox<ServerCore>
-    /// The connection's socket, for a subscriber's direct writes (see `Subscriber`).
-    private let descriptor: CInt
+    /// How a subscriber on this connection writes (see `SocketWriter`).
+    private let writer: SocketWriter
     private var state = State.idle
     private var pendingPublishes: [PendingPublish] = []
     private var headTimeout: Scheduled<Void>?
@@ -42,9 +42,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Set by `route` (after the publishes before it were answered) and used up by that answer.
     private var answeringHEAD = false
 
-    init(core: NIOLoopBoundBox<ServerCore>, descriptor: CInt) {
+    init(core: NIOLoopBoundBox<ServerCore>, writer: SocketWriter) {
         self.core = core
-        self.descriptor = descriptor
+        self.writer = writer
     }
 
     private var server: ServerCore { core.value }
@@ -216,7 +216,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             do throws(ServerError) {
                 if let subscriber = try server.subscribe(
                     streamName: name, lastEventId: lastEventId, usesChunkedFraming: chunked, corsHeaders: cors, remote: remote, context: context,
-                    descriptor: descriptor)
+                    writer: writer)
                 {
                     state = .subscribed(subscriber)
                 } else {

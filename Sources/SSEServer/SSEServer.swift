@@ -83,7 +83,11 @@ public final class SSEServer: Sendable {
     /// Makes a NIO channel of an accepted connection's descriptor, serving HTTP on `core`'s loop.
     private static func adoptConnection(on eventLoop: EventLoop, core: NIOLoopBoundBox<ServerCore>, limits: ServerLimits) -> Acceptor.Adopt {
         { descriptor in
-            _ = ClientBootstrap(group: eventLoop)
+            // The acceptor made the descriptor non-blocking, so NIO's own fcntl on it cannot fail and
+            // the new channel owns it from here: a failure below (an option, a handler, registering)
+            // is met by NIO closing the channel and with it the descriptor, which must not be closed
+            // twice. The failure is logged; the client sees its connection closed.
+            ClientBootstrap(group: eventLoop)
                 .channelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .channelOption(.socketOption(.so_keepalive), value: 1)
                 .channelOption(.writeBufferWaterMark, value: .init(low: limits.maxQueuedBytes / 2, high: limits.maxQueuedBytes))
@@ -93,10 +97,14 @@ public final class SSEServer: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
                         try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                        try sync.addHandler(HTTPConnectionHandler(core: core, descriptor: descriptor))
+                        let writer = SocketWriter.forAcceptedConnection(descriptor, writesDirectly: limits.writesDirectly)
+                        try sync.addHandler(HTTPConnectionHandler(core: core, writer: writer))
                     }
                 }
                 .withConnectedSocket(descriptor)
+                .whenFailure { error in
+                    core.value.log(.connectionSetupFailed(reason: "\(error)"))
+                }
         }
     }
 

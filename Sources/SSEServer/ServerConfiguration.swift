@@ -60,6 +60,10 @@ public struct ServerLimits: Sendable, Hashable {
     /// Bytes held by the history of every stream together (each event's data and its encodings);
     /// past it the oldest entries of any stream are dropped.
     public var maxHistoryBytes: Int
+    /// Whether subscribers on plain HTTP/1.1 connections write frames straight to the socket (one
+    /// `send(2)` while nothing waits in NIO; see `SocketWriter`). Off, every byte goes through NIO's
+    /// pipeline: slower at large fan-outs, the same bytes. The tests run both ways.
+    public var writesDirectly = true
 
     public init(
         maxConnections: Int = 10_000, maxBodySize: Int = 1 << 20, maxHeaderSize: Int = 16 << 10, maxQueuedBytes: Int = 1 << 20,

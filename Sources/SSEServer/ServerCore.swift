@@ -102,7 +102,7 @@ final class ServerCore {
         corsHeaders: [(String, String)],
         remote: String,
         context: ChannelHandlerContext,
-        descriptor: CInt
+        writer: SocketWriter
     ) throws(ServerError) -> Subscriber? {
         let stream = try stream(named: streamName)
         if let (rejection, remaining) = stream.rejections.first {
@@ -119,7 +119,7 @@ final class ServerCore {
             connectedAt: Self.now(),
             usesChunkedFraming: usesChunkedFraming,
             context: context,
-            descriptor: descriptor,
+            writer: writer,
             core: self
         )
         nextClientID += 1

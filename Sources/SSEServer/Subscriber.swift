@@ -77,24 +77,21 @@ final class Subscriber {
     /// While `deliver` writes several frames: they gather in `batch` and go out together at its end.
     private var isDelivering = false
     private var batch: [ByteBuffer] = []
-    /// The connection's socket. While nothing of this subscriber's waits in NIO's buffer, frames are
-    /// written to it directly: one system call and none of the pipeline's bookkeeping, so a fan-out to
-    /// thousands costs little more than the kernel's work. What the socket does not take at once goes
-    /// through NIO, and so does everything after it until NIO has written it all, so bytes stay in
-    /// order (and NIO's watermark still finds a client too slow to read).
-    ///
-    /// Written to only on the channel's event loop and only while the channel is active: NIO closes
-    /// the descriptor on that loop and marks the channel inactive before any other code runs there,
-    /// so the number cannot by then belong to another connection.
-    private let descriptor: CInt
+    /// How frames reach the socket. With a direct writer, while nothing of this subscriber's waits in
+    /// NIO's buffer, frames are written straight to the socket: one system call and none of the
+    /// pipeline's bookkeeping, so a fan-out to thousands costs little more than the kernel's work.
+    /// What the socket does not take at once goes through NIO, and so does everything after it until
+    /// NIO has written it all, so bytes stay in order (and NIO's watermark still finds a client too
+    /// slow to read).
+    private let writer: SocketWriter
     /// Writes handed to NIO whose promises have not completed.
     private var writesInNIO = 0
 
     init(
         id: Int, stream: StreamState, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext,
-        descriptor: CInt, core: ServerCore
+        writer: SocketWriter, core: ServerCore
     ) {
-        self.descriptor = descriptor
+        self.writer = writer
         self.id = id
         self.streamName = stream.name
         self.stream = stream
@@ -236,8 +233,8 @@ final class Subscriber {
     /// not take (all of it on an error, which NIO then meets and reports) through NIO.
     private func transmit(_ bytes: ByteBuffer) {
         var rest = bytes
-        if writesInNIO == 0, channelRef.isActive {
-            let written = Self.send(bytes, to: descriptor)
+        if writer.isDirect, writesInNIO == 0, channelRef.isActive {
+            let written = writer.sendDirectly(bytes)
             if written == bytes.readableBytes { return }
             rest.moveReaderIndex(forwardBy: written)
         }
@@ -251,21 +248,6 @@ final class Subscriber {
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.assumeIsolated().whenComplete { [self] _ in writesInNIO -= 1 }
         context.write(NIOAny(bytes), promise: written)
-    }
-
-    /// Writes as much of `bytes` as the socket takes without waiting; the count (0 on any error).
-    private static func send(_ bytes: ByteBuffer, to descriptor: CInt) -> Int {
-        bytes.withUnsafeReadableBytes { raw in
-            while true {
-                #if canImport(Glibc)
-                    let written = Glibc.send(descriptor, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
-                #else
-                    let written = Darwin.send(descriptor, raw.baseAddress, raw.count, MSG_DONTWAIT)
-                #endif
-                if written >= 0 { return written }
-                if errno != EINTR { return 0 }
-            }
-        }
     }
 
     private func checkWritable() {
