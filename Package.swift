@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Dependencies, each with its reason:
-// - swift-argument-parser: the `drip` executable's subcommands, help, and (later) man pages and completions.
+// - swift-argument-parser: the `drip` executable's subcommands, help, and the generate-manual plugin behind scripts/man.
 // - swift-nio (NIOCore, NIOPosix, NIOHTTP1): the embedded server and the client; event loops, HTTP/1.1
 //   framing, and the socket options fault injection needs (TCP_NODELAY, SO_LINGER for resets).
 // - swift-nio-ssl (NIOSSL): https in the client, with the system trust store or certificates given

@@ -2,6 +2,12 @@ import EventStream
 import NIOCore
 import NIOHTTP1
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Serves one HTTP connection: routes each request, answers plain requests (keep-alive), and turns
 /// a `GET /streams/NAME` into a subscription that lives until either side closes.
 ///
@@ -359,9 +365,3 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         return String(describing: error)
     }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif

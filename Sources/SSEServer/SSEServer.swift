@@ -3,6 +3,12 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The embedded SSE server: binds, serves streams, the listing and the viewer page, and exposes
 /// publishing and fault injection to Swift callers (the REPL, scripts, `drip serve`).
 ///
@@ -275,12 +281,6 @@ public final class SSEServer: Sendable {
         return String(describing: error)
     }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 extension TimeAmount {
     init(_ duration: Duration) {

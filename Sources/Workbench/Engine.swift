@@ -2,8 +2,8 @@ import EventStream
 import SSEClient
 import SSEServer
 
-/// Something the workbench did or saw, reported to whoever drives it (the REPL prints it; scripts
-/// will check it).
+/// Something the workbench did or saw, reported to whoever drives it: the REPL prints it, the
+/// recorder writes it down, and `drip run` counts the expectations among it.
 public enum WorkbenchEvent: Sendable, Hashable {
     /// The outcome of a command.
     case info(String)

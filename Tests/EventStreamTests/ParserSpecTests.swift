@@ -1,7 +1,8 @@
 import EventStream
 import Testing
 
-/// One test per rule of ../shared/SPEC.md §§ "Decoding and lines", "Fields" and "Dispatch"; every
+/// One test per rule of the WHATWG HTML standard's event-stream interpretation (9.2.6), numbered as
+/// in the project's checklist of those rules ("Decoding and lines", "Fields", "Dispatch"); every
 /// input is parsed whole, in 1-byte chunks and at every split point.
 @Suite("Parser: decoding and lines")
 struct DecodingAndLinesTests {
