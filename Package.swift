@@ -23,10 +23,13 @@ let package = Package(
     targets: [
         // Wire format only: parser, encoder, event model. No I/O, no NIO.
         .target(name: "EventStream"),
+        // How fast a workbench's clock runs (drip run --speed): shared by the server, the client and
+        // the engine, and no part of the wire format.
+        .target(name: "ScriptClock"),
         .target(
             name: "SSEServer",
             dependencies: [
-                "EventStream",
+                "EventStream", "ScriptClock",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -35,7 +38,7 @@ let package = Package(
         .target(
             name: "SSEClient",
             dependencies: [
-                "EventStream",
+                "EventStream", "ScriptClock",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -51,7 +54,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        .target(name: "Workbench", dependencies: ["EventStream", "SSEServer", "SSEClient", "SSELoad"]),
+        .target(name: "Workbench", dependencies: ["EventStream", "ScriptClock", "SSEServer", "SSEClient", "SSELoad"]),
         .systemLibrary(
             name: "CLibEdit",
             pkgConfig: "libedit",
@@ -82,7 +85,8 @@ let package = Package(
         // Measures the parser alone for scripts/bench/decode; not shipped.
         .executableTarget(name: "drip-bench", dependencies: ["EventStream"], path: "Benchmarks/DecodeBenchmark"),
 
-        .testTarget(name: "EventStreamTests", dependencies: ["EventStream", "TestSupport"]),
+        .testTarget(name: "EventStreamTests", dependencies: ["EventStream", "ScriptClock", "TestSupport"]),
+        .testTarget(name: "ScriptClockTests", dependencies: ["ScriptClock"]),
         // Helpers shared by the integration tests: raw sockets, a stream reader, log collection.
         .target(name: "TestSupport", dependencies: ["EventStream", "SSEServer"], path: "Tests/TestSupport"),
         .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "SSEClient", "EventStream", "TestSupport"], exclude: ["Browser"]),

@@ -2,6 +2,7 @@ import EventStream
 import NIOCore
 import NIOPosix
 import NIOSSL
+import ScriptClock
 import Synchronization
 
 #if canImport(Glibc)

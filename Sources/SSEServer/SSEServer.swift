@@ -2,6 +2,7 @@ import EventStream
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import ScriptClock
 
 #if canImport(Glibc)
     import Glibc

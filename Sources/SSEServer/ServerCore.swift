@@ -1,5 +1,6 @@
 import EventStream
 import NIOCore
+import ScriptClock
 
 #if canImport(Glibc)
     import Glibc

@@ -1,6 +1,7 @@
 import EventStream
 import SSEClient
 import SSEServer
+import ScriptClock
 
 /// Something the workbench did or saw, reported to whoever drives it: the REPL prints it, the
 /// recorder writes it down, and `drip run` counts the expectations among it.

@@ -1,4 +1,5 @@
 import EventStream
+import ScriptClock
 import Testing
 
 /// The one duration type: bounded on the way in, so no conversion after can trap (issue 15.3).

@@ -1,4 +1,4 @@
-import EventStream
+import ScriptClock
 import Testing
 
 @Suite("The workbench clock's time scale")

@@ -1,0 +1,82 @@
+import EventStream
+import SSEClient
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `drip connect`: one client, printed as it goes, until the stream closes or the user interrupts.
+/// Exit status 0 for a 204 stop or an interrupt, 1 when the stream failed.
+public struct ConnectTool: Sendable {
+    public var options: ClientOptions
+    public var style: ClientOutputStyle
+
+    public init(options: ClientOptions, style: ClientOutputStyle) {
+        self.options = options
+        self.style = style
+    }
+
+    public func run() async -> Int32 {
+        let options = self.options
+        let style = self.style
+        typealias Ending = (final: ClientEvent, outputError: ToolError?)
+        let ending = await withTaskGroup(of: Ending?.self) { group -> Ending? in
+            group.addTask {
+                var output = OutputWriter(descriptor: STDOUT_FILENO, capacity: 1 << 16)
+                var outputError: ToolError?
+                // Output that cannot be written (a closed pipe, a full disk) ends the client: cancelling
+                // this task closes the source.
+                func stop(_ error: ToolError) {
+                    if outputError == nil { outputError = error }
+                    withUnsafeCurrentTask { $0?.cancel() }
+                }
+                func flush() {
+                    do throws(ToolError) { try output.flush() } catch { stop(error) }
+                }
+                func print(_ event: ClientEvent) {
+                    guard outputError == nil else { return }
+                    do throws(ToolError) { try output.write { style.append(event, to: &$0) } } catch { stop(error) }
+                }
+                let final: ClientEvent
+                if style.encodesStreamDirectly, !options.reportsRawBytes {
+                    final = await EventSourceClient.runEncodingJSONLines(options, comments: style.comments) { event in
+                        print(event)
+                        flush()
+                    } lines: { lines in
+                        guard outputError == nil else { return }
+                        do throws(ToolError) {
+                            try output.write(contentsOf: lines)
+                            try output.flush()
+                        } catch { stop(error) }
+                    }
+                } else {
+                    final = await EventSourceClient.run(options, afterBatch: flush) { print($0) }
+                }
+                if outputError == nil {
+                    do throws(ToolError) { try output.flush() } catch { outputError = error }
+                }
+                return (final, outputError)
+            }
+            group.addTask {
+                _ = await Signals.next(of: [SIGINT, SIGTERM])
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            if first == nil {
+                // Interrupted: the client task ends with a close by the user, which it prints.
+                return await group.next() ?? nil
+            }
+            return first
+        }
+        if let outputError = ending?.outputError {
+            if outputError.readerLeft { return 0 }
+            Console.standardError.line("drip connect: cannot write the output: \(outputError.message)")
+            return 1
+        }
+        if case .closed(_, let isFailure) = ending?.final, isFailure { return 1 }
+        return 0
+    }
+}

@@ -1,0 +1,77 @@
+import Dispatch
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Waits for termination signals without letting their default action kill the process.
+public enum Signals {
+    /// Calls `handler` (on a background queue) each time one of `signals` arrives, until the
+    /// returned sources are cancelled.
+    public static func watch(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) -> [any DispatchSourceSignal] {
+        signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { handler(number) }
+            source.resume()
+            return source
+        }
+    }
+
+    /// Suspends until one of `signals` arrives, and returns it.
+    public static func next(of signals: [Int32]) async -> Int32 {
+        let (stream, continuation) = AsyncStream.makeStream(of: Int32.self)
+        let sources = signals.map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { continuation.yield(number) }
+            source.resume()
+            return source
+        }
+        var received: Int32 = SIGTERM
+        for await number in stream {
+            received = number
+            break
+        }
+        sources.forEach { $0.cancel() }
+        return received
+    }
+}
+
+/// Unbuffered line output, safe from any thread: each line is one `write(2)`, so lines from
+/// concurrent writers never interleave mid-line and nothing waits in a buffer when drip is killed.
+public struct Console: Sendable {
+    public let descriptor: Int32
+
+    public static let standardOutput = Console(descriptor: STDOUT_FILENO)
+    public static let standardError = Console(descriptor: STDERR_FILENO)
+
+    public func line(_ text: String) {
+        var bytes = Array(text.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer in
+                write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
+            }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { return }
+            offset += written
+        }
+    }
+
+    /// The local wall-clock time as `HH:MM:SS.mmm`.
+    public static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var parts = tm()
+        var seconds = now.tv_sec
+        localtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let milliseconds = Int(now.tv_nsec / 1_000_000)
+        let millis = milliseconds < 10 ? "00\(milliseconds)" : milliseconds < 100 ? "0\(milliseconds)" : "\(milliseconds)"
+        return "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(millis)"
+    }
+}
