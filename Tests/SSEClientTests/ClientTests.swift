@@ -6,18 +6,12 @@ import Synchronization
 import TestSupport
 import Testing
 
-/// Records the delays a client asks to sleep, without sleeping: the injected clock of these tests.
-final class SleepRecorder: Sendable {
-    private let delays = Mutex<[Duration]>([])
-    var requested: [Duration] { delays.withLock { $0 } }
-    func sleep(_ duration: Duration) async throws { delays.withLock { $0.append(duration) } }
-}
+/// The delays a client asks to sleep, recorded without sleeping: the injected clock of these tests.
+typealias SleepRecorder = Collector<Duration>
 
-/// Events collected from a client running in another task.
-final class EventLog: Sendable {
-    private let events = Mutex<[ClientEvent]>([])
-    func append(_ event: ClientEvent) { events.withLock { $0.append(event) } }
-    var all: [ClientEvent] { events.withLock { $0 } }
+extension Collector<Duration> {
+    var requested: [Duration] { all }
+    func sleep(_ duration: Duration) async throws { record(duration) }
 }
 
 /// Runs a client to its end and returns what it saw.
@@ -203,10 +197,10 @@ struct OwnServerTests {
     func dropAndCatchUp() async throws {
         let server = SSEServer(configuration: ServerConfiguration(streamDefaults: StreamSettings(heartbeatMilliseconds: 0, retryMilliseconds: 50)))
         let port = try #require(try await server.start().port)
-        let collected = EventLog()
+        let collected = Collector<ClientEvent>()
         let clientOptions = try options(port: port, path: "/streams/news")
         let client = Task {
-            await EventSourceClient.run(clientOptions) { event in collected.append(event) }
+            await EventSourceClient.run(clientOptions) { event in collected.record(event) }
         }
         func waitFor(_ condition: ([ClientEvent]) -> Bool) async throws {
             for _ in 0..<300 {
@@ -231,14 +225,6 @@ struct OwnServerTests {
     }
 }
 
-/// What `EventSourceClient.runEncodingJSONLines` reported: state changes as JSON-free markers and the
-/// lines as text, in the order they came.
-final class LineLog: Sendable {
-    private let entries = Mutex<[String]>([])
-    func append(_ entry: String) { entries.withLock { $0.append(entry) } }
-    var all: [String] { entries.withLock { $0 } }
-}
-
 @Suite("Client: events straight to JSON lines (drip connect --json)", .serialized)
 struct JSONLineClientTests {
     @Test("lines equal the decoded events, in order between open and closed; retry and Last-Event-ID work as for events")
@@ -252,21 +238,22 @@ struct JSONLineClientTests {
             ],
             [.send(ScriptedServer.status(204, "No Content")), .close],
         ])
-        let log = LineLog()
+        // State changes as JSON-free markers and the lines as text, in the order they came.
+        let log = Collector<String>()
         let sleeper = SleepRecorder()
         let final = await EventSourceClient.runEncodingJSONLines(
             try options(port: server.port), comments: true, sleep: { try await sleeper.sleep($0) }
         ) {
             event in
             switch event {
-            case .connecting(_, _, let id): log.append("connecting \(id ?? "-")")
-            case .open: log.append("open")
-            case .reconnecting(let delay, _): log.append("reconnecting \(delay)")
-            case .closed: log.append("closed")
-            default: log.append("unexpected \(event)")
+            case .connecting(_, _, let id): log.record("connecting \(id ?? "-")")
+            case .open: log.record("open")
+            case .reconnecting(let delay, _): log.record("reconnecting \(delay)")
+            case .closed: log.record("closed")
+            default: log.record("unexpected \(event)")
             }
         } lines: { lines in
-            log.append(String(decoding: lines, as: UTF8.self))
+            log.record(String(decoding: lines, as: UTF8.self))
         }
         #expect(sleeper.requested == [.milliseconds(2500), .milliseconds(2500)])
         #expect(final == .closed(reason: "the server answered 204 No Content: stop", isFailure: false))

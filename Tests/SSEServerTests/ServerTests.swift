@@ -36,13 +36,8 @@ func subscribe(_ server: SSEServer, port: Int, stream: String, expecting count: 
 /// Waits until the server lists `count` clients on `stream` (subscriptions are registered on the
 /// loop). The deadline is generous: on a busy machine, tests that block threads slow every other one.
 func waitForClients(_ server: SSEServer, stream: String, count: Int) async throws {
-    let deadline = ContinuousClock.now + .seconds(30)
-    while ContinuousClock.now < deadline {
-        let snapshot = try await server.snapshot()
-        if (snapshot.streams.first { $0.name == stream }?.clients.count ?? 0) >= count { return }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    throw TestFailure("\(stream) never had \(count) clients")
+    let counted = try await eventually { (try await server.snapshot().streams.first { $0.name == stream }?.clients.count ?? 0) >= count }
+    if !counted { throw TestFailure("\(stream) never had \(count) clients") }
 }
 
 @Suite("Server: streams, publishing, resume", .serialized)

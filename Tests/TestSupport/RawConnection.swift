@@ -244,27 +244,6 @@ public final class StreamSubscriber {
     }
 }
 
-/// Collects a server's log lines so tests can wait for what it reported.
-public final class LogCollector: Sendable {
-    private let entries = Mutex<[ServerLogEntry]>([])
-
-    public init() {}
-
-    public func record(_ entry: ServerLogEntry) { entries.withLock { $0.append(entry) } }
-
-    public var all: [ServerLogEntry] { entries.withLock { $0 } }
-
-    /// Waits up to `timeout` seconds for an entry matching `predicate`.
-    public func wait(timeout: Double = 5, for predicate: (ServerLogEntry) -> Bool) -> ServerLogEntry? {
-        let deadline = RawConnection.now() + timeout
-        repeat {
-            if let found = all.first(where: predicate) { return found }
-            usleep(10_000)
-        } while RawConnection.now() < deadline
-        return nil
-    }
-}
-
 /// A port on 127.0.0.1 that takes connections (the kernel completes them) and never answers: a
 /// server that hangs.
 public final class SilentListener: Sendable {

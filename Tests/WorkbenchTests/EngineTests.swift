@@ -2,17 +2,18 @@ import EventStream
 import SSEClient
 import SSEServer
 import Synchronization
+import TestSupport
 import Testing
 import Workbench
 
 /// Records what an engine reports, and waits for it.
 final class Transcript: Sendable {
-    private let entries = Mutex<[(WorkbenchEvent, [String])]>([])
+    private let entries = Collector<(WorkbenchEvent, [String])>()
 
-    func record(_ event: WorkbenchEvent, _ lines: [String]) { entries.withLock { $0.append((event, lines)) } }
+    func record(_ event: WorkbenchEvent, _ lines: [String]) { entries.record((event, lines)) }
 
-    var events: [WorkbenchEvent] { entries.withLock { $0.map(\.0) } }
-    var lines: [String] { entries.withLock { $0.flatMap(\.1) } }
+    var events: [WorkbenchEvent] { entries.all.map(\.0) }
+    var lines: [String] { entries.all.flatMap(\.1) }
     var failures: [CommandError] { events.compactMap { if case .failure(let error) = $0 { error } else { nil } } }
     var expectations: [(passed: Bool, summary: String, detail: String)] {
         events.compactMap { if case .expectation(let passed, let summary, let detail) = $0 { (passed, summary, detail) } else { nil } }
@@ -22,14 +23,9 @@ final class Transcript: Sendable {
         events.compactMap { if case .client(name, let event) = $0 { event } else { nil } }
     }
 
-    /// Waits for `condition`; the deadline is generous, for a machine busy with other tests.
+    /// Waits for `condition` (see `eventually`); a timeout is a test failure showing the transcript.
     func wait(_ condition: @escaping (Transcript) -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(30)
-        while ContinuousClock.now < deadline {
-            if condition(self) { return }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        Issue.record("timed out; transcript:\n\(lines.joined(separator: "\n"))")
+        if await !eventually({ condition(self) }) { Issue.record("timed out; transcript:\n\(lines.joined(separator: "\n"))") }
     }
 }
 
@@ -165,12 +161,12 @@ struct EngineTests {
 
     @Test("sleep waits through the injected clock (nothing sleeps); comment, cut, close and history work on a live session")
     func sleepCommentCutClose() async throws {
-        let slept = Mutex<[Duration]>([])
+        let slept = Collector<Duration>()
         let transcript = Transcript()
-        let engine = Engine(sleep: { duration in slept.withLock { $0.append(duration) } }) { transcript.record($0, $1) }
+        let engine = Engine(sleep: { slept.record($0) }) { transcript.record($0, $1) }
         await engine.execute("sleep 90s")
         await engine.execute("sleep 250ms")
-        #expect(slept.withLock { $0 } == [.seconds(90), .milliseconds(250)])
+        #expect(slept.all == [.seconds(90), .milliseconds(250)])
         await engine.execute("serve")
         await engine.execute("stream news retry=100ms history=5")
         await engine.execute("connect c1 news")

@@ -1,18 +1,17 @@
 import EventStream
-import Synchronization
 import TestSupport
 import Testing
 import Workbench
 
-/// Random input at the REPL must never crash or hang the engine: every line ends with an error line
-/// or a result. Bounded in count; seeded, so a failure reproduces.
+/// Random input at the REPL must never crash or hang the engine: every line ends with exactly one result
+/// or one error (the parser's own, for a line it refuses), and the session carries on. Bounded in count; seeded, so a failure reproduces.
 @Suite("Engine: hostile input")
 struct InputFuzzTests {
     @Test("random bytes and random words never crash the engine", arguments: [1, 2, 3] as [UInt64])
     func randomLines(seed: UInt64) async {
         var random = SeededGenerator(seed: seed)
-        let transcript = Mutex(0)
-        let engine = Engine(sleep: { _ in }) { _, _ in transcript.withLock { $0 += 1 } }
+        let reports = Collector<WorkbenchEvent>()
+        let engine = Engine(sleep: { _ in }) { event, _ in reports.record(event) }
         // Commands that would reach the network or the disk are left out; everything else is fair game.
         let vocabulary =
             [
@@ -31,9 +30,26 @@ struct InputFuzzTests {
             } else {
                 line = (0..<Int.random(in: 1...6, using: &random)).map { _ in vocabulary.randomElement(using: &random) ?? "" }.joined(separator: " ")
             }
-            _ = await engine.execute(line)
+            let before = reports.all.count
+            let carriesOn = await engine.execute(line)
+            #expect(carriesOn, "\(line.debugDescription) ended the session")
+            let reported = reports.all[before...]
+            // Nothing runs in the background here (no serve, no connect): what a line reports, it
+            // reports before execute returns. A line the parser refuses is one failure; a blank or
+            // comment line reports nothing; sleep reports nothing; every other command reports.
+            switch Result(catching: { () throws(CommandError) in try CommandParser.parse(line) }) {
+            case .failure(let error):
+                #expect(reported.map(Self.failureMessage) == [error.message], "\(line.debugDescription)")
+            case .success(nil):
+                #expect(reported.isEmpty, "\(line.debugDescription) reported \(Array(reported))")
+            case .success(let command?):
+                if command.name != .sleep { #expect(reported.count == 1, "\(line.debugDescription) reported \(Array(reported))") }
+            }
         }
         await engine.shutdown()
-        #expect(transcript.withLock { $0 } > 0)
+    }
+
+    static func failureMessage(_ event: WorkbenchEvent) -> String? {
+        if case .failure(let error) = event { error.message } else { nil }
     }
 }
