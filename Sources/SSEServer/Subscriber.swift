@@ -9,7 +9,7 @@ import NIOPosix
 
 /// One encoded event (or comment, or retry field) ready to be written: the event-stream bytes, and the
 /// same bytes framed as an HTTP/1.1 chunk, both shared by every subscriber that gets them.
-struct Frame {
+struct Frame: Equatable {
     let bytes: ByteBuffer
     let chunk: ByteBuffer
     /// Whether this frame is an event (counted in `eventsSent`) rather than a comment or retry.
@@ -19,22 +19,6 @@ struct Frame {
         self.bytes = bytes
         self.chunk = HTTPResponse.chunk(bytes, allocator: allocator)
         self.isEvent = isEvent
-    }
-}
-
-/// Write pacing for faults: hold everything until a deadline, add latency per frame, or split frames
-/// into small pieces written apart in time.
-struct Pacing: Hashable {
-    var stalledUntil: NIODeadline?
-    var delay: TimeAmount?
-    var chunkSize: Int?
-    var chunkInterval: TimeAmount = .milliseconds(10)
-
-    /// No pacing fault set at all (the common case, checked without reading the clock).
-    var isEmpty: Bool { stalledUntil == nil && delay == nil && chunkSize == nil }
-
-    func isActive(at now: NIODeadline) -> Bool {
-        (stalledUntil.map { $0 > now } ?? false) || delay != nil || chunkSize != nil
     }
 }
 
@@ -66,11 +50,8 @@ final class Subscriber {
     /// Malformations for this client's next events, applied one per event.
     var corruptions: [Corruption] = []
 
-    private var queue: [(frame: Frame, notBefore: NIODeadline)] = []
-    private var queueHead = 0
-    /// Bytes of the head frame already written when it is being written in pieces.
-    private var headOffset = 0
-    private var queuedBytes = 0
+    /// Frames held back by pacing faults (see `PacingQueue`).
+    private var queue = PacingQueue()
     private var scheduledPump: Scheduled<Void>?
     /// How far this subscriber is in its stream's broadcasts (see `ServerCore.broadcast`).
     var deliveredSequence = 0
@@ -120,34 +101,21 @@ final class Subscriber {
             let corrupted = ServerCore.corrupt(Array(frame.bytes.readableBytesView), with: corruptions.removeFirst())
             return send(Frame(ByteBuffer(bytes: corrupted), isEvent: true, allocator: channel.allocator))
         }
-        if queueHead == queue.count, pacing.isEmpty, stream.pacing.isEmpty {
+        if queue.isEmpty, pacing.isEmpty, stream.pacing.isEmpty {
             write(usesChunkedFraming ? frame.chunk : frame.bytes, countsAsEvent: frame.isEvent)
             return
         }
         let now = NIODeadline.now()
-        let effective = effectivePacing
-        if queueHead == queue.count, !effective.isActive(at: now) {
+        let effective = stream.pacing.combined(with: pacing)
+        if queue.isEmpty, !effective.isActive(at: now) {
             write(usesChunkedFraming ? frame.chunk : frame.bytes, countsAsEvent: frame.isEvent)
             return
         }
-        queue.append((frame, now + (effective.delay ?? .zero)))
-        queuedBytes += frame.bytes.readableBytes
-        if queuedBytes > maxQueuedBytes {
-            return drop(.reset, reason: "too slow: \(queuedBytes) bytes queued by faults (limit \(maxQueuedBytes))")
+        queue.enqueue(frame, now: now, pacing: effective)
+        if queue.queuedBytes > maxQueuedBytes {
+            return drop(.reset, reason: "too slow: \(queue.queuedBytes) bytes queued by faults (limit \(maxQueuedBytes))")
         }
         drain()
-    }
-
-    /// The stream's pacing combined with this client's own.
-    private var effectivePacing: Pacing {
-        var result = stream.pacing
-        if let until = pacing.stalledUntil, until > (result.stalledUntil ?? .uptimeNanoseconds(0)) { result.stalledUntil = until }
-        if let delay = pacing.delay { result.delay = delay }
-        if let size = pacing.chunkSize {
-            result.chunkSize = size
-            result.chunkInterval = pacing.chunkInterval
-        }
-        return result
     }
 
     /// Writes queued frames as far as pacing allows now (the pacing may just have changed), and
@@ -158,39 +126,23 @@ final class Subscriber {
         drain()
     }
 
+    /// Carries out the pacing queue's steps until it says to wait (scheduling a wake-up) or is empty.
     private func drain() {
         guard !isClosed, scheduledPump == nil else { return }
         let now = NIODeadline.now()
-        let effective = effectivePacing
-        while queueHead < queue.count {
-            let (frame, notBefore) = queue[queueHead]
-            if let until = effective.stalledUntil, until > now { return schedulePump(at: until) }
-            if notBefore > now { return schedulePump(at: notBefore) }
-            if let size = effective.chunkSize {
-                let remaining = frame.bytes.readableBytes - headOffset
-                let length = min(size, remaining)
-                guard let piece = frame.bytes.getSlice(at: frame.bytes.readerIndex + headOffset, length: length) else { return }
-                headOffset += length
-                let finished = headOffset == frame.bytes.readableBytes
-                write(usesChunkedFraming ? HTTPResponse.chunk(piece, allocator: channel.allocator) : piece, countsAsEvent: finished && frame.isEvent)
-                if finished { popHead() }
-                if isClosed { return }
-                if queueHead < queue.count { return schedulePump(at: now + effective.chunkInterval) }
-            } else {
+        let effective = stream.pacing.combined(with: pacing)
+        while !isClosed {
+            switch queue.next(now: now, pacing: effective) {
+            case .empty:
+                return
+            case .wait(let deadline):
+                return schedulePump(at: deadline)
+            case .frame(let frame):
                 write(usesChunkedFraming ? frame.chunk : frame.bytes, countsAsEvent: frame.isEvent)
-                popHead()
-                if isClosed { return }
+            case .piece(let piece, let frame, let completes, let nextAt):
+                write(usesChunkedFraming ? HTTPResponse.chunk(piece, allocator: channel.allocator) : piece, countsAsEvent: completes && frame.isEvent)
+                if let nextAt, !isClosed { return schedulePump(at: nextAt) }
             }
-        }
-    }
-
-    private func popHead() {
-        queuedBytes -= queue[queueHead].frame.bytes.readableBytes
-        headOffset = 0
-        queueHead += 1
-        if queueHead == queue.count {
-            queue.removeAll(keepingCapacity: queue.capacity <= 64)
-            queueHead = 0
         }
     }
 
@@ -264,7 +216,6 @@ final class Subscriber {
         scheduledPump?.cancel()
         scheduledPump = nil
         queue.removeAll()
-        queueHead = 0
         if isDelivering, let gathered = takeBatch() { transmit(gathered) }
         switch mode {
         case .clean:
