@@ -167,7 +167,7 @@ final class ServerCore {
             return nil
         }
         // What the stream broadcast before now is history (replayed above) or not this client's.
-        subscriber.deliveredSequence = stream.lastSequence
+        subscriber.deliveredSequence = stream.fanOut.lastSequence
         stream.subscribers.append(subscriber)
         subscribers[subscriber.id] = subscriber
         log(.connected(client: subscriber.id, stream: streamName, remote: remote, lastEventId: lastEventId))
@@ -308,10 +308,7 @@ final class ServerCore {
     /// the subscribers passed already get it in the next pass. Every subscriber gets the stream's
     /// frames exactly once and in order (`Subscriber.deliveredSequence` says how far it is).
     func broadcast(_ frame: Frame, to stream: StreamState) {
-        stream.lastSequence += 1
-        stream.outbox.append((stream.lastSequence, frame))
-        guard !stream.passRunning else { return }
-        stream.passRunning = true
+        guard stream.fanOut.broadcast(frame) else { return }
         // Later in this loop tick: broadcasts made together (a pipelining publisher's requests read
         // at once) all go out in the first pass.
         eventLoop.assumeIsolated().execute { [weak self, weak stream] in
@@ -321,30 +318,23 @@ final class ServerCore {
     }
 
     private func startPass(_ stream: StreamState) {
-        stream.pass = stream.subscribers
-        stream.passCursor = 0
-        stream.passStartSequence = stream.lastSequence
+        stream.fanOut.startPass(over: stream.subscribers)
         continuePass(stream)
     }
 
+    /// Delivers one slice of the pass (each delivery one short access to the fan-out state, so a
+    /// write that ends a connection, and whatever that broadcasts, cannot overlap it), then yields
+    /// to the loop or ends as the fan-out says.
     private func continuePass(_ stream: StreamState) {
-        let end = min(stream.pass.count, stream.passCursor + Self.fanOutSliceSize)
-        while stream.passCursor < end, !isStopping {
-            deliverOutbox(of: stream, to: stream.pass[stream.passCursor])
-            stream.passCursor += 1
+        stream.fanOut.beginSlice(size: Self.fanOutSliceSize)
+        while !isStopping, let delivery = stream.fanOut.nextDelivery() {
+            delivery.recipient.deliver(delivery.frames)
         }
-        if stream.passCursor < stream.pass.count, !isStopping {
-            return scheduleRestOfPass(stream, restart: false)
+        switch stream.fanOut.endSlice(subscribers: stream.subscribers, isStopping: isStopping) {
+        case .continuePass: scheduleRestOfPass(stream, restart: false)
+        case .restartPass: scheduleRestOfPass(stream, restart: true)
+        case .finished: break
         }
-        stream.pass = []
-        let oldest = stream.subscribers.lazy.filter { !$0.isClosed }.map(\.deliveredSequence).min() ?? stream.lastSequence
-        stream.outbox.removeAll { $0.sequence <= oldest }
-        if stream.lastSequence > stream.passStartSequence, !isStopping {
-            // Broadcasts arrived during the pass: those it had passed already still need them.
-            return scheduleRestOfPass(stream, restart: true)
-        }
-        stream.outbox.removeAll(keepingCapacity: stream.outbox.capacity <= 64)
-        stream.passRunning = false
     }
 
     private func scheduleRestOfPass(_ stream: StreamState, restart: Bool) {
@@ -355,19 +345,9 @@ final class ServerCore {
         if let loopYield { loopYield.yield(rest) } else { eventLoop.assumeIsolated().execute(rest) }
     }
 
-    /// Writes what `subscriber` has not had from the stream's outbox, in one write.
-    private func deliverOutbox(of stream: StreamState, to subscriber: Subscriber) {
-        let upTo = stream.lastSequence
-        guard subscriber.deliveredSequence < upTo, !subscriber.isClosed, let first = stream.outbox.first?.sequence else { return }
-        let start = max(0, subscriber.deliveredSequence + 1 - first)
-        subscriber.deliveredSequence = upTo
-        guard start < stream.outbox.count else { return }
-        subscriber.deliver(stream.outbox[start...].prefix { $0.sequence <= upTo }.lazy.map(\.frame))
-    }
-
     /// Sends `frame` to one subscriber now, after what the stream's fan-out still owes it.
     private func sendDirectly(_ frame: Frame, to subscriber: Subscriber, of stream: StreamState) {
-        deliverOutbox(of: stream, to: subscriber)
+        if let owed = stream.fanOut.takeOwed(by: subscriber) { subscriber.deliver(owed) }
         subscriber.send(frame)
     }
 

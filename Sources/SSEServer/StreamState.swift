@@ -35,15 +35,9 @@ final class StreamState {
     var rejections: [(rejection: Rejection, remaining: Int)] = []
     var heartbeat: Scheduled<Void>?
     var idleCheck: Scheduled<Void>?
-    /// Frames broadcast to the stream and not yet delivered to every subscriber, numbered in order
-    /// (`lastSequence` is the newest); see `ServerCore.broadcast`.
-    var outbox: [(sequence: Int, frame: Frame)] = []
-    var lastSequence = 0
-    /// The fan-out pass under way: the subscribers it visits, how far it got, where it started.
-    var pass: [Subscriber] = []
-    var passCursor = 0
-    var passStartSequence = 0
-    var passRunning = false
+    /// The broadcasts not yet delivered to every subscriber, and the pass delivering them (see
+    /// `ServerCore.broadcast`).
+    var fanOut = FanOut<Subscriber>()
 
     init(name: String, settings: StreamSettings) {
         self.name = name

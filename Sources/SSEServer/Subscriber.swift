@@ -26,7 +26,7 @@ struct Frame: Equatable {
 ///
 /// Invariant: used only on the server's event loop. Frames are written in order; while any pacing
 /// fault is active they pass through `queue`, whose size counts toward the slow-client limit.
-final class Subscriber {
+final class Subscriber: FanOutRecipient {
     let id: Int
     let streamName: String
     /// The stream, held strongly: the core drops its reference to this subscriber when the
