@@ -7,13 +7,19 @@ import PackageDescription
 //   framing, and the socket options fault injection needs (TCP_NODELAY, SO_LINGER for resets).
 // - swift-nio-ssl (NIOSSL): https in the client, with the system trust store or certificates given
 //   explicitly; the one way to speak TLS on NIO without bringing a whole HTTP client.
+// Platforms: built and tested on Linux only (no macOS claim: nothing here builds or tests on macOS;
+// the libc calls have Darwin branches, untested). DocC is built by scripts/docs with the toolchain's
+// own docc, so no documentation plugin is a dependency.
 let package = Package(
     name: "drip",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "drip", targets: ["drip"]),
         .executable(name: "sse-contract-service", targets: ["sse-contract-service"]),
+        // The libraries other Swift packages may use: the wire format, a reconnecting EventSource
+        // client, and the SSE server (with ScriptClock, whose TimeScale their APIs take).
         .library(name: "EventStream", targets: ["EventStream"]),
+        .library(name: "SSEClient", targets: ["SSEClient", "ScriptClock"]),
+        .library(name: "SSEServer", targets: ["SSEServer", "ScriptClock"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -16,6 +16,7 @@ public struct EventSourceStateMachine: Sendable {
     /// The reason of a `.close` the user asked for (`close()`).
     public static let closedByUser = "closed by the user"
 
+    /// An EventSource's `readyState`: connecting (also while waiting to reconnect), open, closed for good.
     public enum ReadyState: String, Sendable, Hashable {
         case connecting, open, closed
     }
@@ -37,6 +38,8 @@ public struct EventSourceStateMachine: Sendable {
         }
     }
 
+    /// What the machine asks its driver to do next: connect, treat the stream as open, wait before
+    /// reconnecting, or stop.
     public enum Action: Sendable, Hashable {
         /// Make this request now.
         case connect(Request)

@@ -5,6 +5,7 @@ import NIOPosix
 /// One plain HTTP request and its whole response, over a fresh connection: what a script's `post`
 /// and the contract service's callbacks need (not for streams, which `EventSourceClient` reads).
 public enum HTTPExchange {
+    /// A whole answer: its status and its body (at most the exchange's response limit).
     public struct Response: Sendable {
         public var status: Int
         public var body: [UInt8]

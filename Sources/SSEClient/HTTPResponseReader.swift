@@ -16,11 +16,13 @@
 /// bytes are never copied into a buffer of their own. A malformed head, length or chunk is a
 /// `Failure` thrown after every valid item before it was handed over.
 public struct HTTPResponseReader: Sendable {
+    /// A response's status line and header fields, as received.
     public struct Head: Sendable, Hashable {
         public var status: Int
         public var reason: String
         public var headers: [Header]
 
+        /// One header field: its name as sent and its value.
         public struct Header: Sendable, Hashable {
             public var name: String
             public var value: String
@@ -33,6 +35,7 @@ public struct HTTPResponseReader: Sendable {
         }
     }
 
+    /// What a read produced, in order: the head once, then ranges of body bytes within the read.
     public enum Event: Equatable {
         case head(Head)
         /// Body bytes: a range of the buffer passed to `read`.
@@ -41,6 +44,7 @@ public struct HTTPResponseReader: Sendable {
         case end
     }
 
+    /// A response that breaks HTTP/1.1 framing, with what was wrong (it ends the connection).
     public struct Failure: Error, Hashable, Sendable, CustomStringConvertible {
         public var description: String
     }

@@ -51,7 +51,7 @@ public struct RequestHead: Sendable {
         return (name, String(value))
     }
 
-    /// RFC 9110 §5.6.2: one or more of ALPHA, DIGIT and ``!#$%&'*+-.^_`|~``.
+    /// RFC 9110 §5.6.2: one or more of ALPHA, DIGIT and the characters `!#$%&'*+-.^_|~` and the backtick.
     public static func isToken(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy { HTTPURL.isASCIIAlphanumeric($0) || "!#$%&'*+-.^_`|~".utf8.contains($0) }
     }

@@ -146,6 +146,8 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
 
 /// A read-only picture of the server for listings (`GET /streams`, the REPL's `streams`/`clients`).
 public struct ServerSnapshot: Sendable, Hashable {
+    /// One subscribed connection: the server's number for it, its stream, its peer address, when it
+    /// connected (seconds since 1970) and how many events it was sent.
     public struct Client: Sendable, Hashable {
         public var id: Int
         public var stream: String
@@ -154,6 +156,8 @@ public struct ServerSnapshot: Sendable, Hashable {
         public var eventsSent: Int
     }
 
+    /// One stream: its settings, how much history it holds, its last id, the event types it has
+    /// carried, and its subscribers.
     public struct Stream: Sendable, Hashable {
         public var name: String
         public var settings: StreamSettings
