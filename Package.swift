@@ -10,6 +10,10 @@ import PackageDescription
 // Platforms: built and tested on Linux only (no macOS claim: nothing here builds or tests on macOS;
 // the libc calls have Darwin branches, untested). DocC is built by scripts/docs with the toolchain's
 // own docc, so no documentation plugin is a dependency.
+let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
+let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
+let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+
 let package = Package(
     name: "drip",
     products: [
@@ -32,34 +36,12 @@ let package = Package(
         // How fast a workbench's clock runs (drip run --speed): shared by the server, the client and
         // the engine, and no part of the wire format.
         .target(name: "ScriptClock"),
+        .target(name: "SSEServer", dependencies: ["EventStream", "ScriptClock", nioCore, nioPosix, nioHTTP1]),
         .target(
-            name: "SSEServer",
-            dependencies: [
-                "EventStream", "ScriptClock",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
-        .target(
-            name: "SSEClient",
-            dependencies: [
-                "EventStream", "ScriptClock",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-            ]
-        ),
+            name: "SSEClient", dependencies: ["EventStream", "ScriptClock", nioCore, nioPosix, .product(name: "NIOSSL", package: "swift-nio-ssl")]),
         // drip load: many subscribers and a publisher, measuring delivery; over SSEClient's request
         // writer and response reader.
-        .target(
-            name: "SSELoad",
-            dependencies: [
-                "EventStream", "SSEClient",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
-        ),
+        .target(name: "SSELoad", dependencies: ["EventStream", "SSEClient", nioCore, nioPosix]),
         .target(name: "Workbench", dependencies: ["EventStream", "ScriptClock", "SSEServer", "SSEClient", "SSELoad"]),
         .systemLibrary(
             name: "CLibEdit",
@@ -79,15 +61,7 @@ let package = Package(
             ]
         ),
         // The test service of the public SSE contract-test harness, driving drip's client.
-        .executableTarget(
-            name: "sse-contract-service",
-            dependencies: [
-                "EventStream", "SSEClient",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ]
-        ),
+        .executableTarget(name: "sse-contract-service", dependencies: ["EventStream", "SSEClient", nioCore, nioPosix, nioHTTP1]),
         // Measures the parser alone for scripts/bench/decode; not shipped.
         .executableTarget(name: "drip-bench", dependencies: ["EventStream"], path: "Benchmarks/DecodeBenchmark"),
 

@@ -4,12 +4,6 @@ import NIOPosix
 import SSEClient
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// When a churning subscriber vanishes: after `reads` events, by a reset or by a plain close.
 struct VanishPlan: Sendable {
     var reads: Int

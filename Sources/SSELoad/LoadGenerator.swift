@@ -2,7 +2,6 @@ import EventStream
 import NIOCore
 import NIOPosix
 import SSEClient
-import Synchronization
 
 #if canImport(Glibc)
     import Glibc

@@ -1,14 +1,6 @@
-import EventStream
 import NIOCore
 import NIOPosix
 import SSEClient
-import Synchronization
-
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
 
 /// Publishes numbered, timestamped events on one keep-alive connection.
 final class Publisher: Sendable {

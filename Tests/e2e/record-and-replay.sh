@@ -5,13 +5,8 @@
 #   Tests/e2e/record-and-replay.sh PATH/TO/drip
 set -euo pipefail
 drip="$1"
-work="$(mktemp -d)"
-session="drip-rec-$$"
-trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
-screen() { tmux capture-pane -t "$session" -p; }
-fail() { echo "record-and-replay: FAILED: $*"; echo "--- screen"; screen || true; exit 1; }
-wait_for() { for _ in $(seq 100); do screen | grep -qF -- "$1" && return 0; sleep 0.05; done; fail "never showed: $1"; }
-type_line() { tmux send-keys -t "$session" "$1" Enter; }
+name=record-and-replay
+source "$(dirname "$0")/lib/terminal.sh"
 
 for ending in ctrl-d ctrl-c sigterm; do
     recording="$work/$ending.drip"

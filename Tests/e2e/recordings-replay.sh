@@ -7,13 +7,8 @@
 set -euo pipefail
 drip="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-work="$(mktemp -d)"
-session="drip-recplay-$$"
-trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
-screen() { tmux capture-pane -t "$session" -p -S -200; }
-fail() { echo "recordings-replay: FAILED: $*"; echo "--- screen"; screen || true; exit 1; }
-wait_for() { for _ in $(seq 400); do screen | grep -qF -- "$1" && return 0; sleep 0.05; done; fail "never showed: $1"; }
-type_line() { tmux send-keys -t "$session" -l -- "$1"; tmux send-keys -t "$session" Enter; }
+name=recordings-replay scrollback=200 patience=400
+source "$(dirname "$0")/lib/terminal.sh"
 start() {
     tmux new-session -d -s "$session" -x 200 -y 50 "cd '$work' && env HOME='$work' TERM=xterm '$drip'; echo EXITED \$? > '$work/status'; sleep 60"
     wait_for "drip>"

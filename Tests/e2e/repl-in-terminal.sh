@@ -6,12 +6,8 @@
 #   Tests/e2e/repl-in-terminal.sh PATH/TO/drip
 set -euo pipefail
 drip="$1"
-work="$(mktemp -d)"
-session="drip-e2e-$$"
-trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
-screen() { tmux capture-pane -t "$session" -p; }
-fail() { echo "repl-in-terminal: FAILED: $*"; echo "--- screen"; screen; exit 1; }
-wait_for() { for _ in $(seq 100); do screen | grep -qF -- "$1" && return 0; sleep 0.05; done; fail "never showed: $1"; }
+name=repl-in-terminal
+source "$(dirname "$0")/lib/terminal.sh"
 
 tmux new-session -d -s "$session" -x 150 -y 40 "env HOME='$work' TERM=xterm '$drip'; echo EXITED \$? > '$work/status'; sleep 30"
 wait_for "drip>"
