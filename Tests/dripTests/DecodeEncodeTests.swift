@@ -161,3 +161,16 @@ struct DecodeEncodeTests {
         #expect(result.stderr.hasPrefix("drip decode: write failed: No space left on device"))
     }
 }
+
+@Suite("drip: the command line")
+struct CommandLineTests {
+    @Test("a mistyped subcommand names the nearest one (15, friction); -h is help for connect, not a header")
+    func nearestSubcommand() throws {
+        let typo = try Drip.run(["conect", "http://127.0.0.1:1/"])
+        #expect(typo.status != 0)
+        #expect(typo.stderr.contains("drip: no subcommand 'conect'; did you mean 'drip connect'?"), "\(typo.stderr)")
+        let help = try Drip.run(["connect", "-h"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: drip connect"))
+    }
+}
