@@ -68,7 +68,7 @@ public actor Engine {
     let recordsSecrets: Bool
     /// The most bytes an `@FILE` value or a replayed script may hold (`drip --max-file-size`).
     let fileSizeLimit: Int
-    /// The version written in recordings' headers.
+    /// drip's version: `drip --version` prints it and recordings' headers carry it.
     public static let version = "0.1.0"
 
     /// `sleep` is how the `sleep` command waits (tests inject one that does not); `speed` is how fast

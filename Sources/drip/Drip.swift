@@ -22,7 +22,7 @@ struct Drip: AsyncParsableCommand {
             their expectations for CI (drip-run(1)), load measures many subscribers at once (drip-load(1)), and decode \
             and encode translate between a captured text/event-stream and JSON lines (drip-decode(1), drip-encode(1)).
             """,
-        version: dripVersion,
+        version: Engine.version,
         subcommands: [Repl.self, Serve.self, Connect.self, Run.self, Load.self, Decode.self, Encode.self, ManualScript.self],
         defaultSubcommand: Repl.self
     )
@@ -48,8 +48,6 @@ struct Drip: AsyncParsableCommand {
         return "drip: no subcommand '\(word)'; did you mean 'drip \(nearest)'? ('drip --help' lists them)"
     }
 }
-
-let dripVersion = "0.1.0"
 
 struct Repl: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
