@@ -102,6 +102,20 @@ struct StreamTests {
         }
     }
 
+    @Test("an event without an id going into history is warned about once per stream: a resume after it gets it again (15.22)")
+    func idlessWarning() async throws {
+        try await withServer { server, port, log in
+            try await server.publish(stream: "feed", event: ServerSentEvent(data: "a", id: "1"))
+            try await server.publish(stream: "feed", event: ServerSentEvent(data: "b"))
+            try await server.publish(stream: "feed", event: ServerSentEvent(data: "c"))
+            #expect(log.wait { $0 == .idlessInHistory(stream: "feed") } != nil)
+            #expect(log.all.filter { $0 == .idlessInHistory(stream: "feed") }.count == 1)
+            // What the warning is about: a client that saw b and c still holds id 1, and gets them again.
+            let subscriber = try StreamSubscriber(port: port, path: "/streams/feed", headers: ["Last-Event-ID: 1"])
+            #expect(subscriber.waitForEvents(2).map(\.data) == ["b", "c"])
+        }
+    }
+
     @Test("?lastEventId= resumes for clients that cannot set headers")
     func resumeFromQuery() async throws {
         try await withServer { server, port, _ in
