@@ -69,7 +69,14 @@ let package = Package(
         .testTarget(name: "ScriptClockTests", dependencies: ["ScriptClock"]),
         // Helpers shared by the integration tests: raw sockets, a stream reader, log collection.
         .target(name: "TestSupport", dependencies: ["EventStream", "SSEServer"], path: "Tests/TestSupport"),
-        .testTarget(name: "SSEServerTests", dependencies: ["SSEServer", "SSEClient", "EventStream", "TestSupport"], exclude: ["Browser"]),
+        .testTarget(
+            name: "SSEServerTests",
+            dependencies: [
+                "SSEServer", "SSEClient", "EventStream", "ScriptClock", "TestSupport", nioHTTP1,
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            exclude: ["Browser"]
+        ),
         .testTarget(
             name: "SSEClientTests",
             dependencies: [
