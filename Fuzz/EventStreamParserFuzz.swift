@@ -12,10 +12,10 @@
 /// Feeds `bytes` in chunks of `chunkSize` to `parseChunk` (chunk index, chunk, parser, output so far)
 /// until the first error, then ends the stream: the output, the last event id, the error.
 private func feed<Output: RangeReplaceableCollection>(
-    _ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits,
+    _ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits, form: EventStreamParser.Form,
     _ parseChunk: (Int, UnsafeRawBufferPointer, inout EventStreamParser, inout Output) throws(EventStreamError) -> Void
 ) -> (Output, String, EventStreamError?) {
-    var parser = EventStreamParser(limits: limits, reportsComments: true)
+    var parser = EventStreamParser(form: form, limits: limits, reportsComments: true)
     var output = Output()
     var failure: EventStreamError?
     var offset = 0
@@ -37,13 +37,13 @@ private func feed<Output: RangeReplaceableCollection>(
 }
 
 private func parse(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([EventStreamParser.Output], String, EventStreamError?) {
-    feed(bytes, chunkSize: chunkSize, limits: limits) { (_, chunk, parser, outputs) throws(EventStreamError) in
+    feed(bytes, chunkSize: chunkSize, limits: limits, form: .events) { (_, chunk, parser, outputs) throws(EventStreamError) in
         try parser.parse(chunk) { outputs.append($0) }
     }
 }
 
 private func transcode(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([UInt8], String, EventStreamError?) {
-    feed(bytes, chunkSize: chunkSize, limits: limits) { (index, chunk, parser, lines) throws(EventStreamError) in
+    feed(bytes, chunkSize: chunkSize, limits: limits, form: .bytes) { (index, chunk, parser, lines) throws(EventStreamError) in
         // Into an empty array (written in place) and onto what is there (appended), in turns.
         if index % 2 == 0 {
             var chunkLines: [UInt8] = []
@@ -57,7 +57,7 @@ private func transcode(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamPars
 
 /// The events of the borrowed form, as (type, data, last event id).
 private func borrow(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([[String]], String, EventStreamError?) {
-    feed(bytes, chunkSize: chunkSize, limits: limits) { (_, chunk, parser, events) throws(EventStreamError) in
+    feed(bytes, chunkSize: chunkSize, limits: limits, form: .bytes) { (_, chunk, parser, events) throws(EventStreamError) in
         try parser.parse(chunk) { (event: EventStreamParser.BorrowedEvent) in
             events.append([event.type, event.data, event.lastEventId].map { String(decoding: $0, as: UTF8.self) })
         }

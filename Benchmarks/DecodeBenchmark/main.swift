@@ -27,9 +27,10 @@ func readFile(_ path: String) -> [UInt8]? {
 
 /// Feeds `bytes` to a fresh parser in chunks of `chunkSize`, as a socket would deliver them.
 func parseInChunks(
-    _ bytes: [UInt8], chunkSize: Int, _ parse: (inout EventStreamParser, UnsafeRawBufferPointer) throws(EventStreamError) -> Void
+    _ bytes: [UInt8], chunkSize: Int, form: EventStreamParser.Form,
+    _ parse: (inout EventStreamParser, UnsafeRawBufferPointer) throws(EventStreamError) -> Void
 ) {
-    var parser = EventStreamParser(limits: .init(maxLineLength: 1 << 24, maxEventSize: 1 << 26))
+    var parser = EventStreamParser(form: form, limits: .init(maxLineLength: 1 << 24, maxEventSize: 1 << 26))
     bytes.withUnsafeBytes { all in
         var offset = 0
         while offset < all.count {
@@ -48,7 +49,7 @@ func parseInChunks(
 func parseOnce(_ bytes: [UInt8], chunkSize: Int) -> (events: Int, dataBytes: Int) {
     var events = 0
     var dataBytes = 0
-    parseInChunks(bytes, chunkSize: chunkSize) { (parser, chunk) throws(EventStreamError) in
+    parseInChunks(bytes, chunkSize: chunkSize, form: .events) { (parser, chunk) throws(EventStreamError) in
         try parser.parse(chunk) { output in
             if case .event(let event) = output {
                 events += 1
@@ -62,7 +63,7 @@ func parseOnce(_ bytes: [UInt8], chunkSize: Int) -> (events: Int, dataBytes: Int
 func transcodeOnce(_ bytes: [UInt8], chunkSize: Int) -> (events: Int, dataBytes: Int) {
     var written = 0
     var checksum = 0
-    parseInChunks(bytes, chunkSize: chunkSize) { (parser, chunk) throws(EventStreamError) in
+    parseInChunks(bytes, chunkSize: chunkSize, form: .bytes) { (parser, chunk) throws(EventStreamError) in
         var lines: [UInt8] = []
         try parser.parse(chunk, appendingJSONLinesTo: &lines)
         written += lines.count

@@ -1,4 +1,13 @@
 extension EventStreamParser {
+    /// What a parser hands over, fixed when it is made: its buffers hold a block in that form only.
+    public enum Form: Sendable, Hashable {
+        /// `parse(_:_:)`: events materialised as `ServerSentEvent`, retries and comments as `Output`.
+        case events
+        /// `parse(_:appendingJSONLinesTo:)` and `parse(_:borrowingEvents:)`: events as bytes, never
+        /// a string per event (the two may take turns on one parser).
+        case bytes
+    }
+
     /// Bounds on what one line and one event may hold, in bytes.
     public struct Limits: Sendable, Hashable {
         /// The longest line accepted, not counting its terminator.

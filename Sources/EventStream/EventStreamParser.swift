@@ -42,13 +42,15 @@ public struct EventStreamParser: Sendable {
     /// The last type read; streams repeat a few types, so reusing it saves decoding one per event.
     private var lastType = ""
     private var idBuffer: String
-    // …and as bytes when they are written as JSON lines (`parsesToBytes`); `lastEventId` then follows
+    // …and as bytes in the `.bytes` form (`parsesToBytes`); `lastEventId` then follows
     // `lastEventIdBytes` at the end of each chunk. `idBytes` only counts while `idBufferChanged`.
     private var typeBytes: [UInt8] = []
     private var idBytes: [UInt8] = []
     private var lastEventIdBytes: [UInt8] = []
     private var lastEventIdIsBehind = false
-    private var parsesToBytes = false
+    /// The form fixed at `init`: what the parse calls hand over, and so which buffers hold the block.
+    public let form: Form
+    private let parsesToBytes: Bool
     private var idBufferChanged = false
     private var blockRetry: Int?
     private var sawCarriageReturn = false
@@ -58,7 +60,12 @@ public struct EventStreamParser: Sendable {
     private var atStreamStart = true
     private var failure: EventStreamError?
 
-    public init(limits: Limits = Limits(), reportsComments: Bool = false, lastEventId: String = "") {
+    /// A parser for one form (`.events` for `parse(_:_:)`, `.bytes` for the JSON lines and borrowed
+    /// events), with `lastEventId` as the id a stream resumed from.
+    public init(form: Form = .events, limits: Limits = Limits(), reportsComments: Bool = false, lastEventId: String = "") {
+        self.form = form
+        self.parsesToBytes = form == .bytes
+        if form == .bytes { lastEventIdBytes = Array(lastEventId.utf8) }
         self.limits = limits
         self.reportsComments = reportsComments
         self.lastEventId = lastEventId
@@ -119,7 +126,7 @@ public struct EventStreamParser: Sendable {
 
     private mutating func scan<Sink: ParserSink & ~Copyable>(_ chunk: UnsafeRawBufferPointer, into sink: inout Sink) throws(EventStreamError) {
         if let failure { throw failure }
-        if parsesToBytes == Sink.materialisesEvents { switchForm() }
+        precondition(parsesToBytes != Sink.materialisesEvents, "an EventStreamParser of the \(form) form was asked for the other; make one per form")
         var fields: ChunkFields? = ChunkFields()
         defer { if !Sink.materialisesEvents { settle(fields) } }
         let bytes = chunk.bindMemory(to: UInt8.self)
@@ -447,27 +454,6 @@ public struct EventStreamParser: Sendable {
         if lastEventIdIsBehind {
             lastEventId = ParserBytes.text(lastEventIdBytes)
             lastEventIdIsBehind = false
-        }
-    }
-
-    /// Moves the type, id and data buffers to the other form (text or bytes), for a parser whose
-    /// caller switches between `parse(_:_:)` and `parse(_:appendingJSONLinesTo:)` in mid-stream.
-    private mutating func switchForm() {
-        parsesToBytes.toggle()
-        if parsesToBytes {
-            typeBytes = Array(typeBuffer.utf8)
-            typeBuffer = ""
-            if idBufferChanged { idBytes = Array(idBuffer.utf8) }
-            lastEventIdBytes = Array(lastEventId.utf8)
-            if firstDataLineIsText {
-                joinedData.append(contentsOf: firstDataLine.utf8)
-                firstDataLine = ""
-                firstDataLineIsText = false
-            }
-        } else {
-            typeBuffer = ParserBytes.text(typeBytes)
-            typeBytes.removeAll()
-            if idBufferChanged { idBuffer = ParserBytes.text(idBytes) }
         }
     }
 

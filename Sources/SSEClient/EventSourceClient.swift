@@ -148,8 +148,13 @@ public enum EventSourceClient {
             retriesInitialConnection: options.retriesInitialConnection, reconnectionTime: options.initialReconnectionTime)
         machine.allowsInsecureRedirects = options.allowsInsecureRedirects
         var reportsComments = true
-        if case .jsonLines(let comments) = reading { reportsComments = comments }
-        var parser = EventStreamParser(limits: options.limits, reportsComments: reportsComments, lastEventId: options.request.lastEventId)
+        var form = EventStreamParser.Form.events
+        if case .jsonLines(let comments) = reading {
+            reportsComments = comments
+            form = .bytes
+        }
+        var parser = EventStreamParser(
+            form: form, limits: options.limits, reportsComments: reportsComments, lastEventId: options.request.lastEventId)
         var random = SystemRandomNumberGenerator()
         var action = machine.start()
         while true {

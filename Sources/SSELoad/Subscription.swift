@@ -58,7 +58,7 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
     /// Completes when the connection has closed, for whatever reason.
     let closed: EventLoopPromise<Void>
     private var response = HTTPResponseReader()
-    private var parser = EventStreamParser()
+    private var parser = EventStreamParser(form: .bytes)
     private var seen: [UInt64] = []  // bitset of sequence numbers
     private var highest = 0
     private(set) var record = SubscriberRecord()

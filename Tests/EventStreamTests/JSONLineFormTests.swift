@@ -38,12 +38,14 @@ struct JSONLineFormTests {
         return chunks
     }
 
-    /// Parses `chunks`; `jsonForm(i)` says which form parses chunk `i`.
+    /// Parses `chunks` to JSON lines (`json`, a parser of the bytes form) or to events printed as
+    /// JSON lines (a parser of the events form).
     static func parse(
-        _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, lastEventId: String = "", jsonForm: (Int) -> Bool
+        _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, lastEventId: String = "", json: Bool
     ) -> ParseOutcome<[UInt8]> {
-        feed(chunks, limits: limits, comments: comments, lastEventId: lastEventId) { (index, bytes, parser, lines) throws(EventStreamError) in
-            if jsonForm(index) {
+        feed(chunks, form: json ? .bytes : .events, limits: limits, comments: comments, lastEventId: lastEventId) {
+            (index, bytes, parser, lines) throws(EventStreamError) in
+            if json {
                 // Into an empty array (written in place) and onto what is there (appended), in turns.
                 if index % 2 == 0 {
                     var fresh: [UInt8] = []
@@ -81,11 +83,9 @@ struct JSONLineFormTests {
     @Test("random streams, random chunks: the JSON form writes what the materialised form prints", arguments: 0..<8)
     func randomStreams(seed: UInt64) {
         Self.forEachRandomCase(seed: seed) { stream, chunks, limits, comments, generator in
-            let materialised = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7") { _ in false }
-            let json = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7") { _ in true }
+            let materialised = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7", json: false)
+            let json = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7", json: true)
             #expect(json == materialised, "stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
-            let mixed = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7") { _ in Bool.random(using: &generator) }
-            #expect(mixed == materialised, "forms switched between chunks, stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
         }
     }
 
@@ -93,7 +93,7 @@ struct JSONLineFormTests {
     func blockAcrossChunks() throws {
         let stream = Array("event: tick\nid: 9\ndata: one\ndata: two \"q\"\n\ndata: no id line\n\n".utf8)
         var lines: [UInt8] = []
-        var parser = EventStreamParser()
+        var parser = EventStreamParser(form: .bytes)
         for byte in stream { try withBytes([byte]) { (bytes) throws(EventStreamError) in try parser.parse(bytes, appendingJSONLinesTo: &lines) } }
         #expect(
             String(decoding: lines, as: UTF8.self) == """
@@ -109,8 +109,8 @@ struct JSONLineFormTests {
         let long = String(repeating: "z", count: 30)
         let chunks = [Array("data: first\n\nid: 1\r\ndata: a\r\n\r".utf8), Array("\ndata: b\r\n\r\ndata: \(long)\r\n".utf8)]
         let limits = EventStreamParser.Limits(maxLineLength: 20)
-        let materialised = Self.parse(chunks, limits: limits, comments: false) { _ in false }
-        let json = Self.parse(chunks, limits: limits, comments: false) { _ in true }
+        let materialised = Self.parse(chunks, limits: limits, comments: false, json: false)
+        let json = Self.parse(chunks, limits: limits, comments: false, json: true)
         #expect(json == materialised)
         #expect(json.error == .lineTooLong(line: 8, limit: 20))
         #expect(String(decoding: json.output, as: UTF8.self).split(separator: "\n").count == 3)
@@ -122,17 +122,28 @@ struct JSONLineFormTests {
         let chunks = [tiny, tiny, tiny, Array("data: last\n\n".utf8)]
         for comments in [false, true] {
             let limits = EventStreamParser.Limits()
-            let materialised = Self.parse(chunks, limits: limits, comments: comments) { _ in false }
-            let json = Self.parse(chunks, limits: limits, comments: comments) { _ in true }
+            let materialised = Self.parse(chunks, limits: limits, comments: comments, json: false)
+            let json = Self.parse(chunks, limits: limits, comments: comments, json: true)
             #expect(json == materialised)
             #expect(json.output.count > 8 * tiny.count)
+        }
+    }
+
+    @Test("a parser's form is fixed when it is made: asking a parser of the events form for JSON lines stops the program")
+    func formIsFixed() async {
+        #expect(EventStreamParser().form == .events)
+        #expect(EventStreamParser(form: .bytes).form == .bytes)
+        await #expect(processExitsWith: .failure) {
+            var parser = EventStreamParser()
+            var lines: [UInt8] = []
+            try? withBytes(Array("data: x\n\n".utf8)) { (bytes) throws(EventStreamError) in try parser.parse(bytes, appendingJSONLinesTo: &lines) }
         }
     }
 
     @Test("a limit error leaves the lines before it and the parser failed, as in the materialised form")
     func limitError() throws {
         let stream = Array("data: short\n\ndata: \(String(repeating: "y", count: 40))\n\n".utf8)
-        var parser = EventStreamParser(limits: .init(maxLineLength: 20))
+        var parser = EventStreamParser(form: .bytes, limits: .init(maxLineLength: 20))
         var lines: [UInt8] = []
         #expect(throws: EventStreamError.lineTooLong(line: 3, limit: 20)) {
             try withBytes(stream) { (bytes) throws(EventStreamError) in try parser.parse(bytes, appendingJSONLinesTo: &lines) }
@@ -156,10 +167,10 @@ struct ParseOutcome<Output: Equatable>: Equatable {
 /// Feeds `chunks` one at a time to `parseChunk` (chunk index, bytes, parser, output so far) with a
 /// parser made of `limits`, `comments` and `lastEventId`, until the first error; then ends the stream.
 func feed<Output: Equatable & RangeReplaceableCollection>(
-    _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, lastEventId: String,
+    _ chunks: [[UInt8]], form: EventStreamParser.Form, limits: EventStreamParser.Limits, comments: Bool, lastEventId: String,
     _ parseChunk: (Int, UnsafeRawBufferPointer, inout EventStreamParser, inout Output) throws(EventStreamError) -> Void
 ) -> ParseOutcome<Output> {
-    var parser = EventStreamParser(limits: limits, reportsComments: comments, lastEventId: lastEventId)
+    var parser = EventStreamParser(form: form, limits: limits, reportsComments: comments, lastEventId: lastEventId)
     var outcome = ParseOutcome(output: Output())
     for (index, chunk) in chunks.enumerated() {
         do throws(EventStreamError) {
@@ -334,12 +345,24 @@ struct JSONStringEscaperTests {
 /// event id), the same state after each chunk, the same error, for any bytes, chunking and limits.
 @Suite("Parsing to borrowed events")
 struct BorrowedEventFormTests {
-    /// Parses `chunks`; `borrowed(i)` says whether chunk `i` is parsed to borrowed events.
+    /// Parses `chunks` to events: borrowed from a parser of the bytes form, or materialised; with
+    /// `alternating`, the bytes form takes turns between borrowed events and JSON lines (its two uses).
     static func parse(
-        _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, borrowed: (Int) -> Bool
+        _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, borrowed: Bool, alternating: Bool = false
     ) -> ParseOutcome<[[String]]> {
-        feed(chunks, limits: limits, comments: comments, lastEventId: "7") { (index, bytes, parser, events) throws(EventStreamError) in
-            if borrowed(index) {
+        feed(chunks, form: borrowed ? .bytes : .events, limits: limits, comments: comments, lastEventId: "7") {
+            (index, bytes, parser, events) throws(EventStreamError) in
+            if borrowed, alternating, index % 2 == 1 {
+                // The lines written before an error count too, as in the other forms.
+                var lines: [UInt8] = []
+                defer {
+                    for line in String(decoding: lines, as: UTF8.self).split(separator: "\n") {
+                        guard case .event(let event) = try? EventStreamParser.Output(jsonLine: String(line)) else { continue }
+                        events.append([event.type, event.data, event.id ?? ""])
+                    }
+                }
+                try parser.parse(bytes, appendingJSONLinesTo: &lines)
+            } else if borrowed {
                 try parser.parse(bytes) { (event: EventStreamParser.BorrowedEvent) in
                     events.append([event.type, event.data, event.lastEventId].map { String(decoding: $0, as: UTF8.self) })
                 }
@@ -355,18 +378,20 @@ struct BorrowedEventFormTests {
     @Test("random streams, random chunks: borrowed events are the materialised ones", arguments: 0..<8)
     func randomStreams(seed: UInt64) {
         JSONLineFormTests.forEachRandomCase(seed: seed) { stream, chunks, limits, comments, generator in
-            let materialised = Self.parse(chunks, limits: limits, comments: comments) { _ in false }
-            let borrowed = Self.parse(chunks, limits: limits, comments: comments) { _ in true }
+            let materialised = Self.parse(chunks, limits: limits, comments: comments, borrowed: false)
+            let borrowed = Self.parse(chunks, limits: limits, comments: comments, borrowed: true)
             #expect(borrowed == materialised, "stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
-            let mixed = Self.parse(chunks, limits: limits, comments: comments) { _ in Bool.random(using: &generator) }
-            #expect(mixed == materialised, "forms switched between chunks, stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
+            let alternating = Self.parse(chunks, limits: limits, comments: comments, borrowed: true, alternating: true)
+            #expect(
+                alternating == materialised,
+                "borrowed events and JSON lines in turns, stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
         }
     }
 
     @Test("an event split over one-byte chunks arrives whole, with the default type and the id in force")
     func oneByteChunks() throws {
         let stream = Array("id: 3\ndata: {\"seq\":1}\n\nevent: tick\ndata: a\ndata: b\n\n".utf8)
-        var parser = EventStreamParser()
+        var parser = EventStreamParser(form: .bytes)
         var events: [[String]] = []
         for byte in stream {
             try withBytes([byte]) { (bytes) throws(EventStreamError) in

@@ -13,7 +13,7 @@ public struct DecodeTool: Sendable {
 
     /// Decodes `input` to `output`; an unterminated final block is discarded, as at end of stream.
     public func run(input: borrowing InputFile, output: inout OutputWriter) throws(ToolError) {
-        var parser = EventStreamParser(limits: limits, reportsComments: reportsComments)
+        var parser = EventStreamParser(form: .bytes, limits: limits, reportsComments: reportsComments)
         try input.forEachChunk { (chunk) throws(ToolError) in
             // Empty, so that the parser writes the lines straight into a new array.
             var lines: [UInt8] = []
