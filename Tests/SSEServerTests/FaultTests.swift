@@ -10,9 +10,9 @@ import Testing
 struct FaultTests {
     @Test("drop clean: the chunked body ends, then the connection closes")
     func dropClean() async throws {
-        try await withServer { server, port, log in
-            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
-            #expect(try await server.drop(.stream("s"), mode: .clean) == 1)
+        try await withSubscriber { server, port, log, subscriber in
+            let dropped = try await server.drop(.stream("s"), mode: .clean)
+            #expect(dropped == 1)
             subscriber.read { false }
             #expect(subscriber.sawLastChunk)
             #expect(subscriber.ended == .end)
@@ -22,8 +22,7 @@ struct FaultTests {
 
     @Test("drop truncate: the connection closes without the last chunk")
     func dropTruncate() async throws {
-        try await withServer { server, port, _ in
-            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
+        try await withSubscriber { server, port, _, subscriber in
             try await server.drop(.stream("s"), mode: .truncate)
             subscriber.read { false }
             #expect(!subscriber.sawLastChunk)
@@ -33,8 +32,7 @@ struct FaultTests {
 
     @Test("drop reset: the client sees a TCP reset, not a clean end")
     func dropReset() async throws {
-        try await withServer { server, port, _ in
-            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
+        try await withSubscriber { server, port, _, subscriber in
             let client = try #require(try await server.snapshot().streams.first?.clients.first?.id)
             try await server.drop(.client(client), mode: .reset)
             subscriber.read { false }
@@ -44,8 +42,7 @@ struct FaultTests {
 
     @Test("chunk 3: an event arrives as separate reads of at most 3 event bytes each")
     func chunkedWrites() async throws {
-        try await withServer { server, port, _ in
-            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
+        try await withSubscriber { server, port, _, subscriber in
             let readsBefore = subscriber.reads.count
             try await server.chunk(.stream("s"), size: 3, interval: .milliseconds(150))
             try await server.publish(stream: "s", event: ServerSentEvent(data: "hello"))
@@ -64,8 +61,7 @@ struct FaultTests {
 
     @Test("stall: nothing arrives during the stall, everything right after it, in order")
     func stall() async throws {
-        try await withServer { server, port, _ in
-            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
+        try await withSubscriber { server, port, _, subscriber in
             // Taken before the stall is set: the stall's deadline is later than this, however busy the machine.
             let started = RawConnection.now()
             try await server.stall(.stream("s"), for: .milliseconds(600))
@@ -85,8 +81,7 @@ struct FaultTests {
 
     @Test("delay: each event arrives no sooner than the delay")
     func delay() async throws {
-        try await withServer { server, port, _ in
-            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
+        try await withSubscriber { server, port, _, subscriber in
             try await server.delay(.stream("s"), by: .milliseconds(300))
             let started = RawConnection.now()
             try await server.publish(stream: "s", event: ServerSentEvent(data: "late"))
@@ -97,8 +92,7 @@ struct FaultTests {
 
     @Test("corrupt: bare CRs, invalid UTF-8, a long line, a missing blank line — byte for byte")
     func corruptions() async throws {
-        try await withServer { server, port, _ in
-            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
+        try await withSubscriber { server, port, _, subscriber in
             var wire: [UInt8] { subscriber.reads.flatMap { $0 } }
 
             try await server.corrupt(.stream("s"), .bareCarriageReturns)
@@ -188,6 +182,14 @@ struct FaultTests {
     }
 }
 
+/// A server without heartbeats and one subscriber to stream `s`, counted by the server: where most
+/// fault tests start.
+func withSubscriber(_ body: (SSEServer, Int, LogCollector, StreamSubscriber) async throws -> Void) async throws {
+    try await withServer { server, port, log in
+        try await body(server, port, log, try await subscribe(server, port: port, stream: "s", expecting: 1))
+    }
+}
+
 /// A server without history or heartbeats that lets a client leave `maxQueuedBytes` unread, and a
 /// subscriber to stream `s` with a 4 KiB receive buffer (so the server's socket to it fills soon).
 /// `writesDirectly` picks the subscribers' socket writer (see `SocketWriter`).
@@ -221,8 +223,7 @@ struct FaultScopeTests {
 
     @Test("clearing faults ends a stall at once and cancels pending rejections")
     func clearFaults() async throws {
-        try await withServer { server, port, _ in
-            let subscriber = try await subscribe(server, port: port, stream: "s", expecting: 1)
+        try await withSubscriber { server, port, _, subscriber in
             try await server.stall(.stream("s"), for: .seconds(60))
             try await server.reject(stream: "s", .status(503), count: 3)
             try await server.publish(stream: "s", event: ServerSentEvent(data: "held"))
