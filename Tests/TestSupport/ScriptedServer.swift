@@ -60,8 +60,13 @@ public final class ScriptedServer: Sendable {
     /// seen that: closed here, its descriptor could be reused (by the next test's listener) before
     /// the accept thread's next `accept`, which would then take and drop another server's connection.
     public func stop() {
-        state.withLock { $0.stopped = true }
-        shutdown(listener, Int32(SHUT_RDWR))
+        let first = state.withLock { state in
+            defer { state.stopped = true }
+            return !state.stopped
+        }
+        // Only the first stop (an explicit one, then deinit's) shuts the listener down: the accept
+        // thread closes it after that, and its number may by then belong to another test's socket.
+        if first { shutdown(listener, Int32(SHUT_RDWR)) }
     }
 
     deinit { stop() }
@@ -71,7 +76,13 @@ public final class ScriptedServer: Sendable {
         defer { close(listener) }
         while true {
             let connection = accept(listener, nil, nil)
-            if connection < 0 { return }
+            if connection < 0 {
+                if errno == EINTR || errno == ECONNABORTED { continue }
+                // The listener is closed (by the defer) only once stop() has shut it down, so that
+                // stop() never touches a number that was closed and reused.
+                while !state.withLock({ $0.stopped }) { usleep(10_000) }
+                return
+            }
             if state.withLock({ $0.stopped }) {
                 close(connection)
                 return
