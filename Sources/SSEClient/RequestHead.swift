@@ -1,3 +1,5 @@
+import EventStream
+
 /// The one writer of the HTTP/1.1 requests drip sends — the client's, `post`'s and `drip load`'s
 /// subscribers and publisher — and the one reader of a `Name: value` header as a person types it.
 ///
@@ -12,13 +14,13 @@ public struct RequestHead: Sendable {
 
     /// Checks every part; `Host` and `Content-Length` among `headers` are left out (`bytes` writes them).
     public init(method: String, url: HTTPURL, headers: [(name: String, value: String)]) throws(RequestError) {
-        guard Self.isToken(method) else { throw RequestError("the method \(method.debugDescription) is not an HTTP token") }
+        guard HTTPSyntax.isToken(method) else { throw RequestError("the method \(method.debugDescription) is not an HTTP token") }
         guard !url.target.isEmpty, url.target.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
             throw RequestError("the request target \(url.target.debugDescription) holds a space, a control or a non-ASCII character")
         }
         for header in headers {
-            guard Self.isToken(header.name) else { throw RequestError("the header name \(header.name.debugDescription) is not an HTTP token") }
-            guard Self.isFieldValue(header.value) else {
+            guard HTTPSyntax.isToken(header.name) else { throw RequestError("the header name \(header.name.debugDescription) is not an HTTP token") }
+            guard HTTPSyntax.isFieldValue(header.value) else {
                 throw RequestError("the value of header \(header.name) holds CR, LF, NUL or another control character")
             }
         }
@@ -44,21 +46,11 @@ public struct RequestHead: Sendable {
         var value = line[line.index(after: colon)...]
         while value.first == " " || value.first == "\t" { value.removeFirst() }
         while value.last == " " || value.last == "\t" { value.removeLast() }
-        guard isToken(name) else { throw RequestError("header \(line.debugDescription): \(name.debugDescription) is not a header name") }
-        guard isFieldValue(String(value)) else {
+        guard HTTPSyntax.isToken(name) else { throw RequestError("header \(line.debugDescription): \(name.debugDescription) is not a header name") }
+        guard HTTPSyntax.isFieldValue(String(value)) else {
             throw RequestError("header \(name): its value holds CR, LF, NUL or another control character")
         }
         return (name, String(value))
-    }
-
-    /// RFC 9110 §5.6.2: one or more of ALPHA, DIGIT and the characters `!#$%&'*+-.^_|~` and the backtick.
-    public static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { HTTPURL.isASCIIAlphanumeric($0) || "!#$%&'*+-.^_`|~".utf8.contains($0) }
-    }
-
-    /// RFC 9110 §5.5: visible characters, spaces, tabs and bytes from 0x80 up (obs-text, UTF-8).
-    public static func isFieldValue(_ text: String) -> Bool {
-        text.utf8.allSatisfy { $0 == 0x09 || (0x20...0x7E).contains($0) || $0 >= 0x80 }
     }
 }
 

@@ -31,17 +31,79 @@ public enum Corruption: Sendable, Hashable {
     case noBlankLine
 }
 
-/// How the next connections to a stream are answered instead of being subscribed.
-public enum Rejection: Sendable, Hashable {
+/// One `Name: value` header of a response drip writes on a script's behalf.
+public struct HeaderField: Sendable, Hashable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// How a connection to a stream is answered instead of being subscribed: a status with drip's own
+/// body, a script's body and headers (what a real API answers: `401` with a JSON error and
+/// `WWW-Authenticate`, `429` with `Retry-After`), a redirect, or a 200 that is not an event stream.
+///
+/// Invariant: a rejection the server accepted (`validated()`) is safe on the wire: its status is
+/// 100 to 599, every header name is a token and every value a field value, it sets none of the
+/// headers that frame the response, and its body is at most `maxBodySize` bytes.
+public struct Rejection: Sendable, Hashable {
+    public var status: Int
+    /// The body; nil for drip's own line naming the fault.
+    public var body: String?
+    public var headers: [HeaderField]
+    /// The body's type; nil for `application/json` when the body is JSON, `text/plain` otherwise.
+    public var contentType: String?
+
+    public init(status: Int, body: String? = nil, headers: [HeaderField] = [], contentType: String? = nil) {
+        self.status = status
+        self.body = body
+        self.headers = headers
+        self.contentType = contentType
+    }
+
     /// Any status without a body of events: 204 (stop), 4xx, 5xx.
-    case status(Int)
+    public static func status(_ status: Int) -> Rejection { Rejection(status: status) }
+
     /// A redirect (301, 302, 303, 307, 308) to `location`.
-    case redirect(Int, location: String)
+    public static func redirect(_ status: Int, location: String) -> Rejection {
+        Rejection(status: status, body: "redirecting to \(location)\n", headers: [HeaderField(name: "Location", value: location)])
+    }
+
     /// 200 with a content type that is not `text/event-stream`.
-    case wrongContentType(String)
+    public static func wrongContentType(_ type: String) -> Rejection {
+        Rejection(status: 200, body: "data: this is not an event stream\n\n", contentType: type)
+    }
 
     /// The most connections one `reject` answers: 1,000,000.
     public static let maxCount = 1_000_000
+    /// The longest body a rejection carries: 1 MiB.
+    public static let maxBodySize = 1 << 20
+    /// Headers drip writes itself, which a rejection may not set.
+    static let framingHeaders: Set<String> = ["content-length", "transfer-encoding", "connection"]
+
+    /// Throws, naming the part, unless the rejection can go on the wire as it is.
+    public func validated() throws(ServerError) -> Rejection {
+        guard (100...599).contains(status) else { throw .outOfRange("status \(status) is not an HTTP status (100 to 599)") }
+        if let body, body.utf8.count > Self.maxBodySize {
+            throw .outOfRange("a rejection's body of \(body.utf8.count) bytes is over the limit of \(Self.maxBodySize) (1 MiB)")
+        }
+        for header in headers {
+            guard HTTPSyntax.isToken(header.name) else { throw .outOfRange("header name \(header.name.debugDescription) is not an HTTP token") }
+            guard HTTPSyntax.isFieldValue(header.value) else {
+                throw .outOfRange("the value of header \(header.name) holds CR, LF, NUL or another control character")
+            }
+            guard !Self.framingHeaders.contains(header.name.lowercased()) else {
+                throw .outOfRange("header \(header.name) frames the response; drip writes it itself")
+            }
+        }
+        if let contentType, !HTTPSyntax.isFieldValue(contentType) {
+            throw .outOfRange("the content type \(contentType.debugDescription) holds a control character")
+        }
+        return self
+    }
 }
 
 /// Why a publish or a fault could not be applied.
@@ -57,6 +119,10 @@ public enum ServerError: Error, Hashable, Sendable, CustomStringConvertible {
     case invalidConfiguration(String)
     /// A server-wide limit (`ServerLimits`) is reached; the message names it.
     case limitReached(String)
+    /// A connection a scenario was to answer closed (or was answered) first.
+    case connectionClosed
+    /// A route the server cannot take; the message names the path and why.
+    case invalidRoute(String)
 
     public var description: String {
         switch self {
@@ -68,6 +134,8 @@ public enum ServerError: Error, Hashable, Sendable, CustomStringConvertible {
         case .outOfRange(let reason): reason
         case .invalidConfiguration(let reason): reason
         case .limitReached(let reason): reason
+        case .connectionClosed: "the connection closed before it was answered"
+        case .invalidRoute(let reason): reason
         }
     }
 }
@@ -165,6 +233,8 @@ public struct ServerSnapshot: Sendable, Hashable {
         public var lastId: String?
         public var types: [String]
         public var clients: [Client]
+        /// Where the stream is served besides `/streams/NAME`, if anywhere.
+        public var route: StreamRoute?
     }
 
     public var streams: [Stream]

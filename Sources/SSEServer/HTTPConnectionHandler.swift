@@ -22,6 +22,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case reading(HTTPRequestHead, ByteBuffer?)
         case discarding
         case subscribed(Subscriber)
+        /// Held for the stream's scenario (see `ServerCore.admit`); further request bytes are ignored.
+        case awaitingScenario(ticket: Int)
         case closed
     }
 
@@ -42,7 +44,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     private var pendingPublishes: [PendingPublish] = []
     private var headTimeout: Scheduled<Void>?
     private var bodyTimeout: Scheduled<Void>?
-    private var remote = "unknown"
+    private(set) var remote = "unknown"
     private var peerReason = "the client closed or reset the connection"
     /// The request being routed is a HEAD: its one answer has a head and no body (RFC 9110 §9.3.2).
     /// Set by `route` (after the publishes before it were answered) and used up by that answer.
@@ -53,7 +55,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         self.writer = writer
     }
 
-    private var server: ServerCore { core.value }
+    var server: ServerCore { core.value }
 
     func channelActive(context: ChannelHandlerContext) {
         remote = Self.describe(context.channel.remoteAddress)
@@ -110,7 +112,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         bodyTimeout?.cancel()
         publishPending(context)
         server.connectionClosed(context.channel)
-        if case .subscribed(let subscriber) = state { server.unsubscribe(subscriber, peerReason: peerReason) }
+        switch state {
+        case .subscribed(let subscriber): server.unsubscribe(subscriber, peerReason: peerReason)
+        case .awaitingScenario(let ticket): server.abandonPending(ticket)
+        default: break
+        }
         state = .closed
         context.fireChannelInactive()
     }
@@ -153,7 +159,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         switch state {
-        case .subscribed:
+        case .subscribed, .awaitingScenario:
             peerReason = Self.describe(error)
             context.close(promise: nil)
         case .closed, .discarding:
@@ -203,6 +209,16 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             headers.append(("Access-Control-Max-Age", "600"))
             return respond(context, status: 204, body: "", headers: headers, keepAlive: keepAlive)
         }
+        if let route = server.routes["/" + segments.joined(separator: "/")] {
+            publishPending(context)
+            guard route.methods.contains(head.method.rawValue) else {
+                return fail(
+                    context, 405, "\(head.method.rawValue) is not allowed on \(request.path); stream \(route.stream) answers \(route.methods.joined(separator: ", "))",
+                    cors: cors + [("Allow", route.methods.joined(separator: ", "))], keepAlive: keepAlive)
+            }
+            guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
+            return subscribe(context, to: route.stream, request: request, body: body, cors: cors, keepAlive: keepAlive)
+        }
         switch (head.method, segments.count, segments.first) {
         case (.GET, 0, _), (.HEAD, 0, _):
             respond(context, status: 200, contentType: "text/html; charset=utf-8", body: ViewerPage.html, headers: cors, keepAlive: keepAlive)
@@ -217,20 +233,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             do throws(ServerError) { try StreamName.validate(name) } catch {
                 return fail(context, 400, error.description, cors: cors, keepAlive: keepAlive)
             }
-            let lastEventId = head.headers.first(name: "Last-Event-ID") ?? request.query["lastEventId"]
-            let chunked = head.version.major == 1 && head.version.minor >= 1
-            do throws(ServerError) {
-                if let subscriber = try server.subscribe(
-                    streamName: name, lastEventId: lastEventId, usesChunkedFraming: chunked, corsHeaders: cors, remote: remote, context: context,
-                    writer: writer)
-                {
-                    state = .subscribed(subscriber)
-                } else {
-                    state = .discarding
-                }
-            } catch {
-                fail(context, Self.status(for: error), error.description, cors: cors, keepAlive: keepAlive)
-            }
+            subscribe(context, to: name, request: request, body: body, cors: cors, keepAlive: keepAlive)
         case (.POST, 2, "streams"):
             guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
             publish(context, stream: segments[1], request: request, body: body, cors: cors, keepAlive: keepAlive)
@@ -242,6 +245,34 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             fail(
                 context, 404, "nothing at \(request.path.prefix(80).debugDescription); streams live at /streams/NAME", cors: cors,
                 keepAlive: keepAlive)
+        }
+    }
+
+    /// Subscribes the connection to `name`, or hands it to the stream's scenario, or answers it with
+    /// a rejection; the state says which.
+    private func subscribe(
+        _ context: ChannelHandlerContext, to name: String, request: Request, body: ByteBuffer, cors: [(String, String)], keepAlive: Bool
+    ) {
+        let head = request.head
+        let lastEventId = head.headers.first(name: "Last-Event-ID") ?? request.query["lastEventId"]
+        let incoming = IncomingRequest(
+            method: head.method.rawValue, path: request.path, query: request.query,
+            headers: head.headers.map { HeaderField(name: $0.name, value: $0.value) }, body: Array(body.readableBytesView), remote: remote)
+        let subscription = SubscriptionRequest(
+            streamName: name, lastEventId: lastEventId, usesChunkedFraming: head.version.major == 1 && head.version.minor >= 1,
+            corsHeaders: cors, remote: remote, context: context, writer: writer, request: incoming)
+        do throws(ServerError) {
+            let admission = try server.admit(subscription) { [self] subscriber in
+                guard case .awaitingScenario = state else { return }
+                state = subscriber.map { .subscribed($0) } ?? .discarding
+            }
+            switch admission {
+            case .subscribed(let subscriber): state = .subscribed(subscriber)
+            case .answered: state = .discarding
+            case .awaitingScenario(let ticket): state = .awaitingScenario(ticket: ticket)
+            }
+        } catch {
+            fail(context, Self.status(for: error), error.description, cors: cors, keepAlive: keepAlive)
         }
     }
 
@@ -279,48 +310,16 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         }
     }
 
-    // MARK: Access
-
-    private func authorized(_ request: Request) -> Bool {
-        guard let token = server.configuration.token else { return true }
-        // The scheme is case-insensitive (RFC 9110 §11.1), followed by one or more spaces.
-        let bearer = request.head.headers.first(name: "Authorization").flatMap { value -> String? in
-            let scheme = value.prefix { $0 != " " }
-            guard scheme.lowercased() == "bearer" else { return nil }
-            return String(value.dropFirst(scheme.count).drop { $0 == " " })
-        }
-        let offered = bearer ?? request.query["token"] ?? ""
-        return ConstantTime.equals(offered, token)
-    }
-
-    private func unauthorized(_ context: ChannelHandlerContext, cors: [(String, String)], keepAlive: Bool) {
-        server.log(.requestError(remote: remote, status: 401, reason: "missing or wrong token"))
-        respond(
-            context, status: 401, body: "401 Unauthorized: send Authorization: Bearer TOKEN or ?token=TOKEN\n",
-            headers: cors + [("WWW-Authenticate", "Bearer")], keepAlive: keepAlive)
-    }
-
-    private func corsHeaders(for head: HTTPRequestHead) -> [(String, String)] {
-        let origin = head.headers.first(name: "Origin")
-        let allowed = server.configuration.allowedOrigins
-        if allowed.isEmpty {
-            guard let origin else { return [("Access-Control-Allow-Origin", "*")] }
-            return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
-        }
-        guard let origin, allowed.contains(origin) else { return [("Vary", "Origin")] }
-        return [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
-    }
-
     // MARK: Responses
 
     /// Answers `status` with `reason` as the body (and in the log), its secrets masked: a path may carry `?token=`.
-    private func fail(_ context: ChannelHandlerContext, _ status: Int, _ reason: String, cors: [(String, String)], keepAlive: Bool) {
+    func fail(_ context: ChannelHandlerContext, _ status: Int, _ reason: String, cors: [(String, String)], keepAlive: Bool) {
         let reason = Secrets.masked(reason)
         server.log(.requestError(remote: remote, status: status, reason: reason))
         respond(context, status: status, body: "\(status) \(HTTPResponse.reasonPhrase(status)): \(reason)\n", headers: cors, keepAlive: keepAlive)
     }
 
-    private func respond(
+    func respond(
         _ context: ChannelHandlerContext, status: Int, contentType: String = "text/plain; charset=utf-8", body: String,
         headers: [(String, String)] = [], keepAlive: Bool
     ) {

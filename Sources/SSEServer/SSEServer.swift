@@ -140,7 +140,7 @@ public final class SSEServer: Sendable {
 
     // MARK: Operations, each run on the server's loop
 
-    private func onLoop<T: Sendable>(_ body: @escaping @Sendable (ServerCore) throws(ServerError) -> T) async throws(ServerError) -> T {
+    func onLoop<T: Sendable>(_ body: @escaping @Sendable (ServerCore) throws(ServerError) -> T) async throws(ServerError) -> T {
         let core = self.core
         let result: Result<T, ServerError>
         do {
@@ -227,6 +227,7 @@ public final class SSEServer: Sendable {
         guard (1...Rejection.maxCount).contains(count) else {
             throw .outOfRange("count=\(count) is outside 1 to \(Rejection.maxCount) connections")
         }
+        let rejection = try rejection.validated()
         try await onLoop { core throws(ServerError) in
             try StreamName.validate(stream)
             try core.stream(named: stream, keep: true).rejections.append((rejection, count))

@@ -19,12 +19,17 @@ final class ServerCore {
     let timeScale: TimeScale
     let log: @Sendable (ServerLogEntry) -> Void
     let allocator = ByteBufferAllocator()
-    private let encoder = EventStreamEncoder()
+    let encoder = EventStreamEncoder()
     var streams: [String: StreamState] = [:]
     /// Every stream's history, within `configuration.limits.maxHistoryBytes`.
     var ledger = HistoryLedger()
-    private(set) var subscribers: [Int: Subscriber] = [:]
-    private var nextClientID = 1
+    var subscribers: [Int: Subscriber] = [:]
+    var nextClientID = 1
+    /// Connections waiting for their stream's scenario to accept or reject them, by ticket.
+    var pendingConnections: [Int: PendingSubscription] = [:]
+    var nextTicket = 1
+    /// Streams served at paths of their own (`StreamRoute`), by normalized path.
+    var routes: [String: StreamRoute] = [:]
     private(set) var openConnections: [ObjectIdentifier: Channel] = [:]
     var isStopping = false
 
@@ -91,92 +96,7 @@ final class ServerCore {
         }
     }
 
-    // MARK: Subscribing
-
-    /// Subscribes the connection behind `context` to `streamName`: writes the response head, the
-    /// announced retry, the initial event, and the history after `lastEventId`, then adds it to the
-    /// live audience. Returns nil (having answered) when a rejection fault applies.
-    func subscribe(
-        streamName: String,
-        lastEventId: String?,
-        usesChunkedFraming: Bool,
-        corsHeaders: [(String, String)],
-        remote: String,
-        context: ChannelHandlerContext,
-        writer: SocketWriter
-    ) throws(ServerError) -> Subscriber? {
-        let stream = try stream(named: streamName)
-        if let (rejection, remaining) = stream.rejections.first {
-            if remaining > 1 { stream.rejections[0].remaining -= 1 } else { stream.rejections.removeFirst() }
-            answer(rejection, corsHeaders: corsHeaders, context: context)
-            log(.rejected(stream: streamName, status: rejection.status, remote: remote))
-            removeIfUnused(stream)
-            return nil
-        }
-        let subscriber = Subscriber(
-            id: nextClientID,
-            stream: stream,
-            remote: remote,
-            connectedAt: Self.now(),
-            usesChunkedFraming: usesChunkedFraming,
-            context: context,
-            writer: writer,
-            core: self
-        )
-        nextClientID += 1
-        var headers: [(String, String)] = [
-            ("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"), ("X-Accel-Buffering", "no"),
-        ]
-        headers.append(usesChunkedFraming ? ("Transfer-Encoding", "chunked") : ("Connection", "close"))
-        subscriber.writeHead(HTTPResponse.head(status: 200, headers: headers + corsHeaders, allocator: allocator))
-
-        if let retry = stream.settings.retryMilliseconds {
-            var bytes: [UInt8] = []
-            try? encoder.appendRetry(retry, to: &bytes)
-            bytes.append(UInt8(ascii: "\n"))
-            subscriber.send(frame(bytes, isEvent: false))
-        }
-        if let initial = stream.settings.initialEvent, let bytes = try? encoded(initial) {
-            subscriber.send(frame(bytes, isEvent: true))
-        }
-        var replayed: (count: Int, known: Bool)?
-        if let lastEventId, !lastEventId.isEmpty {
-            if let missed = stream.entries(after: lastEventId) {
-                // Marked, for whoever reads comments (drip's client shows them): these events are
-                // sent again, so what a client sees is at least once, exactly once only with ids.
-                if !missed.isEmpty {
-                    var note: [UInt8] = []
-                    encoder.appendComment(
-                        "replaying \(missed.count) event\(missed.count == 1 ? "" : "s") from history after Last-Event-ID \(lastEventId.debugDescription)",
-                        to: &note)
-                    subscriber.send(frame(note, isEvent: false))
-                }
-                for entry in missed { subscriber.send(entry.frame) }
-                replayed = (missed.count, true)
-            } else {
-                replayed = (stream.history.count, false)
-                var note: [UInt8] = []
-                encoder.appendComment(
-                    "unknown Last-Event-ID \(lastEventId.debugDescription): replaying all \(stream.history.count) events in history", to: &note)
-                subscriber.send(frame(note, isEvent: false))
-                for entry in stream.history { subscriber.send(entry.frame) }
-            }
-        }
-        guard !subscriber.isClosed else {
-            removeIfUnused(stream)
-            return nil
-        }
-        // What the stream broadcast before now is history (replayed above) or not this client's.
-        subscriber.deliveredSequence = stream.fanOut.lastSequence
-        stream.subscribers.append(subscriber)
-        subscribers[subscriber.id] = subscriber
-        log(.connected(client: subscriber.id, stream: streamName, remote: remote, lastEventId: lastEventId))
-        if let replayed, let lastEventId, replayed.count > 0 || !replayed.known {
-            log(.replayed(client: subscriber.id, stream: streamName, count: replayed.count, lastEventId: lastEventId, known: replayed.known))
-        }
-        announceViewers(stream)
-        return subscriber
-    }
+    // MARK: Subscribing (see ServerCore+Subscribing.swift)
 
     /// Forgets a subscriber whose connection closed, logging why.
     func unsubscribe(_ subscriber: Subscriber, peerReason: String) {
@@ -189,7 +109,7 @@ final class ServerCore {
     }
 
     /// The `viewers` event (presence): how many subscribers the stream has now.
-    private func announceViewers(_ stream: StreamState) {
+    func announceViewers(_ stream: StreamState) {
         guard stream.settings.announcesViewers, !isStopping else { return }
         _ = try? publish(stream: stream.name, event: ServerSentEvent(type: "viewers", data: String(stream.subscribers.count)))
     }
@@ -209,24 +129,6 @@ final class ServerCore {
             }
             self.scheduleIdleCheck(for: stream)
         }
-    }
-
-    private func answer(_ rejection: Rejection, corsHeaders: [(String, String)], context: ChannelHandlerContext) {
-        let response: ByteBuffer
-        switch rejection {
-        case .status(let status):
-            let body = status == 204 ? "" : "\(status) \(HTTPResponse.reasonPhrase(status)) (drip reject fault)\n"
-            response = HTTPResponse.complete(status: status, body: body, headers: corsHeaders, keepAlive: false, allocator: allocator)
-        case .redirect(let status, let location):
-            response = HTTPResponse.complete(
-                status: status, body: "redirecting to \(location)\n", headers: corsHeaders + [("Location", location)], keepAlive: false,
-                allocator: allocator)
-        case .wrongContentType(let type):
-            response = HTTPResponse.complete(
-                status: 200, contentType: type, body: "data: this is not an event stream\n\n", headers: corsHeaders, keepAlive: false,
-                allocator: allocator)
-        }
-        context.writeAndFlush(NIOAny(response)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
     // MARK: Publishing
@@ -403,7 +305,8 @@ final class ServerCore {
                     types: stream.types,
                     clients: stream.subscribers.map {
                         .init(id: $0.id, stream: stream.name, remote: $0.remote, connectedAt: $0.connectedAt, eventsSent: $0.eventsSent)
-                    }
+                    },
+                    route: routes.values.first { $0.stream == stream.name }
                 )
             })
     }
@@ -426,7 +329,7 @@ final class ServerCore {
 
     // MARK: Encoding
 
-    private func encoded(_ event: ServerSentEvent) throws(EventEncodingError) -> [UInt8] {
+    func encoded(_ event: ServerSentEvent) throws(EventEncodingError) -> [UInt8] {
         var bytes: [UInt8] = []
         try encoder.append(event, to: &bytes)
         return bytes
@@ -459,15 +362,6 @@ final class ServerCore {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-}
-
-extension Rejection {
-    var status: Int {
-        switch self {
-        case .status(let status), .redirect(let status, _): status
-        case .wrongContentType: 200
-        }
     }
 }
 

@@ -33,6 +33,11 @@ final class StreamState {
     var corruptions: [Corruption] = []
     /// Rejections to come, each with the connections it still answers (at least 1).
     var rejections: [(rejection: Rejection, remaining: Int)] = []
+    /// Called with each connection to the stream, which it holds until the scenario answers it
+    /// (`ServerCore.admit`); nil subscribes connections at once.
+    var scenario: ScenarioHandler?
+    /// The connections handed to `scenario` so far (each gets its number).
+    var scenarioConnections = 0
     var heartbeat: Scheduled<Void>?
     var idleCheck: Scheduled<Void>?
     /// The broadcasts not yet delivered to every subscriber, and the pass delivering them (see

@@ -12,6 +12,9 @@ public struct ParsedCommand: Sendable, Hashable {
     public var restWords: [Word] = []
     /// The line as written.
     public var line: String = ""
+    /// The connection an `on-connect` block aims this command at (its client id): the command acts
+    /// on that connection alone, as `client=`/`to=` would, when it names the block's stream.
+    public var connection: Int?
 
     public struct OptionValue: Sendable, Hashable {
         public var name: String
@@ -43,7 +46,12 @@ public struct ParsedCommand: Sendable, Hashable {
 public enum CommandParser {
     /// The command on `line`, or nil for a blank or comment-only line.
     public static func parse(_ line: String, table: [CommandSpec] = CommandTable.commands) throws(CommandError) -> ParsedCommand? {
-        let words = try CommandLexer.words(in: line)
+        try parse(words: CommandLexer.words(in: line), line: line, table: table)
+    }
+
+    /// The command the lexed `words` of `line` make (an `on-connect` block's line after its
+    /// `${request.…}` references were filled in word by word), or nil when there are none.
+    public static func parse(words: [Word], line: String, table: [CommandSpec] = CommandTable.commands) throws(CommandError) -> ParsedCommand? {
         guard let first = words.first else { return nil }
         guard let spec = table.first(where: { $0.name == first.text }) else {
             let hint = CommandTable.suggestions(for: first.text, among: table.map(\.name)).first.map { "; did you mean '\($0)'?" } ?? "; try 'help'"

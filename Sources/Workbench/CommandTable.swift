@@ -108,6 +108,10 @@ public enum CommandName: String, CaseIterable, Sendable, Hashable {
     case wait
     case record
     case replay
+    case onConnect = "on-connect"
+    case `if`
+    case `else`
+    case end
     case help
     case quit
 }
@@ -178,9 +182,14 @@ public enum CommandTable {
                 OptionSpec("initial-event", .text, "type of that event"),
                 OptionSpec("presence", .toggle, "broadcast a viewers event with the count as clients join and leave"),
                 OptionSpec("idle-timeout", .duration, "close clients sent no event for this long (0: never)"),
+                OptionSpec("path", .text, "serve the stream at this path too (a mock of someone's endpoint; the query is ignored)"),
+                OptionSpec("method", .text, "the methods that path answers, e.g. POST or GET,POST (default GET)"),
             ],
             summary: "configure a stream (created on first use)",
-            examples: ["stream news history=100 heartbeat=15s retry=2s", "stream dashboard initial='{\"users\":3}' initial-event=state"]),
+            examples: [
+                "stream news history=100 heartbeat=15s retry=2s", "stream dashboard initial='{\"users\":3}' initial-event=state",
+                "stream chat path=/v1/chat/completions method=POST",
+            ]),
         CommandSpec(
             .connect, arguments: [ArgumentSpec("client", .name), ArgumentSpec("url", .text, optional: true)],
             options: [
@@ -262,10 +271,15 @@ public enum CommandTable {
             .reject, arguments: [ArgumentSpec("stream", .name), ArgumentSpec("status", .text)],
             options: [
                 OptionSpec("location", .text, "redirect target for 301, 302, 303, 307, 308"),
-                OptionSpec("count", .integer, "how many connections (default 1)"),
+                OptionSpec("count", .integer, "how many connections (default 1; in an on-connect block, its own connection)"),
+                OptionSpec("body", .data, "the answer's body (application/json when it is JSON)"),
+                OptionSpec("header", .text, "a header of the answer, 'Name: value' (repeatable)", repeatable: true),
             ],
             summary: "answer the next connections with a status, a redirect, or wrong-type (a 200 that is not an event stream)",
-            examples: ["reject news 503", "reject news 204", "reject news 307 location=/streams/other", "reject news wrong-type"]),
+            examples: [
+                "reject news 503", "reject news 204", "reject news 307 location=/streams/other", "reject news wrong-type",
+                "reject chat 401 body='{\"error\":\"token expired\"}' header='WWW-Authenticate: Bearer'",
+            ]),
         CommandSpec(
             .post, arguments: [ArgumentSpec("url", .text)],
             options: [
@@ -332,6 +346,20 @@ public enum CommandTable {
             ],
             summary: "run a script in a workbench of its own (as drip run does), printing here; this session's server and clients carry on",
             examples: ["replay session.drip speed=10"]),
+        CommandSpec(
+            .onConnect, arguments: [ArgumentSpec("stream", .name)],
+            summary: "play the lines up to 'end' to each new connection of a stream, aimed at it alone (a mock server)",
+            discussion: ScenarioHelp.onConnect,
+            examples: [
+                "on-connect chat", "  emit chat event=delta data='{\"text\":\"Hel\"}'", "  sleep 40ms", "  emit chat data='[DONE]'", "  drop chat", "end",
+            ]),
+        CommandSpec(
+            .if, arguments: [ArgumentSpec("condition", .text)],
+            summary: "in an on-connect block: run the lines up to 'else' or 'end' when the request matches",
+            discussion: ScenarioHelp.condition,
+            examples: ["if request.header.Last-Event-ID=3", "if request.header.Authorization", "if request.number=1"]),
+        CommandSpec(.else, summary: "in an on-connect block: the lines run when the 'if' before did not match", examples: ["else"]),
+        CommandSpec(.end, summary: "ends an on-connect block or an if", examples: ["end"]),
         CommandSpec(
             .help, arguments: [ArgumentSpec("command", .text, optional: true)], summary: "list the commands, or explain one",
             examples: ["help", "help emit"]),

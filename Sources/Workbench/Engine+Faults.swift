@@ -18,7 +18,7 @@ extension Engine {
     private func faultTarget(_ command: ParsedCommand) async throws(CommandError) -> FaultTarget {
         let server = try runningServer(command)
         let stream = try await existingStream(command, on: server)
-        let client = command.integer("client")
+        let client = command.connection ?? command.integer("client")
         return FaultTarget(
             server: server, stream: stream, audience: client.map(Audience.client) ?? .stream(stream), who: client.map { "client \($0)" } ?? stream)
     }
@@ -81,9 +81,19 @@ extension Engine {
     func reject(_ command: ParsedCommand) async throws(CommandError) {
         let target = try await faultTarget(command)
         let statusText = command.argument("status") ?? ""
-        let statusColumn = command.arguments["status"]?.column ?? 1
         let count = command.integer("count") ?? 1
-        let rejection: Rejection
+        let rejection = try self.rejection(from: command)
+        try await serverCall(command) { try await target.server.reject(stream: target.stream, rejection, count: count) }
+        report(
+            .info("reject \(target.stream)"),
+            ["\(target.stream): the next \(count == 1 ? "connection gets" : "\(count) connections get") \(statusText)"])
+    }
+
+    /// The answer a `reject` line describes: a status (with `body=` and `header=`), a redirect, or wrong-type.
+    func rejection(from command: ParsedCommand) throws(CommandError) -> Rejection {
+        let statusText = command.argument("status") ?? ""
+        let statusColumn = command.arguments["status"]?.column ?? 1
+        var rejection: Rejection
         if statusText == "wrong-type" {
             rejection = .wrongContentType("text/plain")
         } else if let status = Int(statusText), (100...599).contains(status) {
@@ -98,9 +108,15 @@ extension Engine {
         } else {
             throw CommandError("reject: STATUS '\(statusText)' is not an HTTP status (100–599) or wrong-type", column: statusColumn)
         }
-        try await serverCall(command) { try await target.server.reject(stream: target.stream, rejection, count: count) }
-        report(
-            .info("reject \(target.stream)"),
-            ["\(target.stream): the next \(count == 1 ? "connection gets" : "\(count) connections get") \(statusText)"])
+        if let body = command.option("body") { rejection.body = try dataValue(body, command: command) }
+        for header in command.options where header.name == "header" {
+            do throws(RequestError) {
+                let field = try RequestHead.header(parsing: header.value.text)
+                rejection.headers.append(HeaderField(name: field.name, value: field.value))
+            } catch {
+                throw CommandError("reject: \(error)", column: header.value.column)
+            }
+        }
+        do throws(ServerError) { return try rejection.validated() } catch { throw CommandError("reject: \(error)", column: statusColumn) }
     }
 }

@@ -48,6 +48,7 @@ extension Engine {
             await server.stop()
             throw CommandError("serve: \(error)", column: 1)
         }
+        for stream in scenarios.keys.sorted() { try await handConnections(of: stream, on: server) }
     }
 
     func stop() async throws(CommandError) {
@@ -73,6 +74,7 @@ extension Engine {
         let initialType = command.option("initial-event")
         let presence = command.toggle("presence")
         let idleTimeout = command.duration("idle-timeout")
+        let route = try streamRoute(command, stream: name)
         let settings = try await serverCall(command) {
             try await server.configure(stream: name) { settings in
                 if let history { settings.historySize = history }
@@ -92,6 +94,27 @@ extension Engine {
                     + (settings.announcesViewers ? ", presence on" : "")
                     + (settings.idleTimeoutMilliseconds > 0 ? ", idle timeout \(settings.idleTimeoutMilliseconds) ms" : "")
             ])
+        if let route {
+            try await serverCall(command) { try await server.route(route) }
+            let line = "route: \(route.methods.joined(separator: ",")) \(serverURL ?? "")\(route.path) → stream \(name) (query ignored)"
+            report(.info(line), [line])
+        }
+    }
+
+    /// The route `path=` and `method=` ask for, checked; nil when neither is given.
+    private func streamRoute(_ command: ParsedCommand, stream: String) throws(CommandError) -> StreamRoute? {
+        let methods = command.option("method").map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: " ") } }
+        guard let path = command.option("path") else {
+            guard methods == nil else {
+                throw CommandError("stream: method= needs path= (a stream at /streams/NAME answers GET)", column: command.options.first { $0.name == "method" }?.value.column ?? 1)
+            }
+            return nil
+        }
+        do throws(ServerError) {
+            return try StreamRoute(stream: stream, path: path, methods: methods ?? [])
+        } catch {
+            throw CommandError("stream: \(error)", column: command.options.last { $0.name == "path" }?.value.column ?? 1)
+        }
     }
 
     /// The stream the command names, which must exist: a typo does not create a stream (only
@@ -115,7 +138,7 @@ extension Engine {
             data: try command.option("data").map { text throws(CommandError) in try dataValue(text, command: command) } ?? "",
             id: command.option("id"),
             retry: command.duration("retry")?.milliseconds)
-        let target = command.integer("to")
+        let target = command.connection ?? command.integer("to")
         let receipt = try await serverCall(command) { try await server.publish(stream: stream, event: event, to: target) }
         let summary =
             "emitted \(event.type)" + (receipt.id.map { " id=\($0)" } ?? "")
@@ -127,7 +150,8 @@ extension Engine {
         let server = try runningServer(command)
         let stream = try await existingStream(command, on: server)
         let text = command.argument("text") ?? ""
-        let count = try await serverCall(command) { try await server.comment(stream: stream, text: text) }
+        let client = command.connection
+        let count = try await serverCall(command) { try await server.comment(stream: stream, text: text, to: client) }
         report(.info("comment to \(stream) → \(count) clients"), quiet ? [] : ["comment to \(stream) → \(count) client\(count == 1 ? "" : "s")"])
     }
 
@@ -137,11 +161,11 @@ extension Engine {
         guard !snapshot.streams.isEmpty else { return report(.info("no streams"), ["no streams yet; they are created on first use"]) }
         let rows = snapshot.streams.map { stream in
             [
-                stream.name, String(stream.clients.count), String(stream.historyCount), stream.lastId ?? "",
-                stream.clients.map { "\($0.id) \($0.remote)" }.joined(separator: ", "),
+                stream.name, stream.route.map { "\($0.methods.joined(separator: ",")) \($0.path)" } ?? "", String(stream.clients.count),
+                String(stream.historyCount), stream.lastId ?? "", stream.clients.map { "\($0.id) \($0.remote)" }.joined(separator: ", "),
             ]
         }
-        report(.info("streams"), Self.table(["stream", "clients", "history", "last id", "subscribers (id remote)"], rows))
+        report(.info("streams"), Self.table(["stream", "route", "clients", "history", "last id", "subscribers (id remote)"], rows))
     }
 
     func history(_ command: ParsedCommand) async throws(CommandError) {

@@ -17,6 +17,8 @@ public enum WorkbenchEvent: Sendable, Hashable {
     /// An `expect`, `expect-not` or `wait` ended: whether it held, what it was, and (when not) what
     /// the client saw instead.
     case expectation(passed: Bool, summary: String, detail: String)
+    /// An `on-connect` block finished playing to the `number`th connection of `stream`.
+    case scenarioEnded(stream: String, number: Int)
 }
 
 /// The engine behind the REPL and scripts: it holds the embedded server and the named clients and
@@ -68,6 +70,12 @@ public actor Engine {
     let recordsSecrets: Bool
     /// The most bytes an `@FILE` value or a replayed script may hold (`drip --max-file-size`).
     let fileSizeLimit: Int
+    /// The `on-connect` block being read, line by line.
+    var blockBuilder: ScenarioBuilder?
+    /// Each stream's `on-connect` block.
+    var scenarios: [String: Scenario] = [:]
+    /// The blocks playing now, one per held or accepted connection, by the server's ticket.
+    var scenarioRuns: [Int: Task<Void, Never>] = [:]
     /// drip's version: `drip --version` prints it and recordings' headers carry it.
     public static let version = "0.1.0"
 
@@ -90,9 +98,11 @@ public actor Engine {
         }
     }
 
-    /// Runs one line; false when it asked to quit.
+    /// Runs one line; false when it asked to quit. `origin` (`file:line`) names where the line was
+    /// written, for the errors of an `on-connect` block that come when it plays.
     @discardableResult
-    public func execute(_ line: String) async -> Bool {
+    public func execute(_ line: String, origin: String? = nil) async -> Bool {
+        if await feedBlock(line, origin: origin) { return true }
         do throws(CommandError) {
             guard let command = try CommandParser.parse(line) else { return true }
             let started = ContinuousClock.now
@@ -113,6 +123,8 @@ public actor Engine {
     public func shutdown() async {
         if var active = recorder, !active.finish() { reportRecordingFailure(active) }
         recorder = nil
+        blockBuilder = nil
+        await stopScenarios()
         for (name, handle) in clients {
             handle.task.cancel()
             await handle.task.value
@@ -163,6 +175,8 @@ public actor Engine {
         case .record: try record(command)
         case .replay: try await replay(command)
         case .help: try help(command)
+        case .onConnect, .if, .else, .end:
+            throw CommandError("\(command.spec.name) belongs in an on-connect block (on-connect STREAM … end)", column: 1)
         case .quit: return false
         }
         return true

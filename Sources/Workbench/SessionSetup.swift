@@ -8,6 +8,7 @@ struct SessionSetup: Sendable {
     private var streams: [String] = []
     private var connects: [(client: String, line: String)] = []
     private var log: [String] = []
+    private var blocks: [String] = []
 
     /// Notes `command` (typed as `line`), which has just succeeded.
     mutating func note(_ command: ParsedCommand, line: String) {
@@ -24,6 +25,11 @@ struct SessionSetup: Sendable {
         }
     }
 
+    /// Notes an `on-connect` block (its lines, `on-connect` to `end`), which has just been read.
+    mutating func noteBlock(_ lines: [String]) {
+        blocks.append(lines.joined(separator: "\n"))
+    }
+
     /// The commands, in an order that replays: log settings, the server, its streams, the clients —
     /// each client resuming from the last event id it has now (`lastEventIds`), so its next
     /// reconnection sends the same Last-Event-ID as it does live.
@@ -31,6 +37,6 @@ struct SessionSetup: Sendable {
         let clients = connects.map { client, line in
             lastEventIds[client].map { $0.isEmpty ? line : "\(Engine.withoutComment(line)) last-event-id=\(Recorder.quoted($0))" } ?? line
         }
-        return log + (serve.map { [$0] } ?? []) + streams + clients
+        return log + (serve.map { [$0] } ?? []) + streams + blocks + clients
     }
 }

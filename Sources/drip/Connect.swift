@@ -97,7 +97,7 @@ struct Connect: AsyncParsableCommand {
         for header in headers {
             do { _ = try RequestHead.header(parsing: header) } catch { throw ValidationError("--header: \(error)") }
         }
-        if let method, !RequestHead.isToken(method) { throw ValidationError("-X \(method.debugDescription) is not an HTTP method (a token)") }
+        if let method, !HTTPSyntax.isToken(method) { throw ValidationError("-X \(method.debugDescription) is not an HTTP method (a token)") }
     }
 
     func run() async throws {

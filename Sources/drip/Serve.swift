@@ -62,9 +62,12 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Play this script against the server: its first lines that set up (stream, reject, corrupt, delay, chunk, log) at once, the rest (emits, faults, sleeps) once the first client subscribes; later clients join it as it goes.",
+            "Play this script's server side (a mock server): the top level once at start (streams, routes, faults, emits) and its on-connect blocks to every connection, until stopped. A script without blocks plays its set-up at once and the rest when the first client subscribes. Its client lines (connect, expect, …) are drip run's and are skipped.",
             valueName: "file"))
     var script: String?
+
+    @Flag(help: "With --script: exit (status 0) once the first connection's on-connect block has ended.")
+    var once = false
 
     @Option(help: ArgumentHelp("The largest file an @FILE value (or a script) may be.", valueName: "size"))
     var maxFileSize = ByteSize(bytes: InputFile.defaultSizeLimit)
@@ -75,6 +78,7 @@ struct Serve: AsyncParsableCommand {
         if token?.isEmpty == true { throw ValidationError("--token is empty (an unset variable?); give a token, or leave --token out") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1") }
         guard maxStreams > 0 else { throw ValidationError("--max-streams must be at least 1") }
+        if once, script == nil { throw ValidationError("--once needs --script FILE (it ends after the script's first connection)") }
     }
 
     func run() async throws {
@@ -89,7 +93,7 @@ struct Serve: AsyncParsableCommand {
                 maxConnections: maxConnections, maxBodySize: maxBodySize.bytes, maxQueuedBytes: maxQueue.bytes,
                 deadPeerTimeoutMilliseconds: deadPeerTimeout.milliseconds, maxStreams: maxStreams, maxHistoryBytes: maxHistorySize.bytes)
         )
-        let status = await ServeTool(configuration: configuration, script: script, fileSizeLimit: maxFileSize.bytes).run()
+        let status = await ServeTool(configuration: configuration, script: script, fileSizeLimit: maxFileSize.bytes, once: once).run()
         if status != 0 { throw ExitCode(status) }
     }
 }

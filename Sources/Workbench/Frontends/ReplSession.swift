@@ -74,7 +74,8 @@ public enum ReplSession {
                 let names = await engine.completionNames()
                 completionNames.update(clients: names.clients, streams: names.streams)
             }
-            let prompt = prompt(await engine.liveCounts)
+            let counts = await engine.liveCounts
+            let prompt = await engine.openBlock.map { Self.blockPrompt(stream: $0.stream, depth: $0.depth) } ?? prompt(counts)
             lastPrompt.withLock { $0 = prompt }
             guard let line = await next(prompt) else {
                 if interactive { print([""], false) }
@@ -89,6 +90,11 @@ public enum ReplSession {
         }
         await engine.shutdown()
         return !interactive && failures.withLock({ $0 }) > 0 ? 1 : 0
+    }
+
+    /// `on-connect chat … ` while a block is being typed, indented by how deep in it the line is.
+    static func blockPrompt(stream: String, depth: Int) -> String {
+        "on-connect \(stream) …" + String(repeating: "  ", count: depth) + "> "
     }
 
     /// `drip> `, `drip [server]> `, `drip [server, 2 clients]> `: what is live, at a glance.

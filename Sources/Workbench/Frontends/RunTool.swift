@@ -86,7 +86,7 @@ public struct RunTool: Sendable {
             }
             collected.withLock { $0.removeAll() }
             let started = ContinuousClock.now
-            let keepGoing = await engine.execute(line)
+            let keepGoing = await engine.execute(line, origin: "\(file):\(number)")
             let elapsed = ContinuousClock.now - started
             let seconds = elapsed.secondsValue
             for event in collected.withLock({ $0 }) {
@@ -108,6 +108,9 @@ public struct RunTool: Sendable {
             }
             if !keepGoing { break }
         }
+        if let block = await engine.openBlock {
+            results.append(scriptError(file, lines.count, 1, "the on-connect block for \(block.stream) has no end", lines.last ?? ""))
+        }
         await engine.shutdown()
         return results
     }
@@ -118,7 +121,8 @@ public struct RunTool: Sendable {
             isScriptError: true, seconds: 0)
     }
 
-    /// `${NAME}` replaced by the value given with `--var NAME=VALUE`.
+    /// `${NAME}` replaced by the value given with `--var NAME=VALUE`; `${request.…}` is left for the
+    /// `on-connect` block it belongs to.
     func substitute(_ line: String) -> Swift.Result<String, CommandError> {
         var output = ""
         var rest = Substring(line)
@@ -130,6 +134,12 @@ public struct RunTool: Sendable {
                 return .failure(CommandError("unterminated ${ in a variable reference", column: column))
             }
             let name = String(rest[start.upperBound..<end])
+            if name.hasPrefix("request.") {
+                output += rest[start.lowerBound...end]
+                column += name.count + 3
+                rest = rest[rest.index(after: end)...]
+                continue
+            }
             guard let value = variables[name] else {
                 return .failure(CommandError("no value for ${\(name)}; give one with --var \(name)=VALUE", column: column))
             }
