@@ -17,6 +17,8 @@ extension Engine {
         var finished = false
         /// `id=auto` in a block counts per connection, so every connection gets the same ids.
         var nextAutoID = 1
+        /// What went wrong, when a line failed.
+        var failure: String?
 
         var who: String { "on-connect \(stream) (connection \(request.number)" + (client.map { ", client \($0)" } ?? "") + ")" }
     }
@@ -87,7 +89,14 @@ extension Engine {
         guard let scenario = scenarios[pending.stream], let server else { return }
         var run = ScenarioRun(ticket: pending.ticket, stream: pending.stream, request: ScenarioRequest(incoming: pending.request, number: pending.number))
         await perform(scenario.steps, &run, on: server)
-        if !run.finished, run.client == nil, !Task.isCancelled { _ = await accept(&run, on: server) }
+        if let failure = run.failure, run.client == nil {
+            // A held connection is not left hanging: the client learns the mock failed, and where.
+            let ticket = run.ticket
+            let body = "500 Internal Server Error: the mock's on-connect block failed: \(Secrets.masked(failure))\n"
+            try? await server.reject(ticket, Rejection(status: 500, body: body))
+        } else if !run.finished, run.client == nil, !Task.isCancelled {
+            _ = await accept(&run, on: server)
+        }
         report(.scenarioEnded(stream: pending.stream, number: pending.number), quiet ? [] : ["\(run.who): the block ended"])
     }
 
@@ -107,6 +116,7 @@ extension Engine {
                         return report(.info("\(run.who) left"), quiet ? [] : ["\(run.who): the connection closed; the rest of the block is skipped"])
                     }
                     let message = (origin.map { "\($0): " } ?? "") + "\(run.who): \(error.message)"
+                    run.failure = message
                     report(.failure(CommandError(message, column: error.column)), ["error: \(message)"])
                 }
             }
@@ -115,7 +125,7 @@ extension Engine {
 
     /// Runs one line of a block for the connection, its references filled in.
     private func perform(_ line: String, _ run: inout ScenarioRun, on server: SSEServer) async throws(CommandError) {
-        let words = RequestExpansion.expand(try CommandLexer.words(in: line), for: run.request)
+        let words = try RequestExpansion.expand(try CommandLexer.words(in: line), for: run.request)
         guard var command = try CommandParser.parse(words: words, line: line) else { return }
         let aimed = command.argument("stream") == run.stream
         switch command.name {

@@ -150,7 +150,12 @@ public struct Expectation: Sendable, CustomStringConvertible {
     }
 
     static func field(_ path: [String], in data: String) -> JSONValue? {
-        guard var value = try? JSONValue(parsing: data) else { return nil }
+        (try? JSONValue(parsing: data)).flatMap { field(path, in: $0) }
+    }
+
+    /// The value at `path` (object keys, array indices) in `document`.
+    static func field(_ path: [String], in document: JSONValue) -> JSONValue? {
+        var value = document
         for key in path {
             if let next = value[key] {
                 value = next

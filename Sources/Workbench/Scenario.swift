@@ -39,9 +39,20 @@ struct ScenarioCondition: Sendable, Hashable {
 
 /// What a block sees of its connection's request.
 struct ScenarioRequest: Sendable {
-    var incoming: IncomingRequest
+    let incoming: IncomingRequest
     /// 1 for the first connection the block played to, and so on.
-    var number: Int
+    let number: Int
+    /// The body as UTF-8 text (invalid bytes replaced).
+    let body: String
+    /// The body read as JSON, once; nil when it is not JSON.
+    let json: JSONValue?
+
+    init(incoming: IncomingRequest, number: Int) {
+        self.incoming = incoming
+        self.number = number
+        body = String(decoding: incoming.body, as: UTF8.self)
+        json = body.isEmpty ? nil : try? JSONValue(parsing: body)
+    }
 }
 
 /// A part of the request: `request.method`, `.path`, `.query.NAME`, `.header.NAME`, `.body`,
@@ -80,12 +91,12 @@ enum RequestReference: Sendable, Hashable {
         switch self {
         case .method: return incoming.method
         case .path: return incoming.path
-        case .body: return String(decoding: incoming.body, as: UTF8.self)
+        case .body: return request.body
         case .number: return String(request.number)
         case .query(let name): return incoming.query[name]
         case .header(let name): return incoming.header(name)
         case .json(let path):
-            guard let value = Expectation.field(path, in: String(decoding: incoming.body, as: UTF8.self)) else { return nil }
+            guard let json = request.json, let value = Expectation.field(path, in: json) else { return nil }
             if case .string(let text) = value { return text }
             return value.serialized
         }
@@ -113,9 +124,15 @@ enum RequestExpansion {
         return found
     }
 
-    /// `words` with every reference replaced by its value (empty when the request has none).
-    static func expand(_ words: [Word], for request: ScenarioRequest) -> [Word] {
-        words.map { word in
+    /// The most bytes a line may hold once its references are filled in: 4 MiB (a body of the 1 MiB
+    /// the server takes, four times over).
+    static let maxExpandedSize = 4 << 20
+
+    /// `words` with every reference replaced by its value (empty when the request has none); throws
+    /// when the line grows past `maxExpandedSize`.
+    static func expand(_ words: [Word], for request: ScenarioRequest) throws(CommandError) -> [Word] {
+        var size = 0
+        let expanded = words.map { word in
             guard word.text.contains("${request.") else { return word }
             var expanded = word
             var output = ""
@@ -127,8 +144,13 @@ enum RequestExpansion {
                 rest = rest[rest.index(after: end)...]
             }
             expanded.text = output + rest
+            size += expanded.text.utf8.count
             return expanded
         }
+        guard size <= maxExpandedSize else {
+            throw CommandError("the line holds \(size) bytes once the request's values are filled in, over the limit of 4 MiB", column: 1)
+        }
+        return expanded
     }
 }
 

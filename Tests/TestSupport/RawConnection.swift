@@ -151,11 +151,12 @@ public final class StreamSubscriber {
     private var parser = EventStreamParser(reportsComments: true)
     public private(set) var sawLastChunk = false
 
-    public init(port: Int, path: String, headers: [String] = [], receiveBuffer: Int32? = nil) throws {
+    public init(port: Int, path: String, method: String = "GET", headers: [String] = [], body: String? = nil, receiveBuffer: Int32? = nil) throws {
         connection = try RawConnection(port: port, receiveBuffer: receiveBuffer)
-        var request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         for header in headers { request += header + "\r\n" }
-        connection.send(request + "\r\n")
+        if let body { request += "Content-Length: \(body.utf8.count)\r\n" }
+        connection.send(request + "\r\n" + (body ?? ""))
     }
 
     public var events: [ServerSentEvent] {
