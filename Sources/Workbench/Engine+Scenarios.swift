@@ -57,8 +57,9 @@ extension Engine {
         return true
     }
 
-    /// The stream of the block being read and how deep in it the reader is (for the REPL's prompt).
-    public var openBlock: (stream: String, depth: Int)? { blockBuilder.map { ($0.stream, $0.depth) } }
+    /// The block being read: its stream, how deep in it the reader is (for the REPL's prompt), and where
+    /// its `on-connect` line was (the origin given to `execute`, for "has no end").
+    public var openBlock: (stream: String, depth: Int, origin: String?)? { blockBuilder.map { ($0.stream, $0.depth, $0.origin) } }
 
     private func install(_ scenario: Scenario, lines: [String]) async throws(CommandError) {
         scenarios[scenario.stream] = scenario

@@ -74,6 +74,7 @@ public struct RunTool: Sendable {
             if verbose { for line in printed { Console.standardError.line(line) } }
         }
         var results: [Result] = []
+        var blockStart: (number: Int, line: String)?
         for (index, rawLine) in lines.enumerated() {
             let number = index + 1
             let line: String
@@ -87,6 +88,11 @@ public struct RunTool: Sendable {
             collected.withLock { $0.removeAll() }
             let started = ContinuousClock.now
             let keepGoing = await engine.execute(line, origin: "\(file):\(number)")
+            if await engine.openBlock == nil {
+                blockStart = nil
+            } else if blockStart == nil {
+                blockStart = (number, line)
+            }
             let elapsed = ContinuousClock.now - started
             let seconds = elapsed.secondsValue
             for event in collected.withLock({ $0 }) {
@@ -108,8 +114,9 @@ public struct RunTool: Sendable {
             }
             if !keepGoing { break }
         }
-        if let block = await engine.openBlock {
-            results.append(scriptError(file, lines.count, 1, "the on-connect block for \(block.stream) has no end", lines.last ?? ""))
+        if let block = await engine.openBlock, let start = blockStart {
+            results.append(
+                scriptError(file, start.number, 1, "the on-connect block for \(block.stream) has no end; close it with a line 'end'", start.line))
         }
         await engine.shutdown()
         return results

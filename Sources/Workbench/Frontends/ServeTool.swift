@@ -110,7 +110,8 @@ extension ServeTool {
                 }
             }
             if let block = await engine.openBlock {
-                Console.standardError.line("drip serve: \(path): the on-connect block for \(block.stream) has no end")
+                Console.standardError.line(
+                    "drip serve: \(block.origin ?? path): the on-connect block for \(block.stream) has no end; close it with a line 'end'")
                 failed.withLock { $0 = true }
                 return true
             }
