@@ -213,7 +213,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             publishPending(context)
             guard route.methods.contains(head.method.rawValue) else {
                 return fail(
-                    context, 405, "\(head.method.rawValue) is not allowed on \(request.path); stream \(route.stream) answers \(route.methods.joined(separator: ", "))",
+                    context, 405,
+                    "\(head.method.rawValue) is not allowed on \(request.path); stream \(route.stream) answers \(route.methods.joined(separator: ", "))",
                     cors: cors + [("Allow", route.methods.joined(separator: ", "))], keepAlive: keepAlive)
             }
             guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }

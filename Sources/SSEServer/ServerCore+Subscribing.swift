@@ -148,7 +148,8 @@ extension ServerCore {
         let status = rejection.status
         let body = rejection.body ?? (status == 204 ? "" : "\(status) \(HTTPResponse.reasonPhrase(status)) (drip reject fault)\n")
         let contentType =
-            rejection.contentType ?? ((try? JSONValue(parsing: body)) != nil && rejection.body != nil ? "application/json" : "text/plain; charset=utf-8")
+            rejection.contentType
+            ?? ((try? JSONValue(parsing: body)) != nil && rejection.body != nil ? "application/json" : "text/plain; charset=utf-8")
         let headers = subscription.corsHeaders + rejection.headers.map { ($0.name, $0.value) }
         let response = HTTPResponse.complete(
             status: status, contentType: contentType, body: body, headers: headers, keepAlive: false,

@@ -351,7 +351,8 @@ public enum CommandTable {
             summary: "play the lines up to 'end' to each new connection of a stream, aimed at it alone (a mock server)",
             discussion: ScenarioHelp.onConnect,
             examples: [
-                "on-connect chat", "  emit chat event=delta data='{\"text\":\"Hel\"}'", "  sleep 40ms", "  emit chat data='[DONE]'", "  drop chat", "end",
+                "on-connect chat", "  emit chat event=delta data='{\"text\":\"Hel\"}'", "  sleep 40ms", "  emit chat data='[DONE]'", "  drop chat",
+                "end",
             ]),
         CommandSpec(
             .if, arguments: [ArgumentSpec("condition", .text)],

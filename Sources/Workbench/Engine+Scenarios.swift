@@ -88,7 +88,8 @@ extension Engine {
     private func play(_ pending: PendingConnection) async {
         defer { scenarioRuns[pending.ticket] = nil }
         guard let scenario = scenarios[pending.stream], let server else { return }
-        var run = ScenarioRun(ticket: pending.ticket, stream: pending.stream, request: ScenarioRequest(incoming: pending.request, number: pending.number))
+        var run = ScenarioRun(
+            ticket: pending.ticket, stream: pending.stream, request: ScenarioRequest(incoming: pending.request, number: pending.number))
         await perform(scenario.steps, &run, on: server)
         if let failure = run.failure, run.client == nil {
             // A held connection is not left hanging: the client learns the mock failed, and where.
@@ -134,7 +135,8 @@ extension Engine {
             return await sleep(command)
         case .reject where aimed:
             guard run.client == nil else {
-                throw CommandError("reject: the connection was answered already (as client \(run.client ?? 0)); reject it before sending it anything", column: 1)
+                throw CommandError(
+                    "reject: the connection was answered already (as client \(run.client ?? 0)); reject it before sending it anything", column: 1)
             }
             let rejection = try rejection(from: command)
             let ticket = run.ticket

@@ -106,7 +106,9 @@ extension Engine {
         let methods = command.option("method").map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: " ") } }
         guard let path = command.option("path") else {
             guard methods == nil else {
-                throw CommandError("stream: method= needs path= (a stream at /streams/NAME answers GET)", column: command.options.first { $0.name == "method" }?.value.column ?? 1)
+                throw CommandError(
+                    "stream: method= needs path= (a stream at /streams/NAME answers GET)",
+                    column: command.options.first { $0.name == "method" }?.value.column ?? 1)
             }
             return nil
         }

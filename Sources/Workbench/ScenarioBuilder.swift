@@ -91,7 +91,9 @@ struct ScenarioBuilder: Sendable {
         do throws(CommandError) {
             _ = try CommandParser.parse(words: words, line: line)
         } catch {
-            let filledIn = words.contains { $0.text.contains("${request.") && error.column >= $0.column && error.column <= $0.column + $0.text.count + 2 }
+            let filledIn = words.contains {
+                $0.text.contains("${request.") && error.column >= $0.column && error.column <= $0.column + $0.text.count + 2
+            }
             if !filledIn { throw error }
         }
     }

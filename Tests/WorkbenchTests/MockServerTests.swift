@@ -92,7 +92,8 @@ struct MockServerTests {
         #expect(wrongBody.contains("stream news answers GET"))
 
         await engine.execute("stream other path=/api/events/")
-        #expect(transcript.failures.last?.message == "stream: the path /api/events is already the route of stream news; stream other cannot have it too")
+        #expect(
+            transcript.failures.last?.message == "stream: the path /api/events is already the route of stream news; stream other cannot have it too")
         for (line, message) in [
             ("stream x path=/streams/y", "paths under /streams are drip's own"), ("stream x path=events", "must start with /"),
             ("stream x path='/a b'", "may not hold spaces"), ("stream x method=POST", "method= needs path="),
@@ -151,7 +152,8 @@ struct MockServerTests {
     @Test("a request's value cannot split the answer: a header from a JSON field with CR LF fails the block, which answers 500")
     func requestValuesCannotInject() async throws {
         let (engine, transcript, port) = try await servingEngine([
-            "serve", "stream api heartbeat=0 path=/login method=POST", "on-connect api", "reject api 400 header='X-Echo: ${request.json.name}'", "end",
+            "serve", "stream api heartbeat=0 path=/login method=POST", "on-connect api", "reject api 400 header='X-Echo: ${request.json.name}'",
+            "end",
         ])
         let (answer, body) = try httpRequest(
             port: port, "POST", "/login", headers: ["Content-Type: application/json"], body: #"{"name":"a\r\nSet-Cookie: session=stolen"}"#)

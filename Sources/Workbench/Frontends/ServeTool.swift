@@ -120,7 +120,8 @@ extension ServeTool {
                     "\(Console.timestamp()) skipped the client side of \(path) (lines \(Self.ranges(skipped))): drip run plays it")
             }
             Console.standardOutput.line(
-                "\(Console.timestamp()) script \(path) played\(hasBlocks ? "; its on-connect blocks play to each connection" : ""); still serving (Ctrl-C to stop)")
+                "\(Console.timestamp()) script \(path) played\(hasBlocks ? "; its on-connect blocks play to each connection" : ""); still serving (Ctrl-C to stop)"
+            )
             return false
         }
         let reason = await Self.waitForEnd(once: once && hasBlocks, blockEnded: ended, played: played)
