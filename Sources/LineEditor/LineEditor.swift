@@ -43,6 +43,10 @@ public final class LineEditor {
     /// Opens the editor on standard input/output; loads `historyPath` when given and readable.
     /// A byte written to `wakeDescriptor` while a line is edited calls `onWake` on this thread.
     public init?(program: String, historyPath: String?, wakeDescriptor: Int32 = -1, onWake: @escaping (UInt8) -> WakeAction = { _ in .redraw }) {
+        // libedit decodes the prompt and the keys typed with the C library's multibyte functions: in
+        // the "C" locale a program starts in, a prompt with "…" decodes to nothing and libedit
+        // dereferences it. Take the character set from the environment (LANG, LC_*), as a shell does.
+        _ = setlocale(LC_CTYPE, "")
         guard let editor = drip_el_init_stdio(program) else { return nil }
         guard let history = history_init() else {
             el_end(editor)
@@ -167,6 +171,13 @@ public final class LineEditor {
         }
     }
 
+    /// `prompt` as libedit can decode it: itself in a UTF-8 locale; otherwise with every character
+    /// outside ASCII shown as "?" (a prompt that does not decode would crash libedit).
+    static func displayable(_ prompt: String, codeset: String = String(cString: nl_langinfo(nl_item(CODESET)))) -> String {
+        guard codeset != "UTF-8" else { return prompt }
+        return String(String.UnicodeScalarView(prompt.unicodeScalars.map { $0.isASCII ? $0 : "?" }))
+    }
+
     deinit {
         el_end(editor)
         history_end(history)
@@ -177,7 +188,7 @@ public final class LineEditor {
     /// or nil at end of input.
     public func readLine(prompt: String) -> String? {
         free(promptText)
-        promptText = strdup(prompt)
+        promptText = strdup(Self.displayable(prompt))
         interruptedEmptyLine = false
         var count: Int32 = 0
         guard let line = el_gets(editor, &count), count > 0 else {

@@ -65,7 +65,7 @@ extension Engine {
         scenarios[scenario.stream] = scenario
         if let server { try await handConnections(of: scenario.stream, on: server) }
         let count = lines.count - 2
-        let summary = "on-connect \(scenario.stream): its \(count) line\(count == 1 ? "" : "s") play to each new connection"
+        let summary = "on-connect \(scenario.stream): \(count == 1 ? "1 line plays" : "\(count) lines play") to each new connection"
         report(.info(summary), quiet ? [] : [summary + (server == nil ? " (once a server runs)" : "")])
     }
 

@@ -62,7 +62,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Play this script's server side (a mock server): the top level once at start (streams, routes, faults, emits) and its on-connect blocks to every connection, until stopped. A script without blocks plays its set-up at once and the rest when the first client subscribes. Its client lines (connect, expect, …) are drip run's and are skipped.",
+            "Play this script's server side (a mock server): the top level once at start (streams, routes, faults, emits) and its on-connect blocks to every connection, until stopped; a script without blocks plays its set-up at once and the rest when the first client subscribes; its client lines (connect, expect and the like) are drip run's and are skipped.",
             valueName: "file"))
     var script: String?
 

@@ -9,7 +9,7 @@ drip="$1"
 name=repl-in-terminal
 source "$(dirname "$0")/lib/terminal.sh"
 
-tmux new-session -d -s "$session" -x 150 -y 40 "env HOME='$work' TERM=xterm '$drip'; echo EXITED \$? > '$work/status'; sleep 30"
+tmux new-session -d -s "$session" -x 150 -y 40 "env HOME='$work' TERM=xterm LC_ALL=C.UTF-8 '$drip'; echo EXITED \$? > '$work/status'; sleep 30"
 wait_for "drip>"
 tmux send-keys -t "$session" 'serve' Enter
 wait_for "drip [server]>"
@@ -42,6 +42,16 @@ tmux send-keys -t "$session" C-c
 tmux send-keys -t "$session" 'emti' Enter
 wait_for "error: unknown command 'emti'; did you mean 'emit'?"
 
+# An on-connect block: its own prompt while it is read, then it plays to the next connection; a
+# character outside ASCII typed in a UTF-8 locale arrives whole.
+type_line 'on-connect news'
+wait_for "on-connect news …  >"
+type_line 'emit news data=héllo'
+type_line 'end'
+wait_for "on-connect news: 1 line plays to each new connection"
+type_line 'connect c2 news'
+wait_for "c2: message: héllo"
+
 tmux capture-pane -t "$session" -e -p | grep -q $'\e\\[31m' || fail "the error is not red at a terminal"
 
 tmux send-keys -t "$session" C-d
@@ -50,11 +60,16 @@ for _ in $(seq 100); do [ -f "$work/status" ] && break; sleep 0.05; done
 wait_for "server: stopped"
 grep -qF 'data=half' "$work/.drip_history" || fail "the history file lacks the command"
 grep -qF 'thrown' "$work/.drip_history" && fail "a discarded line reached the history"
-# NO_COLOR turns colour off even at a terminal.
+# NO_COLOR turns colour off even at a terminal. In the C locale the block prompt's "…" (which libedit
+# cannot decode there) is shown as "?".
 tmux kill-session -t "$session"
-tmux new-session -d -s "$session" -x 150 -y 40 "env HOME='$work' TERM=xterm NO_COLOR=1 '$drip'; sleep 30"
+tmux new-session -d -s "$session" -x 150 -y 40 "env HOME='$work' TERM=xterm NO_COLOR=1 LC_ALL=C '$drip'; sleep 30"
 wait_for "drip>"
 tmux send-keys -t "$session" 'emti' Enter
 wait_for "error: unknown command 'emti'"
 tmux capture-pane -t "$session" -e -p | grep -q $'\e\\[31m' && fail "NO_COLOR still coloured the error"
+type_line 'on-connect news'
+wait_for "on-connect news ?  >"
+type_line 'end'
+wait_for "on-connect news: 0 lines play to each new connection"
 echo "repl-in-terminal: ok"
