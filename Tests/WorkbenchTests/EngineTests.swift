@@ -204,7 +204,7 @@ struct EngineTests {
         #expect(transcript.lines.contains("c1:     \"n\": 1"))
         #expect(!transcript.lines.contains { $0.contains("hidden") && $0.hasPrefix("c1:") })
         await engine.execute("streams")
-        #expect(transcript.lines.contains { $0.hasPrefix("news    1        2") })
+        #expect(transcript.lines.contains { $0.hasPrefix("news           1        2") })
         await engine.execute("stop")
         #expect(transcript.lines.contains("server stopped"))
         try await transcript.wait { $0.clientEvents("c1").contains { if case .reconnecting = $0 { true } else { false } } }
