@@ -42,7 +42,12 @@ let package = Package(
         // drip load: many subscribers and a publisher, measuring delivery; over SSEClient's request
         // writer and response reader.
         .target(name: "SSELoad", dependencies: ["EventStream", "SSEClient", nioCore, nioPosix]),
-        .target(name: "Workbench", dependencies: ["EventStream", "ScriptClock", "SSEServer", "SSEClient", "SSELoad"]),
+        // drip proxy: a reverse proxy that relays event streams event by event; over SSEClient's
+        // request writer, response reader and TLS options, and SSEServer's fault vocabulary.
+        .target(
+            name: "SSEProxy",
+            dependencies: ["EventStream", "SSEClient", "SSEServer", nioCore, nioPosix, nioHTTP1, .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+        .target(name: "Workbench", dependencies: ["EventStream", "ScriptClock", "SSEServer", "SSEClient", "SSELoad", "SSEProxy"]),
         .systemLibrary(
             name: "CLibEdit",
             pkgConfig: "libedit",
@@ -68,7 +73,9 @@ let package = Package(
         .testTarget(name: "EventStreamTests", dependencies: ["EventStream", "ScriptClock", "TestSupport"]),
         .testTarget(name: "ScriptClockTests", dependencies: ["ScriptClock"]),
         // Helpers shared by the integration tests: raw sockets, a stream reader, log collection.
-        .target(name: "TestSupport", dependencies: ["EventStream", "SSEServer"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport", dependencies: ["EventStream", "SSEServer", nioCore, nioPosix, .product(name: "NIOSSL", package: "swift-nio-ssl")],
+            path: "Tests/TestSupport"),
         .testTarget(
             name: "SSEServerTests",
             dependencies: [
@@ -85,6 +92,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SSELoadTests", dependencies: ["SSELoad", "SSEClient", "TestSupport"]),
+        .testTarget(name: "SSEProxyTests", dependencies: ["SSEProxy", "SSEServer", "SSEClient", "EventStream", "TestSupport", nioCore]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"]),
         .testTarget(name: "LineEditorTests", dependencies: ["LineEditor"]),
         .testTarget(name: "dripTests", dependencies: ["drip"], exclude: ["Fixtures"]),

@@ -16,4 +16,12 @@ public enum HTTPSyntax {
     public static func isFieldValue(_ text: String) -> Bool {
         text.utf8.allSatisfy { $0 == 0x09 || (0x20...0x7E).contains($0) || $0 >= 0x80 }
     }
+
+    /// `text` without the optional whitespace (spaces and tabs, RFC 9110 §5.6.3) at either end.
+    public static func trimmingWhitespace(_ text: some StringProtocol) -> String {
+        var text = Substring(text)
+        while text.first == " " || text.first == "\t" { text.removeFirst() }
+        while text.last == " " || text.last == "\t" { text.removeLast() }
+        return String(text)
+    }
 }

@@ -484,7 +484,8 @@ public struct TLSOptions: Sendable {
         self.verifiesCertificates = verifiesCertificates
     }
 
-    func makeContext() throws -> NIOSSLContext {
+    /// The TLS context these options describe, for a connection of the caller's own (the proxy's upstream).
+    public func makeContext() throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
         if !verifiesCertificates {
             configuration.certificateVerification = .none

@@ -6,6 +6,8 @@
     import Darwin
 #endif
 
+import EventStream
+
 /// Reads HTTP/1.1 responses from raw bytes, without I/O: the status line and headers, then the
 /// body de-chunked, or of `Content-Length`, or as it comes until the connection ends, handing body
 /// bytes straight to the caller — the short path from socket to `EventStreamParser`. After a
@@ -169,7 +171,7 @@ public struct HTTPResponseReader: Sendable {
         var length: Int?
         for header in head.headers where header.name.lowercased() == "content-length" {
             for item in header.value.split(separator: ",", omittingEmptySubsequences: false) {
-                let text = item.trimmingSpaces
+                let text = HTTPSyntax.trimmingWhitespace(item)
                 guard !text.isEmpty, text.utf8.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }), let value = Int(text),
                     length == nil || length == value
                 else { throw Failure(description: "malformed Content-Length \(header.value.debugDescription)") }
@@ -226,14 +228,5 @@ public struct HTTPResponseReader: Sendable {
             headers.append(.init(name: String(line[..<colon]), value: String(value)))
         }
         return Head(status: status, reason: parts.count > 2 ? String(parts[2]) : "", headers: headers)
-    }
-}
-
-extension StringProtocol {
-    fileprivate var trimmingSpaces: String {
-        var text = Substring(self)
-        while text.first == " " || text.first == "\t" { text.removeFirst() }
-        while text.last == " " || text.last == "\t" { text.removeLast() }
-        return String(text)
     }
 }

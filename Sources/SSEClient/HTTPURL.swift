@@ -98,6 +98,17 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         "\(isSecure ? "https" : "http")://\(hostHeader)\(target)"
     }
+
+    /// This URL as a base with `requestTarget` (a path and query from a request line) after its
+    /// path: `http://h/api` and `/events?x=1` give `http://h/api/events?x=1`. The base's own query is
+    /// dropped; a target that does not start with `/` (an absolute form) is taken as `/`.
+    public func appending(target requestTarget: String) -> HTTPURL {
+        var base = String(target.prefix { $0 != "?" })
+        if base.hasSuffix("/") { base.removeLast() }
+        var copy = self
+        copy.target = base + (requestTarget.hasPrefix("/") ? requestTarget : "/")
+        return copy
+    }
 }
 
 /// Why a URL could not be used.

@@ -150,6 +150,8 @@ public final class StreamSubscriber {
     private var pending: [UInt8] = []
     private var parser = EventStreamParser(reportsComments: true)
     public private(set) var sawLastChunk = false
+    /// The response body so far, de-chunked: the event-stream bytes as the server wrote them.
+    public private(set) var body: [UInt8] = []
 
     public init(port: Int, path: String, method: String = "GET", headers: [String] = [], body: String? = nil, receiveBuffer: Int32? = nil) throws {
         connection = try RawConnection(port: port, receiveBuffer: receiveBuffer)
@@ -235,11 +237,13 @@ public final class StreamSubscriber {
                 guard pending.count >= start + size + 2 else { return }
                 let payload = Array(pending[start..<(start + size)])
                 pending.removeFirst(start + size + 2)
+                body += payload
                 try? parser.parse(payload) { outputs.append($0) }
             }
         } else {
             let payload = pending
             pending.removeAll()
+            body += payload
             try? parser.parse(payload) { outputs.append($0) }
         }
     }

@@ -1,0 +1,167 @@
+import EventStream
+import NIOCore
+import SSEServer
+
+/// The events of one proxied event stream on their way from the upstream to the client: bytes in,
+/// bytes out, and what passed. A pure state machine: no I/O, no clock; the connection around it
+/// writes what it returns and ends the connection when told.
+///
+/// Without an event-level fault, each read passes on whole and at once, byte for byte, while a
+/// parser watches it; with one waiting (`RelayFaults.holdsBlocks`), each block is held until its
+/// blank line, then written, left out, repeated or rewritten. Invariant: a block that has begun to
+/// pass is never held or changed; a held block is at most `maxHeldBlock` bytes (a longer one is
+/// passed on unchanged and the fault waits for the next).
+public struct EventRelay: Sendable {
+    /// What happened to an event on its way through.
+    public enum Fate: String, Sendable, Hashable {
+        case passed, skipped, duplicated
+    }
+
+    /// What the proxy's user sees of the stream, in order.
+    public enum Observation: Sendable, Hashable {
+        case event(ServerSentEvent, Fate)
+        case comment(String)
+        case retry(Int)
+        /// The stream broke the parser's limits: bytes still pass, but are no longer read as events.
+        case unreadable(String)
+        /// A fault finished: `drop after=`'s count reached, the last skip or duplicate spent.
+        case faultDone(String)
+    }
+
+    /// What the connection does after writing the output of a read.
+    public enum Verdict: Sendable, Hashable {
+        case carryOn
+        /// End the downstream connection this way; the rest of the read is not written.
+        case drop(DropMode)
+    }
+
+    /// The largest block held whole for a fault.
+    public static let maxHeldBlock = 8 << 20
+
+    public var faults: RelayFaults
+    private var splitter = EventBlockSplitter()
+    private var parser = EventStreamParser(form: .events, reportsComments: true)
+    private var observing = true
+    /// Nil at a block's start; then whether the block is being held whole.
+    private var holding: Bool?
+    private var held: [UInt8] = []
+    private var heldStartsWithLineFeed = false
+    private var retryAnnounced = false
+
+    public init(faults: RelayFaults = RelayFaults()) {
+        self.faults = faults
+    }
+
+    /// Relays one read of the upstream's body into `output` and reports what passed.
+    public mutating func relay(_ bytes: UnsafeRawBufferPointer, into output: inout ByteBuffer, observe: (Observation) -> Void) -> Verdict {
+        var verdict = Verdict.carryOn
+        var splitter = self.splitter
+        defer { self.splitter = splitter }
+        splitter.split(bytes) { piece in
+            guard verdict == .carryOn else { return }
+            if holding == nil {
+                holding = faults.holdsBlocks
+                if let retry = faults.rewriteRetry, !retryAnnounced {
+                    output.writeString("retry: \(retry)\n\n")
+                    retryAnnounced = true
+                }
+            }
+            var outputs: [EventStreamParser.Output] = []
+            if observing {
+                do throws(EventStreamError) {
+                    try parser.parse(piece.bytes) { outputs.append($0) }
+                } catch {
+                    observing = false
+                    observe(.unreadable("\(error)"))
+                }
+            }
+            if holding == true {
+                if held.isEmpty { heldStartsWithLineFeed = piece.startsWithLineFeed }
+                if held.count + piece.bytes.count > Self.maxHeldBlock {
+                    output.writeBytes(held)
+                    output.writeBytes(piece.bytes)
+                    held.removeAll()
+                    holding = false
+                } else {
+                    held.append(contentsOf: piece.bytes)
+                }
+            } else {
+                output.writeBytes(piece.bytes)
+            }
+            guard piece.endsBlock || !outputs.isEmpty else { return }
+            verdict = finishBlock(outputs, ended: piece.endsBlock, into: &output, observe: observe)
+        }
+        return verdict
+    }
+
+    /// Writes a held block as its fault says, reports the block's outputs, and counts its event
+    /// towards `drop after=`.
+    private mutating func finishBlock(
+        _ outputs: [EventStreamParser.Output], ended: Bool, into output: inout ByteBuffer, observe: (Observation) -> Void
+    ) -> Verdict {
+        let event = outputs.lazy.compactMap { if case .event(let event) = $0 { event } else { nil } }.first
+        var fate = Fate.passed
+        if ended, holding == true {
+            if event != nil, faults.skip > 0 {
+                fate = .skipped
+                faults.skip -= 1
+                if faults.skip == 0 { observe(.faultDone("skip")) }
+            } else {
+                let block = rewritten(held)
+                output.writeBytes(block)
+                if event != nil, faults.duplicate > 0 {
+                    fate = .duplicated
+                    output.writeBytes(heldStartsWithLineFeed ? block.dropFirst() : block[...])
+                    faults.duplicate -= 1
+                    if faults.duplicate == 0 { observe(.faultDone("duplicate")) }
+                }
+            }
+            held.removeAll(keepingCapacity: held.capacity <= 64 << 10)
+        }
+        for item in outputs {
+            switch item {
+            case .event(let event): observe(.event(event, fate))
+            case .comment(let text): observe(.comment(text))
+            case .retry(let milliseconds): observe(.retry(milliseconds))
+            }
+        }
+        if ended { holding = nil }
+        guard event != nil, fate != .skipped, var drop = faults.dropAfter else { return .carryOn }
+        drop.events -= 1
+        guard drop.events <= 0 else {
+            faults.dropAfter = drop
+            return .carryOn
+        }
+        faults.dropAfter = nil
+        observe(.faultDone("drop after"))
+        return .drop(drop.mode)
+    }
+
+    /// `block` with its `id` lines left out and its `retry` lines replaced, as the faults say.
+    private func rewritten(_ block: [UInt8]) -> [UInt8] {
+        guard faults.stripsIds || faults.rewriteRetry != nil else { return block }
+        var result: [UInt8] = []
+        result.reserveCapacity(block.count)
+        var lineStart = 0
+        var index = 0
+        while index < block.count {
+            guard block[index] == 0x0A || block[index] == 0x0D else {
+                index += 1
+                continue
+            }
+            var end = index + 1
+            if block[index] == 0x0D, end < block.count, block[end] == 0x0A { end += 1 }
+            let line = block[lineStart..<index]
+            let name = line.prefix { $0 != UInt8(ascii: ":") }
+            if let retry = faults.rewriteRetry, name.elementsEqual("retry".utf8) {
+                result += Array("retry: \(retry)".utf8) + block[index..<end]
+            } else if !(faults.stripsIds && name.elementsEqual("id".utf8)) {
+                result += block[lineStart..<end]
+            }
+            lineStart = end
+            index = end
+        }
+        result += block[lineStart...]
+        return result
+    }
+}

@@ -1,0 +1,332 @@
+import EventStream
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SSEClient
+import SSEServer
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// One client connection to the proxy, on its event loop: reads a request, forwards it over a fresh
+/// upstream connection on the same loop, and writes the answer back as it arrives — an event stream
+/// through an `EventRelay`, anything else byte for byte. One request at a time; keep-alive when both
+/// the client and the answer's framing allow it.
+///
+/// Invariants: used only on `downstream.eventLoop`; at most one upstream connection at a time, closed
+/// when the exchange ends either way; bytes written downstream and not yet taken by the socket are
+/// at most `limits.maxQueuedBytes`, past which the client is dropped as too slow.
+final class ProxyConnection {
+    /// How the answer's body is delimited downstream.
+    private enum Framing {
+        case none, length, chunked, untilClose
+    }
+
+    private let core: ProxyCore
+    private let downstream: Channel
+    private let clientAddress: String?
+    private var request: (head: HTTPRequestHead, body: [UInt8], bodyTooLarge: Bool)?
+    private var exchange: Int?
+    private var upstream: Channel?
+    private var reader = HTTPResponseReader()
+    private var framing = Framing.none
+    private var upstreamDelimitsByClose = false
+    private var keepAlive = true
+    private var answered = false
+    private var finished = false
+    /// The relay of the event stream being answered, when the answer is one.
+    var relay: EventRelay?
+    private var queuedBytes = 0
+
+    init(core: ProxyCore, downstream: Channel) {
+        self.core = core
+        self.downstream = downstream
+        clientAddress = downstream.remoteAddress?.ipAddress
+    }
+
+    // MARK: the client's side
+
+    func downstreamRead(_ part: HTTPServerRequestPart) {
+        switch part {
+        case .head(let head):
+            guard exchange == nil, request == nil else {
+                // A pipelined request while one is in flight: not supported; the first is answered.
+                return close()
+            }
+            request = (head, [], false)
+        case .body(var buffer):
+            guard var current = request else { return }
+            if current.body.count + buffer.readableBytes > core.limits.maxBodySize {
+                current.bodyTooLarge = true
+            } else if let bytes = buffer.readBytes(length: buffer.readableBytes) {
+                current.body += bytes
+            }
+            request = current
+        case .end:
+            guard let current = request else { return }
+            request = nil
+            begin(current.head, body: current.body, bodyTooLarge: current.bodyTooLarge)
+        }
+    }
+
+    func downstreamClosed() {
+        guard !finished else { return }
+        finish(reason: answered ? "the client left" : "the client left before the answer")
+    }
+
+    // MARK: an exchange
+
+    private func begin(_ head: HTTPRequestHead, body: [UInt8], bodyTooLarge: Bool) {
+        let number = core.opened(self, on: downstream.eventLoop)
+        exchange = number
+        answered = false
+        finished = false
+        reader = HTTPResponseReader()
+        keepAlive = head.isKeepAlive
+        requestVersion = head.version
+        exchangeMethodIsHead = head.method == .HEAD
+        let fields = head.headers.map { (name: $0.name, value: $0.value) }
+        core.report(.request(connection: number, method: head.method.rawValue, target: head.uri, headers: fields.map(HeaderLine.init)))
+        let headBytes = head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } + head.uri.utf8.count
+        if headBytes > core.limits.maxHeaderSize {
+            return answerLocally(431, "request head of \(headBytes) bytes is over the limit of \(core.limits.maxHeaderSize)")
+        }
+        if bodyTooLarge { return answerLocally(413, "request body larger than the limit of \(core.limits.maxBodySize) bytes") }
+        if let rejection = core.takeRejection() { return answerLocally(rejection) }
+        let upstreamHead: RequestHead
+        do {
+            upstreamHead = try RequestHead(
+                method: head.method.rawValue, url: core.upstream.appending(target: head.uri),
+                headers: ForwardedHeaders.upstreamRequest(fields, clientAddress: clientAddress))
+        } catch {
+            return answerLocally(400, "cannot forward the request: \(error)")
+        }
+        let bytes = upstreamHead.bytes(contentLength: body.isEmpty && !head.method.expectsBody ? nil : body.count) + body
+        let bound = NIOLoopBound(self, eventLoop: downstream.eventLoop)
+        core.connectUpstream(on: downstream.eventLoop, handler: { UpstreamHandler(connection: bound.value) })
+            .whenComplete { result in
+                let connection = bound.value
+                switch result {
+                case .success(let channel):
+                    guard connection.exchange == number, !connection.finished else {
+                        channel.close(promise: nil)
+                        return
+                    }
+                    connection.upstream = channel
+                    channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+                case .failure(let error):
+                    guard connection.exchange == number else { return }
+                    connection.answerLocally(502, "cannot reach the upstream \(connection.core.upstream.hostHeader): \(error)")
+                }
+            }
+    }
+
+    /// Answers the request without the upstream: a `reject`, a limit, or an unreachable upstream.
+    private func answerLocally(_ status: Int, _ message: String) {
+        if let exchange { core.report(.problem(connection: exchange, message)) }
+        answerLocally(Rejection(status: status, body: message + "\n"))
+    }
+
+    private func answerLocally(_ rejection: Rejection) {
+        let body = Array((rejection.body ?? "").utf8)
+        var fields = rejection.headers.map { (name: $0.name, value: $0.value) }
+        fields.append(("Content-Type", rejection.contentType ?? "text/plain; charset=utf-8"))
+        fields.append(("Content-Length", String(body.count)))
+        fields.append(("Via", ForwardedHeaders.via))
+        fields.append(("Connection", "close"))
+        answered = true
+        report(status: rejection.status, reason: Self.reason(rejection.status), fields: fields)
+        write(Self.statusLine(rejection.status, Self.reason(rejection.status), fields) + body)
+        finish(reason: "answered by the proxy (\(rejection.status))")
+        downstream.close(promise: nil)
+    }
+
+    // MARK: the upstream's side
+
+    func upstreamRead(_ buffer: ByteBuffer) {
+        guard !finished else { return }
+        do throws(HTTPResponseReader.Failure) {
+            try buffer.withUnsafeReadableBytes { bytes throws(HTTPResponseReader.Failure) in
+                try reader.read(bytes) { event in
+                    guard !finished else { return }
+                    switch event {
+                    case .head(let head): forwardHead(head)
+                    case .body(let range): forwardBody(UnsafeRawBufferPointer(rebasing: bytes[range]))
+                    case .end: endOfAnswer(reason: "the upstream ended the answer")
+                    }
+                }
+            }
+        } catch {
+            if answered {
+                drop(.truncate, reason: "the upstream's answer broke HTTP framing: \(error)")
+            } else {
+                answerLocally(502, "the upstream's answer broke HTTP framing: \(error)")
+            }
+        }
+    }
+
+    func upstreamClosed() {
+        upstream = nil
+        guard !finished else { return }
+        if !answered {
+            answerLocally(502, "the upstream closed the connection without answering")
+        } else if upstreamDelimitsByClose {
+            endOfAnswer(reason: "the upstream closed the stream")
+        } else {
+            drop(.truncate, reason: "the upstream closed the connection in the middle of the answer")
+        }
+    }
+
+    private func forwardHead(_ head: HTTPResponseReader.Head) {
+        guard let exchange else { return }
+        answered = true
+        let contentType = head.value(of: "Content-Type")
+        let isEventStream = contentType.map { $0.lowercased().hasPrefix("text/event-stream") } ?? false
+        let fields = head.headers.map { (name: $0.name, value: $0.value) }
+        var forwarded = ForwardedHeaders.downstreamResponse(fields)
+        let length = head.value(of: "Content-Length")
+        let chunkedUpstream = head.value(of: "Transfer-Encoding")?.lowercased().contains("chunked") ?? false
+        let bodiless = exchangeMethodIsHead || head.status == 204 || head.status == 304 || (100..<200).contains(head.status)
+        upstreamDelimitsByClose = !bodiless && !chunkedUpstream && length == nil
+        if bodiless {
+            framing = .none
+            if let length { forwarded.append(("Content-Length", length)) }
+        } else if let length, !isEventStream, !chunkedUpstream {
+            framing = .length
+            forwarded.append(("Content-Length", length))
+        } else if downstreamSpeaksHTTP11 {
+            framing = .chunked
+            forwarded.append(("Transfer-Encoding", "chunked"))
+        } else {
+            framing = .untilClose
+            keepAlive = false
+        }
+        if !keepAlive { forwarded.append(("Connection", "close")) }
+        relay = isEventStream && !bodiless ? EventRelay(faults: core.faultsForNewStream()) : nil
+        core.report(
+            .response(
+                connection: exchange, status: head.status, reason: head.reason, contentType: contentType, isEventStream: isEventStream,
+                headers: head.headers.map { HeaderLine(name: $0.name, value: $0.value) }))
+        write(Self.statusLine(head.status, head.reason, forwarded))
+        if bodiless { endOfAnswer(reason: "the upstream answered without a body") }
+    }
+
+    private func forwardBody(_ bytes: UnsafeRawBufferPointer) {
+        guard let exchange else { return }
+        var output = downstream.allocator.buffer(capacity: bytes.count + 16)
+        var verdict = EventRelay.Verdict.carryOn
+        if var current = relay {
+            relay = nil  // moved out, so that relaying does not copy its buffers
+            verdict = current.relay(bytes, into: &output) { core.report(.observed(connection: exchange, $0)) }
+            relay = current
+        } else {
+            output.writeBytes(bytes)
+        }
+        if output.readableBytes > 0 { writeBody(output) }
+        if case .drop(let mode) = verdict { drop(mode, reason: "dropped by the proxy (\(mode.rawValue)) after the events asked") }
+    }
+
+    private func writeBody(_ body: ByteBuffer) {
+        guard framing == .chunked else { return write(body) }
+        var chunk = downstream.allocator.buffer(capacity: body.readableBytes + 12)
+        chunk.writeString(String(body.readableBytes, radix: 16) + "\r\n")
+        chunk.writeImmutableBuffer(body)
+        chunk.writeStaticString("\r\n")
+        write(chunk)
+    }
+
+    private func endOfAnswer(reason: String) {
+        if framing == .chunked { write(ByteBuffer(string: "0\r\n\r\n")) }
+        let reusable = keepAlive && framing != .untilClose
+        finish(reason: reason)
+        if !reusable { downstream.close(promise: nil) }
+    }
+
+    // MARK: ending
+
+    /// Ends the downstream connection on purpose (a fault, a limit) and the exchange with it.
+    func drop(_ mode: DropMode, reason: String) {
+        guard !finished else { return }
+        if mode == .clean, framing == .chunked { write(ByteBuffer(string: "0\r\n\r\n")) }
+        finish(reason: reason)
+        switch mode {
+        case .clean, .truncate:
+            downstream.close(promise: nil)
+        case .reset:
+            let channel = downstream
+            if let provider = channel as? SocketOptionProvider {
+                provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+            } else {
+                channel.close(promise: nil)
+            }
+        }
+    }
+
+    private func close() {
+        finish(reason: "the client sent a second request before the first was answered")
+        downstream.close(promise: nil)
+    }
+
+    private func finish(reason: String) {
+        guard !finished, let exchange else {
+            finished = true
+            return
+        }
+        finished = true
+        upstream?.close(promise: nil)
+        upstream = nil
+        relay = nil
+        core.report(.ended(connection: exchange, reason: reason))
+        core.closed(exchange)
+        self.exchange = nil
+    }
+
+    // MARK: writing
+
+    private func write(_ bytes: [UInt8]) { write(downstream.allocator.buffer(bytes: bytes)) }
+
+    private func write(_ buffer: ByteBuffer) {
+        let size = buffer.readableBytes
+        queuedBytes += size
+        guard queuedBytes <= core.limits.maxQueuedBytes else {
+            return drop(.truncate, reason: "the client read too slowly: over \(core.limits.maxQueuedBytes) bytes were waiting for it")
+        }
+        let promise = downstream.eventLoop.makePromise(of: Void.self)
+        let bound = NIOLoopBound(self, eventLoop: downstream.eventLoop)
+        promise.futureResult.whenComplete { _ in bound.value.queuedBytes -= size }
+        downstream.writeAndFlush(buffer, promise: promise)
+    }
+
+    private static func statusLine(_ status: Int, _ reason: String, _ fields: [(name: String, value: String)]) -> [UInt8] {
+        var text = "HTTP/1.1 \(status) \(reason)\r\n"
+        for field in fields { text += "\(field.name): \(field.value)\r\n" }
+        return Array((text + "\r\n").utf8)
+    }
+
+    private func report(status: Int, reason: String, fields: [(name: String, value: String)]) {
+        guard let exchange else { return }
+        let contentType = fields.first { $0.name.lowercased() == "content-type" }?.value
+        core.report(
+            .response(
+                connection: exchange, status: status, reason: reason, contentType: contentType, isEventStream: false,
+                headers: fields.map(HeaderLine.init)))
+    }
+
+    private static func reason(_ status: Int) -> String { HTTPResponseStatus(statusCode: status).reasonPhrase }
+
+    private var downstreamSpeaksHTTP11: Bool { requestVersion.major == 1 && requestVersion.minor >= 1 }
+    private var requestVersion: HTTPVersion = .http1_1
+    private var exchangeMethodIsHead = false
+}
+
+extension HTTPMethod {
+    /// Methods whose requests carry a body (and so a `Content-Length`, even of 0).
+    fileprivate var expectsBody: Bool { self == .POST || self == .PUT || self == .PATCH }
+}
+
+extension HeaderLine {
+    fileprivate init(_ field: (name: String, value: String)) { self.init(name: field.name, value: field.value) }
+}

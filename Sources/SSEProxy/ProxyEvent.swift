@@ -1,0 +1,36 @@
+import EventStream
+
+/// What a proxy reports as traffic passes, in order per connection: each connection is numbered from
+/// 1 in the order it asked, and everything said about it carries that number.
+public enum ProxyEvent: Sendable, Hashable {
+    /// A request arrived and is on its way upstream: method, target, and its headers as sent.
+    case request(connection: Int, method: String, target: String, headers: [HeaderLine])
+    /// The upstream answered (or the proxy did, for a `reject` or an unreachable upstream).
+    case response(connection: Int, status: Int, reason: String, contentType: String?, isEventStream: Bool, headers: [HeaderLine])
+    /// Something passed through an event stream (or was held back by a fault).
+    case observed(connection: Int, EventRelay.Observation)
+    /// The connection ended, and why.
+    case ended(connection: Int, reason: String)
+    /// Something went wrong that is the proxy's to say: the upstream unreachable, a limit reached.
+    case problem(connection: Int, String)
+
+    /// The connection the event is about.
+    public var connection: Int {
+        switch self {
+        case .request(let number, _, _, _), .response(let number, _, _, _, _, _), .observed(let number, _), .ended(let number, _),
+            .problem(let number, _):
+            number
+        }
+    }
+}
+
+/// One `Name: value` header as it crossed the proxy.
+public struct HeaderLine: Sendable, Hashable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}

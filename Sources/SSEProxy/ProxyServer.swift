@@ -1,0 +1,152 @@
+import EventStream
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import SSEClient
+import SSEServer
+import Synchronization
+
+/// A reverse proxy for one upstream (`drip proxy`, the REPL's `proxy`): clients are pointed at its
+/// URL instead of the server's; every request is forwarded, every answer comes back as it arrives,
+/// event streams event by event through an `EventRelay`, where faults can break them on purpose.
+/// Each exchange is numbered from 1 and reported to `report` (on the connection's event loop).
+///
+/// Invariants: it listens only where it was told (127.0.0.1 by default); connections at once are
+/// at most `limits.maxConnections` (more are closed at once); every fault was validated before it
+/// reaches a connection.
+public final class ProxyServer: Sendable {
+    /// Bounds on what clients may make the proxy hold.
+    public struct Limits: Sendable, Hashable {
+        public var maxConnections: Int
+        public var maxHeaderSize: Int
+        public var maxBodySize: Int
+        /// Bytes a client may leave unread before it is dropped as too slow.
+        public var maxQueuedBytes: Int
+
+        public init(maxConnections: Int = 10_000, maxHeaderSize: Int = 16 << 10, maxBodySize: Int = 1 << 20, maxQueuedBytes: Int = 1 << 20) {
+            self.maxConnections = maxConnections
+            self.maxHeaderSize = maxHeaderSize
+            self.maxBodySize = maxBodySize
+            self.maxQueuedBytes = maxQueuedBytes
+        }
+    }
+
+    private let core: ProxyCore
+    private let host: String
+    private let port: Int
+    private let group: EventLoopGroup
+    private let listener = Mutex<Channel?>(nil)
+
+    /// A proxy to `upstream` (an http or https base URL, its path a prefix for every target).
+    public init(
+        upstream: HTTPURL, host: String = "127.0.0.1", port: Int = 0, tls: TLSOptions = TLSOptions(), limits: Limits = Limits(),
+        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, report: @escaping @Sendable (ProxyEvent) -> Void
+    ) throws(ProxyError) {
+        let context: NIOSSLContext?
+        do {
+            context = upstream.isSecure ? try tls.makeContext() : nil
+        } catch {
+            throw .invalidUpstream("cannot set up TLS for \(upstream): \(error)")
+        }
+        core = ProxyCore(upstream: upstream, tlsContext: context, limits: limits, report: report)
+        self.host = host
+        self.port = port
+        self.group = group
+    }
+
+    /// The upstream every request goes to.
+    public var upstream: HTTPURL { core.upstream }
+
+    /// Starts listening; returns the port (the one picked when asked for 0).
+    public func start() async throws(ProxyError) -> Int {
+        let core = self.core
+        do {
+            let channel = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        guard core.admits(channel) else {
+                            channel.close(promise: nil)
+                            return
+                        }
+                        let connection = ProxyConnection(core: core, downstream: channel)
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                        try channel.pipeline.syncOperations.addHandler(DownstreamHandler(connection: connection))
+                    }
+                }
+                .bind(host: host, port: port).get()
+            listener.withLock { $0 = channel }
+            return channel.localAddress?.port ?? port
+        } catch {
+            throw .bindFailed(address: "\(host):\(port)", reason: "\(error)")
+        }
+    }
+
+    /// Stops listening and closes every connection through the proxy.
+    public func stop() async {
+        let channel = listener.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }
+        try? await channel?.close()
+        await core.closeAll()
+    }
+
+    /// Adds event-level faults: to one open exchange (`connection:`), or to every open event stream —
+    /// or, when none is open, to the next one that opens.
+    public func addFaults(_ faults: RelayFaults, connection: Int? = nil) async throws(ProxyError) {
+        let checked = try faults.validated()
+        try await core.apply(connection: connection) { connection in
+            if let faults = connection.relay?.faults { connection.relay?.faults = faults.adding(checked) }
+        } orPending: {
+            $0 = $0.adding(checked)
+        }
+    }
+
+    /// Ends open exchanges now: one (`connection:`) or every one.
+    public func drop(_ mode: DropMode, connection: Int? = nil) async throws(ProxyError) {
+        try await core.apply(connection: connection) {
+            $0.drop(mode, reason: "dropped by the proxy (\(mode.rawValue))")
+        } orPending: { _ in
+        }
+    }
+
+    /// Answers the next `count` requests with `rejection` without asking the upstream.
+    public func reject(_ rejection: Rejection, count: Int = 1) throws(ProxyError) {
+        guard (1...Rejection.maxCount).contains(count) else { throw .outOfRange("count \(count) is outside 1 to \(Rejection.maxCount)") }
+        do {
+            core.queueRejection(try rejection.validated(), count: count)
+        } catch {
+            throw .outOfRange("\(error)")
+        }
+    }
+
+    /// The numbers of the exchanges open now.
+    public var openConnections: [Int] { core.openNumbers }
+}
+
+private final class DownstreamHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    let connection: ProxyConnection
+
+    init(connection: ProxyConnection) { self.connection = connection }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { connection.downstreamRead(unwrapInboundIn(data)) }
+    func channelInactive(context: ChannelHandlerContext) { connection.downstreamClosed() }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+/// The upstream side of one exchange: bytes to the connection, and its end.
+final class UpstreamHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let connection: ProxyConnection
+
+    init(connection: ProxyConnection) { self.connection = connection }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) { connection.upstreamRead(unwrapInboundIn(data)) }
+    func channelInactive(context: ChannelHandlerContext) { connection.upstreamClosed() }
+    func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}

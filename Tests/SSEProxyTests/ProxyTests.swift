@@ -1,0 +1,185 @@
+import EventStream
+import NIOCore
+import SSEClient
+import SSEProxy
+import SSEServer
+import TestSupport
+import Testing
+
+/// A proxy in front of `upstream` for one test, with what it reported.
+final class ProxyUnderTest: Sendable {
+    let proxy: ProxyServer
+    let port: Int
+    private let seen = Collector<ProxyEvent>()
+
+    init(upstream: String, tls: TLSOptions = TLSOptions(), limits: ProxyServer.Limits = ProxyServer.Limits()) async throws {
+        let seen = self.seen
+        proxy = try ProxyServer(upstream: try HTTPURL(parsing: upstream), tls: tls, limits: limits) { seen.record($0) }
+        port = try await proxy.start()
+    }
+
+    var events: [ProxyEvent] { seen.all }
+
+    /// Waits (polling, up to 5 s) until what the proxy reported satisfies `done`.
+    func wait(until done: ([ProxyEvent]) -> Bool) async throws {
+        for _ in 0..<500 {
+            if done(events) { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw TestFailure("the proxy never reported it; it reported \(events)")
+    }
+
+    func ended(_ connection: Int) -> String? {
+        events.lazy.compactMap { if case .ended(connection, let reason) = $0 { reason } else { nil } }.first
+    }
+}
+
+/// drip's own server as a real upstream (no heartbeats, so streams carry only what a test sends).
+private func startServer() async throws -> (SSEServer, Int) {
+    let server = SSEServer(configuration: ServerConfiguration(port: 0, streamDefaults: StreamSettings(heartbeatMilliseconds: 0)))
+    let address = try await server.start()
+    return (server, address.port ?? 0)
+}
+
+private func clientsOf(_ stream: String, on server: SSEServer) async -> Int {
+    (try? await server.snapshot().streams.first { $0.name == stream }?.clients.count) ?? 0
+}
+
+@Suite("Proxy: real upstreams, real sockets", .serialized)
+struct ProxyTests {
+    @Test("an event stream passes byte for byte; hop-by-hop headers stop at the proxy; the upstream gets Host, Via and X-Forwarded-For")
+    func passesThroughAndFiltersHeaders() async throws {
+        let stream = "retry: 1500\r\n: hello\r\nid: 1\r\nevent: tick\r\ndata: one\r\n\r\ndata: two\rdata: lines\r\r"
+        let upstream = try ScriptedServer([
+            [
+                .send(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: keep-alive, X-Hop\r\nX-Hop: secret\r\n"
+                        + "Keep-Alive: timeout=5\r\nX-End: kept\r\nTransfer-Encoding: chunked\r\n\r\n"),
+                .send(String(stream.utf8.count - 10, radix: 16) + "\r\n" + String(stream.dropLast(10)) + "\r\n"), .pause(milliseconds: 50),
+                .send("a\r\n" + String(stream.suffix(10)) + "\r\n0\r\n\r\n"), .close,
+            ]
+        ])
+        let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(upstream.port)")
+        let client = try StreamSubscriber(
+            port: proxy.port, path: "/events?x=1", headers: ["Last-Event-ID: 3", "Proxy-Connection: keep-alive", "TE: trailers"])
+        let head = try client.waitForHead()
+        #expect(head.status == 200)
+        #expect(head.header("X-Hop") == nil && head.header("Keep-Alive") == nil)
+        #expect(head.header("X-End") == "kept" && head.header("Via") == "1.1 drip")
+        client.read { client.sawLastChunk }
+        #expect(String(decoding: client.body, as: UTF8.self) == stream)
+        let request = try #require(upstream.requests.first)
+        #expect(request.hasPrefix("GET /events?x=1 HTTP/1.1\r\nHost: 127.0.0.1:\(upstream.port)\r\n"))
+        #expect(
+            request.contains("Last-Event-ID: 3\r\n") && request.contains("Via: 1.1 drip\r\n") && request.contains("X-Forwarded-For: 127.0.0.1\r\n"))
+        #expect(!request.contains("Proxy-Connection") && !request.contains("TE: trailers"))
+        try await proxy.wait { events in events.contains { if case .ended(1, _) = $0 { true } else { false } } }
+        let seen = proxy.events.compactMap { if case .observed(1, .event(let event, .passed)) = $0 { event.data } else { nil } }
+        #expect(seen == ["one", "two\nlines"])
+        #expect(
+            proxy.events.contains(
+                .request(
+                    connection: 1, method: "GET", target: "/events?x=1",
+                    headers: [
+                        HeaderLine(name: "Host", value: "127.0.0.1"), HeaderLine(name: "Accept", value: "text/event-stream"),
+                        HeaderLine(name: "Last-Event-ID", value: "3"), HeaderLine(name: "Proxy-Connection", value: "keep-alive"),
+                        HeaderLine(name: "TE", value: "trailers"),
+                    ])))
+        await proxy.proxy.stop()
+        upstream.stop()
+    }
+
+    @Test("a POST body is forwarded; a JSON answer with Content-Length comes back untouched; the base path prefixes the target")
+    func postAndPlainAnswer() async throws {
+        let upstream = try ScriptedServer([
+            [.send("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: 11\r\n\r\n{\"ok\":true}"), .close]
+        ])
+        let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(upstream.port)/api/")
+        let (head, body) = try httpRequest(port: proxy.port, "POST", "/v1/chat", headers: ["Content-Type: application/json"], body: "{\"q\":1}")
+        #expect(head.status == 201 && head.header("Content-Length") == "11" && body == "{\"ok\":true}")
+        let request = try #require(upstream.requests.first)
+        #expect(request.hasPrefix("POST /api/v1/chat HTTP/1.1\r\n"))
+        #expect(request.hasSuffix("Content-Length: 7\r\n\r\n{\"q\":1}"))
+        await proxy.proxy.stop()
+        upstream.stop()
+    }
+
+    @Test("drop after=3 mode=reset: the client gets exactly three events, then a reset; the upstream is closed too")
+    func dropAfterEvents() async throws {
+        let (server, serverPort) = try await startServer()
+        let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(serverPort)")
+        try await proxy.proxy.addFaults(RelayFaults(dropAfter: .init(events: 3, mode: .reset)))
+        let client = try StreamSubscriber(port: proxy.port, path: "/streams/s")
+        _ = try client.waitForHead()
+        try await proxy.wait { $0.contains { if case .response(1, 200, _, _, true, _) = $0 { true } else { false } } }
+        for number in 1...5 { _ = try await server.publish(stream: "s", event: ServerSentEvent(data: "e\(number)", id: "\(number)")) }
+        client.read { client.ended != nil }
+        #expect(client.events.map(\.data) == ["e1", "e2", "e3"])
+        #expect(client.ended == .reset)
+        #expect(String(decoding: client.body, as: UTF8.self).hasSuffix("id: 3\ndata: e3\n\n"))
+        try await proxy.wait { _ in proxy.ended(1) != nil }
+        #expect(proxy.ended(1)?.contains("dropped by the proxy (reset)") == true)
+        // The upstream's subscriber went away with the client.
+        for _ in 0..<500 where await clientsOf("s", on: server) > 0 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await clientsOf("s", on: server) == 0)
+        await proxy.proxy.stop()
+        await server.stop()
+    }
+
+    @Test("skip and duplicate on an open stream: the client misses one event and sees the next twice")
+    func skipAndDuplicate() async throws {
+        let (server, serverPort) = try await startServer()
+        let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(serverPort)")
+        let client = try StreamSubscriber(port: proxy.port, path: "/streams/s")
+        _ = try client.waitForHead()
+        try await proxy.wait { $0.contains { if case .response(1, 200, _, _, true, _) = $0 { true } else { false } } }
+        try await proxy.proxy.addFaults(RelayFaults(skip: 1, duplicate: 1), connection: 1)
+        for number in 1...3 { _ = try await server.publish(stream: "s", event: ServerSentEvent(data: "e\(number)")) }
+        #expect(client.waitForEvents(3).map(\.data) == ["e2", "e2", "e3"])
+        await proxy.proxy.stop()
+        await server.stop()
+    }
+
+    @Test("reject answers without the upstream; an unreachable upstream is a 502 that names it")
+    func rejectAndUnreachable() async throws {
+        let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:1")
+        try proxy.proxy.reject(Rejection(status: 503, body: "busy", headers: [HeaderField(name: "Retry-After", value: "1")]), count: 1)
+        let (first, body) = try httpRequest(port: proxy.port, "GET", "/events")
+        #expect(first.status == 503 && first.header("Retry-After") == "1" && body == "busy")
+        let (second, message) = try httpRequest(port: proxy.port, "GET", "/events")
+        #expect(second.status == 502)
+        #expect(message.contains("cannot reach the upstream 127.0.0.1:1"))
+        await proxy.proxy.stop()
+    }
+
+    @Test("an https upstream trusted through a test CA")
+    func httpsUpstream() async throws {
+        let upstream = try await TLSStreamServer()
+        let proxy = try await ProxyUnderTest(
+            upstream: "https://127.0.0.1:\(upstream.port)",
+            tls: TLSOptions(trustedCertificateFiles: [upstream.certificatePath], usesSystemTrustRoots: false))
+        let client = try StreamSubscriber(port: proxy.port, path: "/stream")
+        client.read { client.sawLastChunk }
+        #expect(client.events.map(\.data) == ["over tls"])
+        await proxy.proxy.stop()
+        await upstream.stop()
+    }
+
+    @Test("a client that stops reading is dropped at the queue limit, with the reason reported")
+    func slowClientDropped() async throws {
+        let (server, serverPort) = try await startServer()
+        let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(serverPort)", limits: ProxyServer.Limits(maxQueuedBytes: 256 << 10))
+        let client = try StreamSubscriber(port: proxy.port, path: "/streams/s", receiveBuffer: 4096)
+        _ = try client.waitForHead()
+        try await proxy.wait { $0.contains { if case .response(1, 200, _, _, true, _) = $0 { true } else { false } } }
+        let data = String(repeating: "x", count: 8 << 10)
+        for _ in 0..<2000 where proxy.ended(1) == nil {
+            _ = try await server.publish(stream: "s", event: ServerSentEvent(data: data))
+            await Task.yield()
+        }
+        try await proxy.wait { _ in proxy.ended(1) != nil }
+        #expect(proxy.ended(1)?.contains("read too slowly") == true)
+        await proxy.proxy.stop()
+        await server.stop()
+    }
+}
