@@ -1,3 +1,5 @@
+import EventStream
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -5,8 +7,6 @@
 #elseif canImport(Darwin)
     import Darwin
 #endif
-
-import EventStream
 
 /// Reads HTTP/1.1 responses from raw bytes, without I/O: the status line and headers, then the
 /// body de-chunked, or of `Content-Length`, or as it comes until the connection ends, handing body
