@@ -62,6 +62,7 @@ let package = Package(
                 "LineEditor",
                 "SSEServer",
                 "SSEClient",
+                "SSEProxy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -95,6 +95,10 @@ public enum CommandName: String, CaseIterable, Sendable, Hashable {
     case chunk
     case corrupt
     case reject
+    case proxy
+    case skip
+    case duplicate
+    case rewrite
     case post
     case cut
     case clients
@@ -158,6 +162,8 @@ public struct CommandSpec: Sendable, Hashable {
 public enum CommandTable {
     static let target = ArgumentSpec("stream", .name)
     static let client = OptionSpec("client", .integer, "only this client of the stream (its id, as `streams` lists it)")
+    static let proxyConnection = OptionSpec("conn", .integer, "on a proxy: only this exchange (its number, p1#N)")
+    static let proxyTarget = ArgumentSpec("proxy", .name)
 
     public static let commands: [CommandSpec] = [
         CommandSpec(
@@ -206,13 +212,15 @@ public enum CommandTable {
                 OptionSpec("cacert", .path, "also trust the certificates in this PEM file"),
                 OptionSpec("event", .text, "print only events of this type (repeatable)", repeatable: true),
                 OptionSpec("pretty", .toggle, "pretty-print event data that is a JSON object"),
+                OptionSpec("via", .name, "connect through this proxy: a path goes to it instead of the embedded server"),
             ],
             summary: "open a named client on a URL, or on a stream of the embedded server by name (default: the client's name)",
             examples: [
                 "connect c1 http://127.0.0.1:8080/streams/news", "connect c2 news",
                 "connect llm https://api.example.test/v1/chat method=POST header='Authorization: Bearer …' body=@req.json",
             ]),
-        CommandSpec(.close, arguments: [ArgumentSpec("client", .name)], summary: "close a named client", examples: ["close c1"]),
+        CommandSpec(
+            .close, arguments: [ArgumentSpec("client", .name)], summary: "close a named client or proxy", examples: ["close c1", "close p1"]),
         CommandSpec(
             .emit, arguments: [ArgumentSpec("stream", .name)],
             options: [
@@ -237,8 +245,10 @@ public enum CommandTable {
                         Choice("truncate", "close the connection without the last chunk, as a server or proxy that crashed"),
                         Choice("reset", "abort with a TCP reset (RST), as a network that drops the connection"),
                     ]), "how to end it (default clean)"), client,
+                OptionSpec("after", .integer, "on a proxy: end each stream right after this many more events have passed"), proxyConnection,
             ],
-            summary: "server side: close a stream's clients (or one of them)", examples: ["drop news", "drop news client=3 mode=reset"]),
+            summary: "server side: close a stream's clients (or one of them); on a proxy, its streams, now or after N events",
+            examples: ["drop news", "drop news client=3 mode=reset", "drop p1 mode=reset after=3"]),
         CommandSpec(
             .stall, arguments: [target, ArgumentSpec("duration", .duration)], options: [client],
             summary: "stop writing to a stream (or one client) for a while",
@@ -275,11 +285,35 @@ public enum CommandTable {
                 OptionSpec("body", .data, "the answer's body (application/json when it is JSON)"),
                 OptionSpec("header", .text, "a header of the answer, 'Name: value' (repeatable)", repeatable: true),
             ],
-            summary: "answer the next connections with a status, a redirect, or wrong-type (a 200 that is not an event stream)",
+            summary:
+                "answer the next connections with a status, a redirect, or wrong-type (a 200 that is not an event stream); on a proxy, without asking the upstream",
             examples: [
                 "reject news 503", "reject news 204", "reject news 307 location=/streams/other", "reject news wrong-type",
-                "reject chat 401 body='{\"error\":\"token expired\"}' header='WWW-Authenticate: Bearer'",
+                "reject chat 401 body='{\"error\":\"token expired\"}' header='WWW-Authenticate: Bearer'", "reject p1 503 count=2",
             ]),
+        CommandSpec(
+            .proxy, arguments: [proxyTarget, ArgumentSpec("upstream", .text, optional: true)],
+            options: [
+                OptionSpec("listen", .text, "HOST:PORT to listen on (default 127.0.0.1:0, a free port)"),
+                OptionSpec("insecure", .toggle, "skip TLS certificate verification of an https upstream"),
+                OptionSpec("cacert", .path, "also trust the certificates in this PEM file (repeatable)", repeatable: true),
+            ],
+            summary: "stand between a client and a server (default: the embedded one): forward everything, show and break event streams",
+            discussion: ProxyHelp.proxy,
+            examples: ["proxy p1 https://api.example.test", "proxy p1", "proxy p2 http://127.0.0.1:9000 listen=127.0.0.1:8081"]),
+        CommandSpec(
+            .skip, arguments: [proxyTarget], options: [OptionSpec("count", .integer, "how many events (default 1)"), proxyConnection],
+            summary: "on a proxy: swallow the next events, so the client never sees them", examples: ["skip p1", "skip p1 count=3 conn=2"]),
+        CommandSpec(
+            .duplicate, arguments: [proxyTarget], options: [OptionSpec("count", .integer, "how many events (default 1)"), proxyConnection],
+            summary: "on a proxy: write the next events twice", examples: ["duplicate p1"]),
+        CommandSpec(
+            .rewrite, arguments: [proxyTarget],
+            options: [
+                OptionSpec("retry", .duration, "replace every retry field with this, and announce it first"),
+                OptionSpec("id", .toggle, "off: leave out every id field"), proxyConnection,
+            ],
+            summary: "on a proxy: change fields of events on their way through", examples: ["rewrite p1 retry=100ms", "rewrite p1 id=off"]),
         CommandSpec(
             .post, arguments: [ArgumentSpec("url", .text)],
             options: [

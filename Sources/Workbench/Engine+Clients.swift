@@ -25,7 +25,14 @@ extension Engine {
         }
         let urlText: String
         let given = command.argument("url") ?? name
-        if given.contains("://") {
+        if let via = command.option("via") {
+            guard let proxy = proxies[via] else { throw unknownProxy(via, command) }
+            guard !given.contains("://") else {
+                throw CommandError(
+                    "connect: via=\(via) takes a path (/events) or a stream name, not a URL", column: command.arguments["url"]?.column ?? 1)
+            }
+            urlText = proxy.url + (given.hasPrefix("/") ? given : "/streams/\(given)")
+        } else if given.contains("://") {
             urlText = given
         } else if given.hasPrefix("/"), let serverURL {
             urlText = serverURL + given
@@ -105,6 +112,7 @@ extension Engine {
 
     func close(_ command: ParsedCommand) async throws(CommandError) {
         let name = command.argument("client") ?? ""
+        if proxies[name] != nil { return await closeProxy(name) }
         guard let handle = clients[name] else { throw unknownClient(name, command) }
         handle.task.cancel()
         await handle.task.value

@@ -6,7 +6,7 @@ import SSEServer
 extension Engine {
     func expect(_ command: ParsedCommand) async throws(CommandError) {
         let name = command.argument("client") ?? ""
-        guard clients[name] != nil else { throw unknownClient(name, command) }
+        guard seenLog(name) != nil else { throw proxies.isEmpty ? unknownClient(name, command) : unknownWatched(name, command) }
         let summary = Self.withoutComment(command.line)
         let expectation = try Expectation.parse(command.restWords, text: summary, command: command.spec.name)
         let verb = command.name
@@ -16,15 +16,15 @@ extension Engine {
         // Regular expressions are matched once per item (by its lasting position), within the deadline.
         var verdicts: [Int: Bool] = [:]
         while true {
-            guard let handle = clients[name] else { break }
+            guard let seen = seenLog(name) else { break }
             var found: [Int] = []
-            for index in handle.seen.matches(expectation) {
-                let position = handle.seen.dropped + index
+            for index in seen.matches(expectation) {
+                let position = seen.dropped + index
                 if expectation.patterns.isEmpty || verdicts[position] == true {
                     found.append(index)
                     continue
                 }
-                guard verdicts[position] == nil, case .event(let event) = handle.seen.items[index] else { continue }
+                guard verdicts[position] == nil, case .event(let event) = seen.items[index] else { continue }
                 switch await RegexMatch.all(expectation.patterns, in: event.data, before: started + deadline) {
                 case .matched:
                     verdicts[position] = true
@@ -40,23 +40,37 @@ extension Engine {
                 }
             }
             if verb == .expectNot, let first = found.first {
-                let shown = style.lines(for: handle.seen.items[first]).joined(separator: " ")
+                let shown = style.lines(for: seen.items[first]).joined(separator: " ")
                 return report(.expectation(passed: false, summary: summary, detail: "saw \(shown)"), ["✗ \(summary): saw \(shown)"])
             }
             if verb != .expectNot, found.count >= expectation.count {
-                clients[name]?.seen.consume(throughLasting: handle.seen.dropped + found[expectation.count - 1])
+                consumeSeen(name, throughLasting: seen.dropped + found[expectation.count - 1])
                 return report(.expectation(passed: true, summary: summary, detail: ""), quiet ? [] : ["✓ \(summary)"])
             }
             if ContinuousClock.now - started >= deadline || Task.isCancelled { break }
             try? await Task.sleep(for: .milliseconds(10))
         }
         if verb == .expectNot { return report(.expectation(passed: true, summary: summary, detail: ""), quiet ? [] : ["✓ \(summary)"]) }
-        let recent =
-            clients[name].map { handle in
-                handle.seen.pending.suffix(5).flatMap { style.lines(for: $0) }
-            } ?? []
+        let recent = seenLog(name).map { seen in seen.pending.suffix(5).flatMap { style.lines(for: $0) } } ?? []
         let detail = recent.isEmpty ? "it saw nothing new" : "it saw: " + recent.joined(separator: " | ")
         if verb == .wait { return report(.info("wait timed out"), ["\(summary): not seen within the deadline; \(detail)"]) }
         report(.expectation(passed: false, summary: summary, detail: detail), ["✗ \(summary): not seen; \(detail)"])
+    }
+
+    /// What the client or proxy `name` saw, for expectations.
+    func seenLog(_ name: String) -> SeenLog? { clients[name]?.seen ?? proxies[name]?.seen }
+
+    func consumeSeen(_ name: String, throughLasting position: Int) {
+        if clients[name] != nil {
+            clients[name]?.seen.consume(throughLasting: position)
+        } else {
+            proxies[name]?.seen.consume(throughLasting: position)
+        }
+    }
+
+    func unknownWatched(_ name: String, _ command: ParsedCommand) -> CommandError {
+        let names = Array(clients.keys) + Array(proxies.keys)
+        let hint = CommandTable.suggestions(for: name, among: names).first.map { "; did you mean \($0)?" } ?? ""
+        return CommandError("\(command.spec.name): no client or proxy named \(name)\(hint)", column: command.arguments["client"]?.column ?? 1)
     }
 }

@@ -1,5 +1,6 @@
 import EventStream
 import SSEClient
+import SSEProxy
 import SSEServer
 import ScriptClock
 
@@ -19,6 +20,8 @@ public enum WorkbenchEvent: Sendable, Hashable {
     case expectation(passed: Bool, summary: String, detail: String)
     /// An `on-connect` block finished playing to the `number`th connection of `stream`.
     case scenarioEnded(stream: String, number: Int)
+    /// Traffic passed through a named proxy.
+    case proxy(name: String, event: ProxyEvent)
 }
 
 /// The engine behind the REPL and scripts: it holds the embedded server and the named clients and
@@ -51,6 +54,7 @@ public actor Engine {
     var server: SSEServer?
     var serverURL: String?
     var clients: [String: ClientHandle] = [:]
+    var proxies: [String: ProxyHandle] = [:]
     /// Which server connection is which named client's, for the server's log lines.
     let directory = ClientDirectory()
     var style = ClientOutputStyle(comments: true)
@@ -130,6 +134,7 @@ public actor Engine {
             await handle.task.value
             clients[name] = nil
         }
+        for name in proxies.keys.sorted() { await closeProxy(name) }
         if let server {
             await server.stop()
             self.server = nil
@@ -155,16 +160,18 @@ public actor Engine {
         case .stream: try await configureStream(command)
         case .connect: try await connect(command)
         case .close: try await close(command)
+        case .proxy: try await startProxy(command)
         case .cut: try cut(command)
         case .post: try await post(command)
         case .emit: try await emit(command)
         case .comment: try await comment(command)
-        case .drop: try await drop(command)
-        case .stall: try await stall(command)
-        case .delay: try await delay(command)
-        case .chunk: try await chunk(command)
-        case .corrupt: try await corrupt(command)
-        case .reject: try await reject(command)
+        case .drop: if try await !proxyFault(command) { try await drop(command) }
+        case .stall: if try await !proxyFault(command) { try await stall(command) }
+        case .delay: if try await !proxyFault(command) { try await delay(command) }
+        case .chunk: if try await !proxyFault(command) { try await chunk(command) }
+        case .corrupt: if try await !proxyFault(command) { try await corrupt(command) }
+        case .reject: if try await !proxyFault(command) { try await reject(command) }
+        case .skip, .duplicate, .rewrite: _ = try await proxyFault(command)
         case .clients: listClients()
         case .streams: try await listStreams()
         case .status: try await status()
