@@ -107,7 +107,11 @@ public struct EventRelay: Sendable {
                 faults.skip -= 1
                 if faults.skip == 0 { observe(.faultDone("skip")) }
             } else {
-                let block = rewritten(held)
+                var block = rewritten(held)
+                if event != nil, !faults.corruptions.isEmpty {
+                    block = faults.corruptions.removeFirst().apply(to: block)
+                    if faults.corruptions.isEmpty { observe(.faultDone("corrupt")) }
+                }
                 output.writeBytes(block)
                 if event != nil, faults.duplicate > 0 {
                     fate = .duplicated

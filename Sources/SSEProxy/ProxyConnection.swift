@@ -21,25 +21,33 @@ import SSEServer
 /// at most `limits.maxQueuedBytes`, past which the client is dropped as too slow.
 final class ProxyConnection {
     /// How the answer's body is delimited downstream.
-    private enum Framing {
+    enum Framing {
         case none, length, chunked, untilClose
     }
 
-    private let core: ProxyCore
-    private let downstream: Channel
+    let core: ProxyCore
+    let downstream: Channel
     private let clientAddress: String?
     private var request: (head: HTTPRequestHead, body: [UInt8], bodyTooLarge: Bool)?
     private var exchange: Int?
     private var upstream: Channel?
     private var reader = HTTPResponseReader()
-    private var framing = Framing.none
+    private(set) var framing = Framing.none
     private var upstreamDelimitsByClose = false
     private var keepAlive = true
     private var answered = false
+    /// The answer is ending on the proxy's account (`drop after=`): the upstream is no longer read.
+    private var ignoresUpstream = false
     private var finished = false
     /// The relay of the event stream being answered, when the answer is one.
     var relay: EventRelay?
     private var queuedBytes = 0
+    /// Stall, delay and chunking on this connection (`ProxyConnection+Pacing`).
+    var pacing = Pacing()
+    var pacingQueue = PacingQueue()
+    var scheduledPump: Scheduled<Void>?
+    var afterDrain: (() -> Void)?
+    var isFinished: Bool { finished }
 
     init(core: ProxyCore, downstream: Channel) {
         self.core = core
@@ -85,6 +93,7 @@ final class ProxyConnection {
         answered = false
         finished = false
         reader = HTTPResponseReader()
+        ignoresUpstream = false
         keepAlive = head.isKeepAlive
         requestVersion = head.version
         exchangeMethodIsHead = head.method == .HEAD
@@ -147,7 +156,7 @@ final class ProxyConnection {
     // MARK: the upstream's side
 
     func upstreamRead(_ buffer: ByteBuffer) {
-        guard !finished else { return }
+        guard !finished, !ignoresUpstream else { return }
         do throws(HTTPResponseReader.Failure) {
             try buffer.withUnsafeReadableBytes { bytes throws(HTTPResponseReader.Failure) in
                 try reader.read(bytes) { event in
@@ -170,7 +179,7 @@ final class ProxyConnection {
 
     func upstreamClosed() {
         upstream = nil
-        guard !finished else { return }
+        guard !finished, !ignoresUpstream else { return }
         if !answered {
             answerLocally(502, "the upstream closed the connection without answering")
         } else if upstreamDelimitsByClose {
@@ -205,7 +214,13 @@ final class ProxyConnection {
             keepAlive = false
         }
         if !keepAlive { forwarded.append(("Connection", "close")) }
-        relay = isEventStream && !bodiless ? EventRelay(faults: core.faultsForNewStream()) : nil
+        if isEventStream, !bodiless {
+            let pending = core.faultsForNewStream()
+            relay = EventRelay(faults: pending.relay)
+            pacing = pending.pacing
+        } else {
+            relay = nil
+        }
         core.report(
             .response(
                 connection: exchange, status: head.status, reason: head.reason, contentType: contentType, isEventStream: isEventStream,
@@ -225,24 +240,21 @@ final class ProxyConnection {
         } else {
             output.writeBytes(bytes)
         }
-        if output.readableBytes > 0 { writeBody(output) }
-        if case .drop(let mode) = verdict { drop(mode, reason: "dropped by the proxy (\(mode.rawValue)) after the events asked") }
-    }
-
-    private func writeBody(_ body: ByteBuffer) {
-        guard framing == .chunked else { return write(body) }
-        var chunk = downstream.allocator.buffer(capacity: body.readableBytes + 12)
-        chunk.writeString(String(body.readableBytes, radix: 16) + "\r\n")
-        chunk.writeImmutableBuffer(body)
-        chunk.writeStaticString("\r\n")
-        write(chunk)
+        if output.readableBytes > 0 { sendBody(output) }
+        if case .drop(let mode) = verdict {
+            // Nothing more from the upstream counts; the drop waits for what pacing still holds.
+            ignoresUpstream = true
+            whenDrained { self.drop(mode, reason: "dropped by the proxy (\(mode.rawValue)) after the events asked") }
+        }
     }
 
     private func endOfAnswer(reason: String) {
-        if framing == .chunked { write(ByteBuffer(string: "0\r\n\r\n")) }
-        let reusable = keepAlive && framing != .untilClose
-        finish(reason: reason)
-        if !reusable { downstream.close(promise: nil) }
+        whenDrained {
+            if self.framing == .chunked { self.write(HTTPResponse.lastChunk(allocator: self.downstream.allocator)) }
+            let reusable = self.keepAlive && self.framing != .untilClose
+            self.finish(reason: reason)
+            if !reusable { self.downstream.close(promise: nil) }
+        }
     }
 
     // MARK: ending
@@ -250,7 +262,8 @@ final class ProxyConnection {
     /// Ends the downstream connection on purpose (a fault, a limit) and the exchange with it.
     func drop(_ mode: DropMode, reason: String) {
         guard !finished else { return }
-        if mode == .clean, framing == .chunked { write(ByteBuffer(string: "0\r\n\r\n")) }
+        discardPacingQueue()
+        if mode == .clean, framing == .chunked { write(HTTPResponse.lastChunk(allocator: downstream.allocator)) }
         finish(reason: reason)
         switch mode {
         case .clean, .truncate:
@@ -288,7 +301,7 @@ final class ProxyConnection {
 
     private func write(_ bytes: [UInt8]) { write(downstream.allocator.buffer(bytes: bytes)) }
 
-    private func write(_ buffer: ByteBuffer) {
+    func write(_ buffer: ByteBuffer) {
         let size = buffer.readableBytes
         queuedBytes += size
         guard queuedBytes <= core.limits.maxQueuedBytes else {

@@ -5,6 +5,12 @@ import SSEClient
 import SSEServer
 import Synchronization
 
+/// Faults given while no event stream was open, for the next one that opens.
+struct PendingFaults {
+    var relay = RelayFaults()
+    var pacing = Pacing()
+}
+
 /// What a proxy's connections share: the upstream, the limits, the numbering of exchanges, the open
 /// ones (each with its event loop), and the faults and rejections waiting for the next exchange.
 /// Safe from any thread: its state is behind one lock, and a connection is touched only on its loop.
@@ -18,7 +24,7 @@ final class ProxyCore: Sendable {
         var nextNumber = 1
         var open: [Int: OpenExchange] = [:]
         var channels: [ObjectIdentifier: Channel] = [:]
-        var pendingFaults = RelayFaults()
+        var pending = PendingFaults()
         var rejections: [(rejection: Rejection, remaining: Int)] = []
     }
 
@@ -69,7 +75,7 @@ final class ProxyCore: Sendable {
     /// Runs `body` on the loop of one open exchange, or of every one; when no exchange took it (none
     /// open, or none an event stream), `orPending` changes the faults waiting for the next stream.
     func apply(
-        connection number: Int?, _ body: @escaping @Sendable (ProxyConnection) -> Void, orPending: (inout RelayFaults) -> Void
+        connection number: Int?, _ body: @escaping @Sendable (ProxyConnection) -> Void, orPending: (inout PendingFaults) -> Void
     ) async throws(ProxyError) {
         let targets: [OpenExchange] = try state.withLock { state throws(ProxyError) in
             guard let number else { return Array(state.open.values) }
@@ -86,14 +92,14 @@ final class ProxyCore: Sendable {
             }.get()
             if tookIt == true { streams += 1 }
         }
-        if streams == 0, number == nil { state.withLock { orPending(&$0.pendingFaults) } }
+        if streams == 0, number == nil { state.withLock { orPending(&$0.pending) } }
     }
 
     /// The faults waiting for the next event stream, handed over once.
-    func faultsForNewStream() -> RelayFaults {
+    func faultsForNewStream() -> PendingFaults {
         state.withLock { state in
-            defer { state.pendingFaults = RelayFaults() }
-            return state.pendingFaults
+            defer { state.pending = PendingFaults() }
+            return state.pending
         }
     }
 

@@ -102,7 +102,38 @@ public final class ProxyServer: Sendable {
         try await core.apply(connection: connection) { connection in
             if let faults = connection.relay?.faults { connection.relay?.faults = faults.adding(checked) }
         } orPending: {
-            $0 = $0.adding(checked)
+            $0.relay = $0.relay.adding(checked)
+        }
+    }
+
+    /// Holds back everything written to the client for `duration` (from now), on one exchange or
+    /// every open event stream (or the next one).
+    public func stall(for duration: Duration, connection: Int? = nil) async throws(ProxyError) {
+        let until = NIODeadline.now() + .nanoseconds(duration.clampedNanoseconds)
+        try await pace(connection: connection) { $0.stalledUntil = until }
+    }
+
+    /// Adds `latency` before each read is written to the client; nil removes it.
+    public func delay(by latency: Duration?, connection: Int? = nil) async throws(ProxyError) {
+        let amount = latency.map { TimeAmount.nanoseconds($0.clampedNanoseconds) }
+        try await pace(connection: connection) { $0.delay = amount }
+    }
+
+    /// Writes to the client in pieces of `size` bytes, `interval` apart; nil writes whole reads again.
+    public func chunk(size: Int?, interval: Duration = .milliseconds(10), connection: Int? = nil) async throws(ProxyError) {
+        if let size, size < 1 { throw .outOfRange("a chunk size of \(size) bytes is less than 1") }
+        let amount = TimeAmount.nanoseconds(interval.clampedNanoseconds)
+        try await pace(connection: connection) {
+            $0.chunkSize = size
+            $0.chunkInterval = amount
+        }
+    }
+
+    private func pace(connection: Int?, _ change: @escaping @Sendable (inout Pacing) -> Void) async throws(ProxyError) {
+        try await core.apply(connection: connection) { connection in
+            if connection.relay != nil { connection.changePacing(change) }
+        } orPending: {
+            change(&$0.pacing)
         }
     }
 

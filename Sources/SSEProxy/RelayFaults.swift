@@ -31,24 +31,33 @@ public struct RelayFaults: Sendable, Hashable {
     public var rewriteRetry: Int?
     /// Leave out every `id` field.
     public var stripsIds = false
+    /// Malform the next events, one corruption each, in order.
+    public var corruptions: [Corruption] = []
 
-    public init(dropAfter: DropAfter? = nil, skip: Int = 0, duplicate: Int = 0, rewriteRetry: Int? = nil, stripsIds: Bool = false) {
+    public init(
+        dropAfter: DropAfter? = nil, skip: Int = 0, duplicate: Int = 0, rewriteRetry: Int? = nil, stripsIds: Bool = false,
+        corruptions: [Corruption] = []
+    ) {
         self.dropAfter = dropAfter
         self.skip = skip
         self.duplicate = duplicate
         self.rewriteRetry = rewriteRetry
         self.stripsIds = stripsIds
+        self.corruptions = corruptions
     }
 
     /// Whether the next block must be held whole before it is written (to leave it out, repeat it or
     /// change its lines); a block is otherwise passed on as its bytes arrive.
-    var holdsBlocks: Bool { skip > 0 || duplicate > 0 || rewriteRetry != nil || stripsIds }
+    var holdsBlocks: Bool { skip > 0 || duplicate > 0 || rewriteRetry != nil || stripsIds || !corruptions.isEmpty }
 
     /// `self`, checked: an error naming the value out of range.
     public func validated() throws(ProxyError) -> RelayFaults {
         for (name, count) in [("after", dropAfter?.events ?? 0), ("skip count", skip), ("duplicate count", duplicate)]
         where !(0...Self.maxCount).contains(count) {
             throw .outOfRange("\(name) \(count) is outside 0 to \(Self.maxCount)")
+        }
+        for case .longLine(let size) in corruptions where !(0...Corruption.maxLongLine).contains(size) {
+            throw .outOfRange("a long line of \(size) bytes is outside 0 to \(Corruption.maxLongLine) (64 MiB)")
         }
         if let retry = rewriteRetry, !(0...Self.maxRetry).contains(retry) {
             throw .outOfRange("a rewritten retry of \(retry) ms is outside 0 to \(Self.maxRetry) ms (7 days)")
@@ -64,6 +73,7 @@ public struct RelayFaults: Sendable, Hashable {
         result.duplicate = min(Self.maxCount, duplicate + other.duplicate)
         if let retry = other.rewriteRetry { result.rewriteRetry = retry }
         if other.stripsIds { result.stripsIds = true }
+        result.corruptions += other.corruptions
         return result
     }
 }

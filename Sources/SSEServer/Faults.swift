@@ -31,6 +31,34 @@ public enum Corruption: Sendable, Hashable {
     case noBlankLine
 }
 
+extension Corruption {
+    /// `bytes` (one event as written, or a block of someone else's stream) malformed this way.
+    package func apply(to bytes: [UInt8]) -> [UInt8] {
+        switch self {
+        case .bareCarriageReturns:
+            // Every line end (LF, or CRLF in someone else's stream) becomes a lone CR.
+            var result: [UInt8] = []
+            result.reserveCapacity(bytes.count)
+            for (index, byte) in bytes.enumerated() where !(byte == UInt8(ascii: "\n") && index > 0 && bytes[index - 1] == UInt8(ascii: "\r")) {
+                result.append(byte == UInt8(ascii: "\n") ? UInt8(ascii: "\r") : byte)
+            }
+            return result
+        case .invalidUTF8:
+            guard let dataStart = bytes.firstRange(of: Array("data:".utf8))?.upperBound else { return bytes }
+            var corrupted = bytes
+            let insertAt = dataStart < corrupted.count && corrupted[dataStart] == UInt8(ascii: " ") ? dataStart + 1 : dataStart
+            corrupted.insert(contentsOf: [0xFF, 0xFE], at: insertAt)
+            return corrupted
+        case .longLine(let size):
+            return Array("data: ".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: max(0, size - 6)) + [UInt8(ascii: "\n")] + bytes
+        case .noBlankLine:
+            // The blank line's line end goes: LF, CR, or both bytes of a CRLF.
+            if bytes.suffix(2).elementsEqual([UInt8(ascii: "\r"), UInt8(ascii: "\n")]) { return Array(bytes.dropLast(2)) }
+            return bytes.last == UInt8(ascii: "\n") || bytes.last == UInt8(ascii: "\r") ? Array(bytes.dropLast()) : bytes
+        }
+    }
+}
+
 /// One `Name: value` header of a response drip writes on a script's behalf.
 public struct HeaderField: Sendable, Hashable {
     public var name: String

@@ -4,7 +4,7 @@ import NIOHTTP1
 /// Serialises HTTP/1.1 responses as raw bytes. The server writes bytes itself (rather than through
 /// NIO's response encoder) so that one encoded event frame is shared by every subscriber, and so that
 /// faults can break the framing on purpose.
-enum HTTPResponse {
+package enum HTTPResponse {
     /// A complete response with a `Content-Length` body; `omitsBody` (the answer to HEAD) writes
     /// the head alone, with the length the body would have.
     static func complete(
@@ -41,7 +41,7 @@ enum HTTPResponse {
     }
 
     /// `bytes` framed as one HTTP/1.1 chunk: hex size, CRLF, bytes, CRLF.
-    static func chunk(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func chunk(_ bytes: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         var framed = allocator.buffer(capacity: bytes.readableBytes + 12)
         framed.writeString(String(bytes.readableBytes, radix: 16))
         framed.writeStaticString("\r\n")
@@ -51,7 +51,7 @@ enum HTTPResponse {
     }
 
     /// The zero-length chunk that ends a chunked body.
-    static func lastChunk(allocator: ByteBufferAllocator) -> ByteBuffer {
+    package static func lastChunk(allocator: ByteBufferAllocator) -> ByteBuffer {
         var buffer = allocator.buffer(capacity: 5)
         buffer.writeStaticString("0\r\n\r\n")
         return buffer

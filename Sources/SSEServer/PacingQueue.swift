@@ -2,22 +2,29 @@ import NIOCore
 
 /// Write pacing for faults: hold everything until a deadline, add latency per frame, or split frames
 /// into small pieces written apart in time.
-struct Pacing: Hashable {
-    var stalledUntil: NIODeadline?
-    var delay: TimeAmount?
-    var chunkSize: Int?
-    var chunkInterval: TimeAmount = .milliseconds(10)
+package struct Pacing: Hashable {
+    package var stalledUntil: NIODeadline?
+    package var delay: TimeAmount?
+    package var chunkSize: Int?
+    package var chunkInterval: TimeAmount
+
+    package init(stalledUntil: NIODeadline? = nil, delay: TimeAmount? = nil, chunkSize: Int? = nil, chunkInterval: TimeAmount = .milliseconds(10)) {
+        self.stalledUntil = stalledUntil
+        self.delay = delay
+        self.chunkSize = chunkSize
+        self.chunkInterval = chunkInterval
+    }
 
     /// No pacing fault set at all (the common case, checked without reading the clock).
-    var isEmpty: Bool { stalledUntil == nil && delay == nil && chunkSize == nil }
+    package var isEmpty: Bool { stalledUntil == nil && delay == nil && chunkSize == nil }
 
-    func isActive(at now: NIODeadline) -> Bool {
+    package func isActive(at now: NIODeadline) -> Bool {
         (stalledUntil.map { $0 > now } ?? false) || delay != nil || chunkSize != nil
     }
 
     /// `self` (a stream's pacing) with a client's own on top: the later stall, the client's delay
     /// and chunking when it has them.
-    func combined(with own: Pacing) -> Pacing {
+    package func combined(with own: Pacing) -> Pacing {
         var result = self
         if let until = own.stalledUntil, until > (result.stalledUntil ?? .uptimeNanoseconds(0)) { result.stalledUntil = until }
         if let delay = own.delay { result.delay = delay }
@@ -35,9 +42,9 @@ struct Pacing: Hashable {
 ///
 /// Invariants: frames leave in the order they came, each whole or as consecutive pieces of at most
 /// the chunk size; `queuedBytes` is the event-stream bytes of the frames not yet fully written.
-struct PacingQueue {
+package struct PacingQueue {
     /// What to do next.
-    enum Step: Equatable {
+    package enum Step: Equatable {
         /// Nothing is queued.
         case empty
         /// Write this whole frame (the subscriber frames it for its connection).
@@ -53,18 +60,20 @@ struct PacingQueue {
     private var head = 0
     /// Bytes of the head frame already written when it is being written in pieces.
     private var headOffset = 0
-    private(set) var queuedBytes = 0
+    package private(set) var queuedBytes = 0
 
-    var isEmpty: Bool { head == entries.count }
+    package init() {}
+
+    package var isEmpty: Bool { head == entries.count }
 
     /// Queues `frame`, to be written no sooner than `now` plus the pacing's delay.
-    mutating func enqueue(_ frame: Frame, now: NIODeadline, pacing: Pacing) {
+    package mutating func enqueue(_ frame: Frame, now: NIODeadline, pacing: Pacing) {
         entries.append((frame, now + (pacing.delay ?? .zero)))
         queuedBytes += frame.bytes.readableBytes
     }
 
     /// The next step at `now` under `pacing`; a step that writes takes its bytes off the queue.
-    mutating func next(now: NIODeadline, pacing: Pacing) -> Step {
+    package mutating func next(now: NIODeadline, pacing: Pacing) -> Step {
         guard head < entries.count else { return .empty }
         let (frame, notBefore) = entries[head]
         if let until = pacing.stalledUntil, until > now { return .wait(until: until) }
@@ -84,7 +93,7 @@ struct PacingQueue {
         return .piece(piece, of: frame, completes: completes, nextAt: isEmpty ? nil : now + pacing.chunkInterval)
     }
 
-    mutating func removeAll() {
+    package mutating func removeAll() {
         entries.removeAll()
         head = 0
         headOffset = 0

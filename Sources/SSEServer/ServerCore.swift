@@ -151,7 +151,7 @@ final class ServerCore {
         let clean = frame(bytes, isEvent: true)
         var live = clean
         if !stream.corruptions.isEmpty {
-            live = frame(Self.corrupt(bytes, with: stream.corruptions.removeFirst()), isEvent: true)
+            live = frame(stream.corruptions.removeFirst().apply(to: bytes), isEvent: true)
         }
         let clients: Int
         if let clientID {
@@ -339,23 +339,6 @@ final class ServerCore {
         var buffer = allocator.buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
         return Frame(buffer, isEvent: isEvent, allocator: allocator)
-    }
-
-    static func corrupt(_ bytes: [UInt8], with corruption: Corruption) -> [UInt8] {
-        switch corruption {
-        case .bareCarriageReturns:
-            return bytes.map { $0 == UInt8(ascii: "\n") ? UInt8(ascii: "\r") : $0 }
-        case .invalidUTF8:
-            guard let dataStart = bytes.firstRange(of: Array("data:".utf8))?.upperBound else { return bytes }
-            var corrupted = bytes
-            let insertAt = dataStart < corrupted.count && corrupted[dataStart] == UInt8(ascii: " ") ? dataStart + 1 : dataStart
-            corrupted.insert(contentsOf: [0xFF, 0xFE], at: insertAt)
-            return corrupted
-        case .longLine(let size):
-            return Array("data: ".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: max(0, size - 6)) + [UInt8(ascii: "\n")] + bytes
-        case .noBlankLine:
-            return bytes.last == UInt8(ascii: "\n") ? Array(bytes.dropLast()) : bytes
-        }
     }
 
     static func now() -> Double {

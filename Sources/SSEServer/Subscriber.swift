@@ -9,13 +9,13 @@ import NIOPosix
 
 /// One encoded event (or comment, or retry field) ready to be written: the event-stream bytes, and the
 /// same bytes framed as an HTTP/1.1 chunk, both shared by every subscriber that gets them.
-struct Frame: Equatable {
-    let bytes: ByteBuffer
-    let chunk: ByteBuffer
+package struct Frame: Equatable {
+    package let bytes: ByteBuffer
+    package let chunk: ByteBuffer
     /// Whether this frame is an event (counted in `eventsSent`) rather than a comment or retry.
-    let isEvent: Bool
+    package let isEvent: Bool
 
-    init(_ bytes: ByteBuffer, isEvent: Bool, allocator: ByteBufferAllocator) {
+    package init(_ bytes: ByteBuffer, isEvent: Bool, allocator: ByteBufferAllocator) {
         self.bytes = bytes
         self.chunk = HTTPResponse.chunk(bytes, allocator: allocator)
         self.isEvent = isEvent
@@ -98,7 +98,7 @@ final class Subscriber: FanOutRecipient {
     func send(_ frame: Frame) {
         guard !isClosed else { return }
         if frame.isEvent, !corruptions.isEmpty {
-            let corrupted = ServerCore.corrupt(Array(frame.bytes.readableBytesView), with: corruptions.removeFirst())
+            let corrupted = corruptions.removeFirst().apply(to: Array(frame.bytes.readableBytesView))
             return send(Frame(ByteBuffer(bytes: corrupted), isEvent: true, allocator: channel.allocator))
         }
         if queue.isEmpty, pacing.isEmpty, stream.pacing.isEmpty {

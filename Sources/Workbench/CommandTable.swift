@@ -250,16 +250,16 @@ public enum CommandTable {
             summary: "server side: close a stream's clients (or one of them); on a proxy, its streams, now or after N events",
             examples: ["drop news", "drop news client=3 mode=reset", "drop p1 mode=reset after=3"]),
         CommandSpec(
-            .stall, arguments: [target, ArgumentSpec("duration", .duration)], options: [client],
-            summary: "stop writing to a stream (or one client) for a while",
+            .stall, arguments: [target, ArgumentSpec("duration", .duration)], options: [client, proxyConnection],
+            summary: "stop writing to a stream (or one client, or a proxy's streams) for a while",
             examples: ["stall news 5s"]),
         CommandSpec(
-            .delay, arguments: [target, ArgumentSpec("duration", .duration)], options: [client],
-            summary: "add latency to every event (0 removes it)",
+            .delay, arguments: [target, ArgumentSpec("duration", .duration)], options: [client, proxyConnection],
+            summary: "add latency to every event, on a stream or a proxy (0 removes it)",
             examples: ["delay news 200ms"]),
         CommandSpec(
             .chunk, arguments: [target, ArgumentSpec("size", .text)],
-            options: [OptionSpec("interval", .duration, "time between pieces (default 10ms)"), client],
+            options: [OptionSpec("interval", .duration, "time between pieces (default 10ms)"), client, proxyConnection],
             summary: "write the next frames in N-byte pieces (off: whole frames again)", examples: ["chunk news 3", "chunk news off"]),
         CommandSpec(
             .corrupt,
@@ -274,7 +274,7 @@ public enum CommandTable {
                         Choice("no-blank-line", "leave out the blank line that ends it, so it runs into the next"),
                     ])),
             ],
-            options: [OptionSpec("size", .size, "length of the long line (default 1MB)"), client],
+            options: [OptionSpec("size", .size, "length of the long line (default 1MB)"), client, proxyConnection],
             summary: "malform the next event: bare CR line ends, invalid UTF-8, a long line, no blank line",
             examples: ["corrupt news bare-cr", "corrupt news long-line size=1MB"]),
         CommandSpec(

@@ -16,6 +16,10 @@ extension Engine {
     }
 
     private func faultTarget(_ command: ParsedCommand) async throws(CommandError) -> FaultTarget {
+        if let conn = command.options.last(where: { $0.name == "conn" }) {
+            throw CommandError(
+                "\(command.spec.name): conn= picks an exchange of a proxy; on a stream, client=N picks a client", column: conn.value.column)
+        }
         let server = try runningServer(command)
         let stream = try await existingStream(command, on: server)
         let client = command.connection ?? command.integer("client")
@@ -49,15 +53,7 @@ extension Engine {
 
     func chunk(_ command: ParsedCommand) async throws(CommandError) {
         let target = try await faultTarget(command)
-        let sizeText = command.argument("size") ?? ""
-        let size: Int?
-        if sizeText == "off" {
-            size = nil
-        } else if let bytes = ByteSize(parsing: sizeText) {
-            size = bytes.bytes
-        } else {
-            throw CommandError("chunk: SIZE '\(sizeText)' is not a size (3, 1KB) or off", column: command.arguments["size"]?.column ?? 1)
-        }
+        let size = try chunkSize(from: command)
         let interval = command.duration("interval")?.duration ?? .milliseconds(10)
         try await serverCall(command) { _ = try await target.server.chunk(target.audience, size: size, interval: interval) }
         report(
@@ -67,13 +63,7 @@ extension Engine {
     func corrupt(_ command: ParsedCommand) async throws(CommandError) {
         let target = try await faultTarget(command)
         let kind = command.argument("kind") ?? ""
-        let corruption: Corruption =
-            switch kind {
-            case "bare-cr": .bareCarriageReturns
-            case "invalid-utf8": .invalidUTF8
-            case "long-line": .longLine(ByteSize(parsing: command.option("size") ?? "")?.bytes ?? 1 << 20)
-            default: .noBlankLine
-            }
+        let corruption = corruption(from: command)
         try await serverCall(command) { try await target.server.corrupt(target.audience, corruption) }
         report(.info("corrupt \(target.who)"), ["\(target.who): the next event will be malformed (\(kind))"])
     }
@@ -87,6 +77,26 @@ extension Engine {
         report(
             .info("reject \(target.stream)"),
             ["\(target.stream): the next \(count == 1 ? "connection gets" : "\(count) connections get") \(statusText)"])
+    }
+
+    /// The piece size a `chunk` line asks for; nil for `off`.
+    func chunkSize(from command: ParsedCommand) throws(CommandError) -> Int? {
+        let sizeText = command.argument("size") ?? ""
+        if sizeText == "off" { return nil }
+        guard let bytes = ByteSize(parsing: sizeText), bytes.bytes >= 1 else {
+            throw CommandError("chunk: SIZE '\(sizeText)' is not a size (3, 1KB) or off", column: command.arguments["size"]?.column ?? 1)
+        }
+        return bytes.bytes
+    }
+
+    /// The malformation a `corrupt` line asks for.
+    func corruption(from command: ParsedCommand) -> Corruption {
+        switch command.argument("kind") ?? "" {
+        case "bare-cr": .bareCarriageReturns
+        case "invalid-utf8": .invalidUTF8
+        case "long-line": .longLine(ByteSize(parsing: command.option("size") ?? "")?.bytes ?? 1 << 20)
+        default: .noBlankLine
+        }
     }
 
     /// The answer a `reject` line describes: a status (with `body=` and `header=`), a redirect, or wrong-type.

@@ -122,6 +122,10 @@ extension Engine {
             guard [.skip, .duplicate, .rewrite].contains(command.name) else { return false }
             throw unknownProxy(name, command)
         }
+        if let client = command.options.last(where: { $0.name == "client" }) {
+            throw CommandError(
+                "\(command.spec.name): client= picks a client of a stream; on a proxy, conn=N picks an exchange", column: client.value.column)
+        }
         let connection = command.integer("conn")
         let who = connection.map { "\(name)#\($0)" } ?? name
         let rejection = command.name == .reject ? try rejection(from: command) : nil
@@ -159,9 +163,24 @@ extension Engine {
                 if let rejection { try handle.server.reject(rejection, count: count) }
                 result =
                     "\(name): the next \(count == 1 ? "request gets" : "\(count) requests get") \(command.argument("status") ?? "") from the proxy"
+            case .stall:
+                let duration = command.duration("duration") ?? DurationValue(clampingMilliseconds: 0)
+                try await handle.server.stall(for: duration.duration, connection: connection)
+                result = "\(who): stalled for \(duration)"
+            case .delay:
+                let duration = command.duration("duration") ?? DurationValue(clampingMilliseconds: 0)
+                try await handle.server.delay(by: duration.milliseconds == 0 ? nil : duration.duration, connection: connection)
+                result = duration.milliseconds == 0 ? "\(who): no added latency" : "\(who): each read delayed by \(duration)"
+            case .chunk:
+                let size = try chunkSizeForProxy(command)
+                try await handle.server.chunk(
+                    size: size, interval: command.duration("interval")?.duration ?? .milliseconds(10), connection: connection)
+                result = size.map { "\(who): written in \($0)-byte pieces" } ?? "\(who): whole reads again"
+            case .corrupt:
+                faults.corruptions = [corruption(from: command)]
+                result = "\(who): the next event will be malformed (\(command.argument("kind") ?? ""))"
             default:
-                throw .outOfRange(
-                    "\(command.spec.name) acts on a stream of the embedded server; on a proxy, use drop, skip, duplicate, rewrite or reject")
+                return false
             }
             if faults != RelayFaults() { try await handle.server.addFaults(faults, connection: connection) }
         } catch {
@@ -169,6 +188,11 @@ extension Engine {
         }
         report(.info("\(command.spec.name) \(name)"), [result])
         return true
+    }
+
+    /// `chunkSize(from:)`, its error turned into the proxy's.
+    private func chunkSizeForProxy(_ command: ParsedCommand) throws(ProxyError) -> Int? {
+        do throws(CommandError) { return try chunkSize(from: command) } catch { throw .outOfRange(error.message) }
     }
 
     func unknownProxy(_ name: String, _ command: ParsedCommand) -> CommandError {

@@ -88,6 +88,16 @@ struct EventRelayTests {
         #expect(result.observations.contains(.retry(10000)))
     }
 
+    @Test("corrupt: the next event is malformed as the kind says, in the stream's own line ends; the one after passes")
+    func corrupt() {
+        let crlf = relay(["data: a\r\n\r\ndata: b\r\n\r\n"], faults: RelayFaults(corruptions: [.bareCarriageReturns]))
+        #expect(crlf.text == "data: a\r\rdata: b\r\n\r\n")
+        let blank = relay([": c\n\ndata: a\r\n\r\ndata: b\n\n"], faults: RelayFaults(corruptions: [.noBlankLine]))
+        #expect(blank.text == ": c\n\ndata: a\r\ndata: b\n\n")
+        let bytes = relay(["data: a\n\n"], faults: RelayFaults(corruptions: [.invalidUTF8])).bytes
+        #expect(bytes == Array("data: ".utf8) + [0xFF, 0xFE] + Array("a\n\n".utf8))
+    }
+
     @Test("a fault set in the middle of a block leaves that block alone and takes the next")
     func faultMidBlock() {
         var machine = EventRelay()

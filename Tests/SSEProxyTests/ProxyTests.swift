@@ -140,6 +140,30 @@ struct ProxyTests {
         await server.stop()
     }
 
+    @Test("stall holds the client's bytes back, then they come in order; chunk writes them in pieces; the end waits for them")
+    func pacing() async throws {
+        let (server, serverPort) = try await startServer()
+        let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(serverPort)")
+        try await proxy.proxy.stall(for: .seconds(60))
+        let client = try StreamSubscriber(port: proxy.port, path: "/streams/s")
+        _ = try client.waitForHead()
+        try await proxy.wait { $0.contains { if case .response(1, 200, _, _, true, _) = $0 { true } else { false } } }
+        _ = try await server.publish(stream: "s", event: ServerSentEvent(data: "held"))
+        try await proxy.wait { $0.contains { if case .observed(1, .event(let event, .passed)) = $0 { event.data == "held" } else { false } } }
+        // The proxy has passed the event on; the stall (given before the stream opened) holds it back.
+        client.read(timeout: 0.1) { !client.events.isEmpty }
+        #expect(client.events.isEmpty)
+        try await proxy.proxy.stall(for: .zero)  // lifts it
+        #expect(client.waitForEvents(1).map(\.data) == ["held"])
+        try await proxy.proxy.chunk(size: 4, interval: .milliseconds(5), connection: 1)
+        let readsBefore = client.reads.count
+        _ = try await server.publish(stream: "s", event: ServerSentEvent(data: "in pieces"))
+        #expect(client.waitForEvents(2).map(\.data) == ["held", "in pieces"])
+        #expect(client.reads.count - readsBefore >= 3)
+        await proxy.proxy.stop()
+        await server.stop()
+    }
+
     @Test("reject answers without the upstream; an unreachable upstream is a 502 that names it")
     func rejectAndUnreachable() async throws {
         let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:1")
