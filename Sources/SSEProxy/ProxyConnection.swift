@@ -252,7 +252,7 @@ final class ProxyConnection {
         whenDrained {
             if self.framing == .chunked { self.write(HTTPResponse.lastChunk(allocator: self.downstream.allocator)) }
             let reusable = self.keepAlive && self.framing != .untilClose
-            self.finish(reason: reason)
+            self.finish(reason: reason, byUpstream: true)
             if !reusable { self.downstream.close(promise: nil) }
         }
     }
@@ -283,7 +283,7 @@ final class ProxyConnection {
         downstream.close(promise: nil)
     }
 
-    private func finish(reason: String) {
+    private func finish(reason: String, byUpstream: Bool = false) {
         guard !finished, let exchange else {
             finished = true
             return
@@ -292,7 +292,7 @@ final class ProxyConnection {
         upstream?.close(promise: nil)
         upstream = nil
         relay = nil
-        core.report(.ended(connection: exchange, reason: reason))
+        core.report(.ended(connection: exchange, reason: reason, byUpstream: byUpstream))
         core.closed(exchange)
         self.exchange = nil
     }

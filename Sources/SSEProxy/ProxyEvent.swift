@@ -9,15 +9,16 @@ public enum ProxyEvent: Sendable, Hashable {
     case response(connection: Int, status: Int, reason: String, contentType: String?, isEventStream: Bool, headers: [HeaderLine])
     /// Something passed through an event stream (or was held back by a fault).
     case observed(connection: Int, EventRelay.Observation)
-    /// The connection ended, and why.
-    case ended(connection: Int, reason: String)
+    /// The exchange ended, and why; `byUpstream` when the upstream ended its answer (not the client,
+    /// a fault or a limit).
+    case ended(connection: Int, reason: String, byUpstream: Bool)
     /// Something went wrong that is the proxy's to say: the upstream unreachable, a limit reached.
     case problem(connection: Int, String)
 
     /// The connection the event is about.
     public var connection: Int {
         switch self {
-        case .request(let number, _, _, _), .response(let number, _, _, _, _, _), .observed(let number, _), .ended(let number, _),
+        case .request(let number, _, _, _), .response(let number, _, _, _, _, _), .observed(let number, _), .ended(let number, _, _),
             .problem(let number, _):
             number
         }

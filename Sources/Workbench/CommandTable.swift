@@ -297,10 +297,15 @@ public enum CommandTable {
                 OptionSpec("listen", .text, "HOST:PORT to listen on (default 127.0.0.1:0, a free port)"),
                 OptionSpec("insecure", .toggle, "skip TLS certificate verification of an https upstream"),
                 OptionSpec("cacert", .path, "also trust the certificates in this PEM file (repeatable)", repeatable: true),
+                OptionSpec("capture", .path, "write what passes as a mock-server script for drip serve --script"),
+                OptionSpec("secrets", .toggle, "with capture=: keep tokens in what it writes (default off: ***)"),
             ],
             summary: "stand between a client and a server (default: the embedded one): forward everything, show and break event streams",
             discussion: ProxyHelp.proxy,
-            examples: ["proxy p1 https://api.example.test", "proxy p1", "proxy p2 http://127.0.0.1:9000 listen=127.0.0.1:8081"]),
+            examples: [
+                "proxy p1 https://api.example.test", "proxy p1", "proxy p2 http://127.0.0.1:9000 listen=127.0.0.1:8081",
+                "proxy p3 http://127.0.0.1:9000 capture=mock.drip",
+            ]),
         CommandSpec(
             .skip, arguments: [proxyTarget], options: [OptionSpec("count", .integer, "how many events (default 1)"), proxyConnection],
             summary: "on a proxy: swallow the next events, so the client never sees them", examples: ["skip p1", "skip p1 count=3 conn=2"]),

@@ -18,6 +18,8 @@ extension Engine {
         var exchanges = 0
         /// Exchanges whose answer is an event stream (their end is a `closed` for expectations).
         var streams: Set<Int> = []
+        /// The mock-server script written as traffic passes (`capture=FILE`).
+        var capture: CaptureFile?
     }
 
     func startProxy(_ command: ParsedCommand) async throws(CommandError) {
@@ -33,6 +35,14 @@ extension Engine {
         let upstream: HTTPURL
         do { upstream = try HTTPURL(parsing: upstreamText) } catch { throw CommandError("proxy: \(error)", column: upstreamColumn) }
         let (host, port) = try listenAddress(command)
+        var capture: CaptureFile?
+        if let path = command.option("capture") {
+            do throws(ToolError) {
+                capture = try CaptureFile(path: path, upstream: upstream.description, keepsSecrets: command.toggle("secrets") ?? false)
+            } catch {
+                throw CommandError("proxy: \(error.message)", column: command.options.last { $0.name == "capture" }?.value.column ?? 1)
+            }
+        }
         let (events, sink) = AsyncStream.makeStream(of: ProxyEvent.self)
         let server: ProxyServer
         let bound: Int
@@ -51,8 +61,10 @@ extension Engine {
             for await event in events { await self?.proxySaw(name, event) }
         }
         let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(bound)"
-        proxies[name] = ProxyHandle(server: server, url: url, upstream: upstream.description, reader: reader)
-        report(.info("proxy \(name)"), ["proxy \(name): \(url) → \(upstream); point a client at it (connect c1 /path via=\(name))"])
+        proxies[name] = ProxyHandle(server: server, url: url, upstream: upstream.description, reader: reader, capture: capture)
+        var lines = ["proxy \(name): \(url) → \(upstream); point a client at it (connect c1 /path via=\(name))"]
+        if let capture { lines.append("proxy \(name): capturing a mock of the upstream in \(capture.path) (drip serve --script \(capture.path))") }
+        report(.info("proxy \(name)"), lines)
     }
 
     private func listenAddress(_ command: ParsedCommand) throws(CommandError) -> (host: String, port: Int) {
@@ -70,7 +82,16 @@ extension Engine {
         guard var handle = proxies[name] else { return }
         for seen in Self.clientEvents(for: event, streams: &handle.streams) { handle.seen.append(seen) }
         if case .request = event { handle.exchanges += 1 }
+        let captureFailed = handle.capture?.failure
+        handle.capture?.add(event)
         proxies[name] = handle
+        if captureFailed == nil, let failure = handle.capture?.failure, let path = handle.capture?.path {
+            report(
+                .failure(CommandError("proxy \(name): the capture stopped: cannot write \(path): \(failure)", column: 1)),
+                [
+                    "error: proxy \(name): the capture stopped: cannot write \(path): \(failure)"
+                ])
+        }
         var proxyStyle = style
         proxyStyle.timestamps = false  // the output stamps every line
         let lines = ProxyOutput(style: proxyStyle, name: name).lines(for: event)
@@ -93,7 +114,7 @@ extension Engine {
         case .observed(_, .comment(let text)): return [.comment(text)]
         case .observed(_, .retry(let milliseconds)): return [.retry(milliseconds)]
         case .observed: return []
-        case .ended(let number, let reason):
+        case .ended(let number, let reason, _):
             return streams.remove(number) == nil ? [] : [.closed(reason: reason, isFailure: false)]
         case .problem: return []
         }
@@ -107,9 +128,10 @@ extension Engine {
     }
 
     func closeProxy(_ name: String) async {
-        guard let handle = proxies.removeValue(forKey: name) else { return }
+        guard var handle = proxies.removeValue(forKey: name) else { return }
         await handle.server.stop()
         handle.reader.cancel()
+        handle.capture?.finish()
         report(.info("proxy \(name) closed"), ["proxy \(name): closed"])
     }
 

@@ -43,7 +43,7 @@ public struct ProxyOutput: Sendable {
             case .unreadable(let reason): return [prefix + "no longer read as events (the bytes still pass): \(reason)"]
             case .faultDone(let fault): return [prefix + "\(fault): done"]
             }
-        case .ended(_, let reason):
+        case .ended(_, let reason, _):
             return [prefix + "ended: \(reason)"]
         case .problem(_, let message):
             return [prefix + "problem: \(message)"]
@@ -75,7 +75,7 @@ public struct ProxyOutput: Sendable {
             case .unreadable(let reason): members += [("state", .string("unreadable")), ("reason", .string(reason))]
             case .faultDone(let fault): members += [("state", .string("fault done")), ("fault", .string(fault))]
             }
-        case .ended(_, let reason):
+        case .ended(_, let reason, _):
             members += [("state", .string("ended")), ("reason", .string(reason))]
         case .problem(_, let message):
             members += [("state", .string("problem")), ("message", .string(message))]

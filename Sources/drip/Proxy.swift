@@ -46,6 +46,14 @@ struct Proxy: AsyncParsableCommand {
     @Flag(help: "Prefix each line with the local time.")
     var timestamps = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Write what passes as a mock-server script (drip serve --script FILE plays it in the upstream's place).", valueName: "file"))
+    var capture: String?
+
+    @Flag(help: "With --capture: keep tokens (Authorization, Cookie, token=) in the script as they were, not as ***.")
+    var captureSecrets = false
+
     @Option(help: "Most client connections open at once; more are closed at once.")
     var maxConnections = 10_000
 
@@ -69,7 +77,8 @@ struct Proxy: AsyncParsableCommand {
         let tool = ProxyTool(
             upstream: target, host: host, port: port, tls: TLSOptions(trustedCertificateFiles: trustedCertificates, verifiesCertificates: !insecure),
             limits: ProxyServer.Limits(maxConnections: maxConnections, maxBodySize: maxBodySize.bytes, maxQueuedBytes: maxQueue.bytes),
-            output: ProxyOutput(style: ClientOutputStyle(json: json, comments: comments, timestamps: timestamps, includesHeaders: include)))
+            output: ProxyOutput(style: ClientOutputStyle(json: json, comments: comments, timestamps: timestamps, includesHeaders: include)),
+            capturePath: capture, captureKeepsSecrets: captureSecrets)
         let status = await tool.run()
         if status != 0 { throw ExitCode(status) }
     }

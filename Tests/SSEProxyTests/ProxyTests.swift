@@ -30,7 +30,7 @@ final class ProxyUnderTest: Sendable {
     }
 
     func ended(_ connection: Int) -> String? {
-        events.lazy.compactMap { if case .ended(connection, let reason) = $0 { reason } else { nil } }.first
+        events.lazy.compactMap { if case .ended(connection, let reason, _) = $0 { reason } else { nil } }.first
     }
 }
 
@@ -73,7 +73,7 @@ struct ProxyTests {
         #expect(
             request.contains("Last-Event-ID: 3\r\n") && request.contains("Via: 1.1 drip\r\n") && request.contains("X-Forwarded-For: 127.0.0.1\r\n"))
         #expect(!request.contains("Proxy-Connection") && !request.contains("TE: trailers"))
-        try await proxy.wait { events in events.contains { if case .ended(1, _) = $0 { true } else { false } } }
+        try await proxy.wait { events in events.contains { if case .ended(1, _, true) = $0 { true } else { false } } }
         let seen = proxy.events.compactMap { if case .observed(1, .event(let event, .passed)) = $0 { event.data } else { nil } }
         #expect(seen == ["one", "two\nlines"])
         #expect(

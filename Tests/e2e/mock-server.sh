@@ -22,16 +22,12 @@ start_mock() {
 }
 
 # Python's httpx + httpx-sse, from PyPI, in a virtual environment of their own kept between runs.
-venv="$root/.build/peers-venv"
-if ! "$venv/bin/python" -c 'import httpx, httpx_sse' 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q httpx httpx-sse
-fi
+source "$root/Tests/e2e/lib/peers-venv.sh"
 
 # --- an LLM-style POST stream
 start_mock "$root/examples/llm-stream.drip"
 grep -q "route: POST http://127.0.0.1:$port/v1/chat/completions → stream chat" "$work/serve.log" || fail "the route is not printed"
-"$venv/bin/python" - "http://127.0.0.1:$port/v1/chat/completions" > "$work/httpx.log" 2>&1 <<'PY' || fail "the httpx-sse client failed"
+"$peers_python" - "http://127.0.0.1:$port/v1/chat/completions" > "$work/httpx.log" 2>&1 <<'PY' || fail "the httpx-sse client failed"
 import json, sys, httpx
 from httpx_sse import connect_sse
 

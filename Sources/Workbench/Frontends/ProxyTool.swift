@@ -1,5 +1,6 @@
 import SSEClient
 import SSEProxy
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -17,8 +18,17 @@ public struct ProxyTool: Sendable {
     public var tls: TLSOptions
     public var limits: ProxyServer.Limits
     public var output: ProxyOutput
+    /// Where to write what passes as a mock-server script, if anywhere.
+    public var capturePath: String?
+    /// Whether the capture keeps tokens as they were (otherwise `***`).
+    public var captureKeepsSecrets: Bool
 
-    public init(upstream: HTTPURL, host: String, port: Int, tls: TLSOptions, limits: ProxyServer.Limits, output: ProxyOutput) {
+    public init(
+        upstream: HTTPURL, host: String, port: Int, tls: TLSOptions, limits: ProxyServer.Limits, output: ProxyOutput, capturePath: String? = nil,
+        captureKeepsSecrets: Bool = false
+    ) {
+        self.capturePath = capturePath
+        self.captureKeepsSecrets = captureKeepsSecrets
         self.upstream = upstream
         self.host = host
         self.port = port
@@ -29,11 +39,27 @@ public struct ProxyTool: Sendable {
 
     public func run() async -> Int32 {
         let output = self.output
+        let capture = Mutex<CaptureFile?>(nil)
+        if let capturePath {
+            do throws(ToolError) {
+                let file = try CaptureFile(path: capturePath, upstream: upstream.description, keepsSecrets: captureKeepsSecrets)
+                capture.withLock { $0 = file }
+            } catch {
+                Console.standardError.line("drip proxy: --capture: \(error.message)")
+                return 1
+            }
+        }
         let proxy: ProxyServer
         let port: Int
         do {
             proxy = try ProxyServer(upstream: upstream, host: host, port: self.port, tls: tls, limits: limits) { event in
                 for line in output.lines(for: event) { Console.standardOutput.line(line) }
+                let failure = capture.withLock { file -> String? in
+                    let before = file?.failure
+                    file?.add(event)
+                    return before == nil ? file?.failure : nil
+                }
+                if let failure { Console.standardError.line("drip proxy: the capture stopped: cannot write \(capturePath ?? ""): \(failure)") }
             }
             port = try await proxy.start()
         } catch {
@@ -46,6 +72,8 @@ public struct ProxyTool: Sendable {
         let signal = await Signals.next(of: [SIGINT, SIGTERM])
         Console.standardError.line("drip proxy: \(signal == SIGINT ? "interrupted" : "terminated"), closing every connection")
         await proxy.stop()
+        capture.withLock { $0?.finish() }
+        if let capturePath { Console.standardError.line("drip proxy: captured in \(capturePath); serve it with drip serve --script \(capturePath)") }
         return 0
     }
 }
