@@ -41,7 +41,6 @@ final class ProxyConnection {
     private var finished = false
     /// The relay of the event stream being answered, when the answer is one.
     var relay: EventRelay?
-    private var queuedBytes = 0
     /// Stall, delay and chunking on this connection (`ProxyConnection+Pacing`).
     var pacing = Pacing()
     var pacingQueue = PacingQueue()
@@ -302,15 +301,12 @@ final class ProxyConnection {
     private func write(_ bytes: [UInt8]) { write(downstream.allocator.buffer(bytes: bytes)) }
 
     func write(_ buffer: ByteBuffer) {
-        let size = buffer.readableBytes
-        queuedBytes += size
-        guard queuedBytes <= core.limits.maxQueuedBytes else {
+        // What NIO still holds for the socket (the kernel's buffer is full): the client reads too slowly.
+        let waiting = (try? downstream.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        guard waiting + buffer.readableBytes <= core.limits.maxQueuedBytes else {
             return drop(.truncate, reason: "the client read too slowly: over \(core.limits.maxQueuedBytes) bytes were waiting for it")
         }
-        let promise = downstream.eventLoop.makePromise(of: Void.self)
-        let bound = NIOLoopBound(self, eventLoop: downstream.eventLoop)
-        promise.futureResult.whenComplete { _ in bound.value.queuedBytes -= size }
-        downstream.writeAndFlush(buffer, promise: promise)
+        downstream.writeAndFlush(buffer, promise: nil)
     }
 
     private static func statusLine(_ status: Int, _ reason: String, _ fields: [(name: String, value: String)]) -> [UInt8] {

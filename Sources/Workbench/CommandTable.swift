@@ -408,6 +408,9 @@ public enum CommandTable {
 
     public static func command(named name: String) -> CommandSpec? { commands.first { $0.name == name } }
 
+    /// The fault commands whose target may be a proxy as well as a stream.
+    static let proxyFaults: Set<CommandName> = [.drop, .stall, .delay, .chunk, .corrupt, .reject]
+
     /// The candidates closest to `word` (edit distance at most 2, or a shared prefix), best first.
     public static func suggestions(for word: String, among candidates: [String]) -> [String] {
         let scored = candidates.map { ($0, editDistance(word.lowercased(), $0.lowercased())) }

@@ -7,23 +7,37 @@ import Synchronization
     import Darwin
 #endif
 
-/// The names tab completion offers besides the command table: clients and streams, refreshed by
-/// the REPL after each command (completion runs on the reader thread and must not wait).
+/// The names tab completion offers besides the command table: clients, streams and proxies,
+/// refreshed by the REPL after each command (completion runs on the reader thread and must not wait).
 public final class CompletionNames: Sendable {
-    private let names = Mutex<(clients: [String], streams: [String])>(([], []))
+    /// The names in play: a client's where a client is asked for (proxies too: `close`, `expect`), a
+    /// stream's where a stream is (proxies too: the faults), a proxy's where only a proxy will do.
+    public struct Names: Sendable, Hashable {
+        public var clients: [String]
+        public var streams: [String]
+        public var proxies: [String]
+
+        public init(clients: [String] = [], streams: [String] = [], proxies: [String] = []) {
+            self.clients = clients
+            self.streams = streams
+            self.proxies = proxies
+        }
+    }
+
+    private let names = Mutex(Names())
 
     public init() {}
 
-    public var current: (clients: [String], streams: [String]) { names.withLock { $0 } }
+    public var current: Names { names.withLock { $0 } }
 
-    func update(clients: [String], streams: [String]) { names.withLock { $0 = (clients, streams) } }
+    func update(_ current: Names) { names.withLock { $0 = current } }
 }
 
 /// Tab completion for the command language, from the command table: command names, option names
 /// (`event=`), choices, client and stream names, files after `@`.
 public enum Completion {
     /// The candidates (whole words) for the word being typed at the end of `prefix`.
-    public static func candidates(for prefix: String, names: (clients: [String], streams: [String])) -> [String] {
+    public static func candidates(for prefix: String, names: CompletionNames.Names) -> [String] {
         let words = prefix.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         let current = prefix.hasSuffix(" ") || prefix.isEmpty ? "" : words.last ?? ""
         let previous = current.isEmpty ? words : Array(words.dropLast())
@@ -35,7 +49,7 @@ public enum Completion {
             let name = String(current[..<equals])
             let value = String(current[current.index(after: equals)...])
             guard let option = spec.option(named: name) else { return [] }
-            return values(for: option.kind, argumentName: name, typed: value, names: names).map { name + "=" + $0 }
+            return values(for: option.kind, argumentName: name, typed: value, names: names, command: spec.command).map { name + "=" + $0 }
         }
         if current.hasPrefix("@") { return files(matching: String(current.dropFirst())).map { "@" + $0 } }
         let used = Set(previous.dropFirst().compactMap { word in word.firstIndex(of: "=").map { String(word[..<$0]) } })
@@ -44,18 +58,23 @@ public enum Completion {
         var positional: [String] = []
         if positionalCount < spec.arguments.count {
             let argument = spec.arguments[positionalCount]
-            positional = values(for: argument.kind, argumentName: argument.name, typed: current, names: names)
+            positional = values(for: argument.kind, argumentName: argument.name, typed: current, names: names, command: spec.command)
             if spec.name == "help" { positional = CommandTable.commands.map(\.name) }
         }
         return (positional + options).filter { $0.hasPrefix(current) }
     }
 
-    private static func values(for kind: ValueKind, argumentName: String, typed: String, names: (clients: [String], streams: [String])) -> [String] {
+    private static func values(
+        for kind: ValueKind, argumentName: String, typed: String, names: CompletionNames.Names, command: CommandName
+    ) -> [String] {
         switch kind {
         case .choice(let choices): return choices.map(\.word).filter { $0.hasPrefix(typed) }
         case .toggle: return ["on", "off"].filter { $0.hasPrefix(typed) }
-        case .name where argumentName == "client": return names.clients.filter { $0.hasPrefix(typed) }
-        case .name where argumentName == "stream": return names.streams.filter { $0.hasPrefix(typed) }
+        case .name where argumentName == "client": return (names.clients + names.proxies).filter { $0.hasPrefix(typed) }
+        case .name where argumentName == "stream":
+            let proxies = CommandTable.proxyFaults.contains(command) ? names.proxies : []
+            return (names.streams + proxies).filter { $0.hasPrefix(typed) }
+        case .name where argumentName == "proxy" || argumentName == "via": return names.proxies.filter { $0.hasPrefix(typed) }
         case .path: return files(matching: typed)
         case .data where typed.hasPrefix("@"): return files(matching: String(typed.dropFirst())).map { "@" + $0 }
         default: return []

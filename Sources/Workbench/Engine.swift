@@ -143,9 +143,9 @@ public actor Engine {
     }
 
     /// Client and stream names, for tab completion.
-    public func completionNames() async -> (clients: [String], streams: [String]) {
+    public func completionNames() async -> CompletionNames.Names {
         let streams = (try? await server?.snapshot())?.streams.map(\.name) ?? []
-        return (clients.keys.sorted(), streams)
+        return CompletionNames.Names(clients: clients.keys.sorted(), streams: streams, proxies: proxies.keys.sorted())
     }
 
     /// How many servers and clients are live (for the prompt).

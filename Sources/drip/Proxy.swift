@@ -37,6 +37,9 @@ struct Proxy: AsyncParsableCommand {
     @Flag(help: "One JSON object per line, for each request, answer, event and end.")
     var json = false
 
+    @Flag(help: "Print requests, answers and ends only, not each event (events are still parsed, for the faults and --capture).")
+    var quiet = false
+
     @Flag(help: "Also print comment lines.")
     var comments = false
 
@@ -74,11 +77,12 @@ struct Proxy: AsyncParsableCommand {
         if insecure {
             printError("drip proxy: warning: --insecure skips certificate verification of \(target.hostHeader)")
         }
-        let tool = ProxyTool(
+        var tool = ProxyTool(
             upstream: target, host: host, port: port, tls: TLSOptions(trustedCertificateFiles: trustedCertificates, verifiesCertificates: !insecure),
             limits: ProxyServer.Limits(maxConnections: maxConnections, maxBodySize: maxBodySize.bytes, maxQueuedBytes: maxQueue.bytes),
             output: ProxyOutput(style: ClientOutputStyle(json: json, comments: comments, timestamps: timestamps, includesHeaders: include)),
             capturePath: capture, captureKeepsSecrets: captureSecrets)
+        tool.quiet = quiet
         let status = await tool.run()
         if status != 0 { throw ExitCode(status) }
     }

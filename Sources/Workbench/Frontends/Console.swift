@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -73,5 +74,47 @@ public struct Console: Sendable {
         let milliseconds = Int(now.tv_nsec / 1_000_000)
         let millis = milliseconds < 10 ? "00\(milliseconds)" : milliseconds < 100 ? "0\(milliseconds)" : "\(milliseconds)"
         return "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(millis)"
+    }
+}
+
+/// Output that may come thousands of items a second from many threads (a proxy's events): items
+/// are queued under a lock — all a caller on an event loop pays — and a task formats and writes
+/// what gathered every `interval`, in one `write(2)`. `finish` writes the rest.
+///
+/// Invariant: items are written in the order they were queued, each item's lines together.
+public final class BatchedOutput<Item: Sendable>: Sendable {
+    private let queue = Mutex<[Item]>([])
+    private let console: Console
+    private let format: @Sendable (Item) -> [String]
+    private let writer = Mutex<Task<Void, Never>?>(nil)
+
+    public init(console: Console, interval: Duration = .milliseconds(5), format: @escaping @Sendable (Item) -> [String]) {
+        self.console = console
+        self.format = format
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                self?.flush()
+            }
+        }
+        writer.withLock { $0 = task }
+    }
+
+    public func add(_ item: Item) { queue.withLock { $0.append(item) } }
+
+    /// Writes what is queued and stops the writer.
+    public func finish() {
+        writer.withLock { $0?.cancel() }
+        flush()
+    }
+
+    private func flush() {
+        let items = queue.withLock { items in
+            defer { items.removeAll(keepingCapacity: true) }
+            return items
+        }
+        guard !items.isEmpty else { return }
+        let text = items.flatMap(format).joined(separator: "\n")
+        if !text.isEmpty { console.line(text) }
     }
 }

@@ -22,6 +22,8 @@ public struct ProxyTool: Sendable {
     public var capturePath: String?
     /// Whether the capture keeps tokens as they were (otherwise `***`).
     public var captureKeepsSecrets: Bool
+    /// Print requests, answers and ends only, not what passes in event streams (still parsed).
+    public var quiet = false
 
     public init(
         upstream: HTTPURL, host: String, port: Int, tls: TLSOptions, limits: ProxyServer.Limits, output: ProxyOutput, capturePath: String? = nil,
@@ -39,6 +41,7 @@ public struct ProxyTool: Sendable {
 
     public func run() async -> Int32 {
         let output = self.output
+        let quiet = self.quiet
         let capture = Mutex<CaptureFile?>(nil)
         if let capturePath {
             do throws(ToolError) {
@@ -49,20 +52,28 @@ public struct ProxyTool: Sendable {
                 return 1
             }
         }
+        // Formatting, printing and the capture happen off the event loops, a batch at a time; each
+        // event keeps the time it happened, for the capture's spacing.
+        let capturePath = self.capturePath
+        let printer = BatchedOutput<(event: ProxyEvent, at: ContinuousClock.Instant)>(console: .standardOutput) { item in
+            let failure = capture.withLock { file -> String? in
+                let before = file?.failure
+                file?.add(item.event, at: item.at)
+                return before == nil ? file?.failure : nil
+            }
+            if let failure { Console.standardError.line("drip proxy: the capture stopped: cannot write \(capturePath ?? ""): \(failure)") }
+            return output.lines(for: item.event)
+        }
         let proxy: ProxyServer
         let port: Int
         do {
             proxy = try ProxyServer(upstream: upstream, host: host, port: self.port, tls: tls, limits: limits) { event in
-                for line in output.lines(for: event) { Console.standardOutput.line(line) }
-                let failure = capture.withLock { file -> String? in
-                    let before = file?.failure
-                    file?.add(event)
-                    return before == nil ? file?.failure : nil
-                }
-                if let failure { Console.standardError.line("drip proxy: the capture stopped: cannot write \(capturePath ?? ""): \(failure)") }
+                if quiet, capturePath == nil, case .observed = event { return }
+                printer.add((event, .now))
             }
             port = try await proxy.start()
         } catch {
+            printer.finish()
             Console.standardError.line("drip proxy: \(error)")
             return 1
         }
@@ -72,6 +83,7 @@ public struct ProxyTool: Sendable {
         let signal = await Signals.next(of: [SIGINT, SIGTERM])
         Console.standardError.line("drip proxy: \(signal == SIGINT ? "interrupted" : "terminated"), closing every connection")
         await proxy.stop()
+        printer.finish()
         capture.withLock { $0?.finish() }
         if let capturePath { Console.standardError.line("drip proxy: captured in \(capturePath); serve it with drip serve --script \(capturePath)") }
         return 0

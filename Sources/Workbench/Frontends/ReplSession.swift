@@ -71,8 +71,7 @@ public enum ReplSession {
         }
         while !interrupts.quitRequested {
             if let completionNames {
-                let names = await engine.completionNames()
-                completionNames.update(clients: names.clients, streams: names.streams)
+                completionNames.update(await engine.completionNames())
             }
             let counts = await engine.liveCounts
             let prompt = await engine.openBlock.map { Self.blockPrompt(stream: $0.stream, depth: $0.depth) } ?? prompt(counts)
