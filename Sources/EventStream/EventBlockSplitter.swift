@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Finds the ends of an event stream's blocks — the blank lines that dispatch events — in bytes as
 /// they arrive, without decoding or holding them, so that a relay (drip's proxy) can pass each read
 /// on at once and still know where each event ends: to stop right after one, leave one out, or
@@ -35,7 +43,20 @@ public struct EventBlockSplitter: Sendable {
         var start = 0
         var index = 0
         var startsWithLineFeed = false
+        // The next LF and CR at or after `index` (`bytes.count` when none), found with memchr and
+        // looked for again only once passed: the bytes between line ends are not visited one by one.
+        var nextLineFeed = -1
+        var nextCarriageReturn = -1
         while index < bytes.count {
+            if nextLineFeed < index { nextLineFeed = Self.find(0x0A, in: bytes, from: index) }
+            if nextCarriageReturn < index { nextCarriageReturn = Self.find(0x0D, in: bytes, from: index) }
+            let lineEnd = min(nextLineFeed, nextCarriageReturn)
+            if lineEnd > index {
+                atLineStart = false
+                afterCarriageReturn = false
+                index = lineEnd
+                if index == bytes.count { break }
+            }
             let byte = bytes[index]
             index += 1
             if byte == 0x0A, afterCarriageReturn {
@@ -67,5 +88,13 @@ public struct EventBlockSplitter: Sendable {
             piece(Piece(bytes: UnsafeRawBufferPointer(rebasing: bytes[start...]), endsBlock: false, startsWithLineFeed: startsWithLineFeed))
             atBlockStart = false
         }
+    }
+
+    /// The index of the first `byte` in `bytes` at or after `start`; `bytes.count` when there is none.
+    private static func find(_ byte: UInt8, in bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        guard let base = bytes.baseAddress, start < bytes.count,
+            let found = memchr(base + start, Int32(byte), bytes.count - start)
+        else { return bytes.count }
+        return base.distance(to: UnsafeRawPointer(found))
     }
 }

@@ -39,8 +39,11 @@ public struct EventRelay: Sendable {
     public static let maxHeldBlock = 8 << 20
 
     public var faults: RelayFaults
+    /// Whether events, comments and retries are reported; when not, events are only counted (the
+    /// parser hands them over as borrowed bytes, no string made), for the faults.
+    public let reportsEvents: Bool
     private var splitter = EventBlockSplitter()
-    private var parser = EventStreamParser(form: .events, reportsComments: true)
+    private var parser: EventStreamParser
     private var observing = true
     /// Nil at a block's start; then whether the block is being held whole.
     private var holding: Bool?
@@ -48,8 +51,10 @@ public struct EventRelay: Sendable {
     private var heldStartsWithLineFeed = false
     private var retryAnnounced = false
 
-    public init(faults: RelayFaults = RelayFaults()) {
+    public init(faults: RelayFaults = RelayFaults(), reportsEvents: Bool = true) {
         self.faults = faults
+        self.reportsEvents = reportsEvents
+        parser = EventStreamParser(form: reportsEvents ? .events : .bytes, reportsComments: reportsEvents)
     }
 
     /// Relays one read of the upstream's body into `output` and reports what passed.
@@ -67,9 +72,15 @@ public struct EventRelay: Sendable {
                 }
             }
             var outputs: [EventStreamParser.Output] = []
+            var dispatched = false
             if observing {
                 do throws(EventStreamError) {
-                    try parser.parse(piece.bytes) { outputs.append($0) }
+                    if reportsEvents {
+                        try parser.parse(piece.bytes) { outputs.append($0) }
+                        dispatched = outputs.contains { if case .event = $0 { true } else { false } }
+                    } else {
+                        try parser.parse(piece.bytes) { (_: EventStreamParser.BorrowedEvent) in dispatched = true }
+                    }
                 } catch {
                     observing = false
                     observe(.unreadable("\(error)"))
@@ -88,8 +99,8 @@ public struct EventRelay: Sendable {
             } else {
                 output.writeBytes(piece.bytes)
             }
-            guard piece.endsBlock || !outputs.isEmpty else { return }
-            verdict = finishBlock(outputs, ended: piece.endsBlock, into: &output, observe: observe)
+            guard piece.endsBlock || !outputs.isEmpty || dispatched else { return }
+            verdict = finishBlock(outputs, dispatched: dispatched, ended: piece.endsBlock, into: &output, observe: observe)
         }
         return verdict
     }
@@ -97,23 +108,22 @@ public struct EventRelay: Sendable {
     /// Writes a held block as its fault says, reports the block's outputs, and counts its event
     /// towards `drop after=`.
     private mutating func finishBlock(
-        _ outputs: [EventStreamParser.Output], ended: Bool, into output: inout ByteBuffer, observe: (Observation) -> Void
+        _ outputs: [EventStreamParser.Output], dispatched: Bool, ended: Bool, into output: inout ByteBuffer, observe: (Observation) -> Void
     ) -> Verdict {
-        let event = outputs.lazy.compactMap { if case .event(let event) = $0 { event } else { nil } }.first
         var fate = Fate.passed
         if ended, holding == true {
-            if event != nil, faults.skip > 0 {
+            if dispatched, faults.skip > 0 {
                 fate = .skipped
                 faults.skip -= 1
                 if faults.skip == 0 { observe(.faultDone("skip")) }
             } else {
                 var block = rewritten(held)
-                if event != nil, !faults.corruptions.isEmpty {
+                if dispatched, !faults.corruptions.isEmpty {
                     block = faults.corruptions.removeFirst().apply(to: block)
                     if faults.corruptions.isEmpty { observe(.faultDone("corrupt")) }
                 }
                 output.writeBytes(block)
-                if event != nil, faults.duplicate > 0 {
+                if dispatched, faults.duplicate > 0 {
                     fate = .duplicated
                     output.writeBytes(heldStartsWithLineFeed ? block.dropFirst() : block[...])
                     faults.duplicate -= 1
@@ -130,7 +140,7 @@ public struct EventRelay: Sendable {
             }
         }
         if ended { holding = nil }
-        guard event != nil, fate != .skipped, var drop = faults.dropAfter else { return .carryOn }
+        guard dispatched, fate != .skipped, var drop = faults.dropAfter else { return .carryOn }
         drop.events -= 1
         guard drop.events <= 0 else {
             faults.dropAfter = drop

@@ -215,7 +215,7 @@ final class ProxyConnection {
         if !keepAlive { forwarded.append(("Connection", "close")) }
         if isEventStream, !bodiless {
             let pending = core.faultsForNewStream()
-            relay = EventRelay(faults: pending.relay)
+            relay = EventRelay(faults: pending.relay, reportsEvents: core.reportsEvents)
             pacing = pending.pacing
         } else {
             relay = nil
@@ -230,7 +230,12 @@ final class ProxyConnection {
 
     private func forwardBody(_ bytes: UnsafeRawBufferPointer) {
         guard let exchange else { return }
-        var output = downstream.allocator.buffer(capacity: bytes.count + 16)
+        // Without pacing, a chunked answer's read is framed in place: a chunk-size of eight hex digits
+        // (leading zeros are allowed) written before the body and filled in after, one buffer a read.
+        let framesInPlace = framing == .chunked && pacing.isEmpty && pacingQueue.isEmpty
+        var output = downstream.allocator.buffer(capacity: bytes.count + 32)
+        if framesInPlace { output.writeStaticString("00000000\r\n") }
+        let bodyStart = output.writerIndex
         var verdict = EventRelay.Verdict.carryOn
         if var current = relay {
             relay = nil  // moved out, so that relaying does not copy its buffers
@@ -239,7 +244,16 @@ final class ProxyConnection {
         } else {
             output.writeBytes(bytes)
         }
-        if output.readableBytes > 0 { sendBody(output) }
+        let bodySize = output.writerIndex - bodyStart
+        if framesInPlace, bodySize > 0 {
+            let digits = String(bodySize, radix: 16)
+            output.setString(String(repeating: "0", count: max(0, 8 - digits.count)) + digits, at: output.readerIndex)
+            output.writeStaticString("\r\n")
+            write(output)
+        } else if bodySize > 0 {
+            output.moveReaderIndex(to: bodyStart)
+            sendBody(output)
+        }
         if case .drop(let mode) = verdict {
             // Nothing more from the upstream counts; the drop waits for what pacing still holds.
             ignoresUpstream = true

@@ -31,11 +31,17 @@ final class ProxyCore: Sendable {
     let upstream: HTTPURL
     let tlsContext: NIOSSLContext?
     let limits: ProxyServer.Limits
+    /// Whether event streams' events are reported (otherwise only counted, for the faults).
+    let reportsEvents: Bool
     private let reporter: @Sendable (ProxyEvent) -> Void
     private let state = Mutex(State())
 
-    init(upstream: HTTPURL, tlsContext: NIOSSLContext?, limits: ProxyServer.Limits, report: @escaping @Sendable (ProxyEvent) -> Void) {
+    init(
+        upstream: HTTPURL, tlsContext: NIOSSLContext?, limits: ProxyServer.Limits, reportsEvents: Bool,
+        report: @escaping @Sendable (ProxyEvent) -> Void
+    ) {
         self.upstream = upstream
+        self.reportsEvents = reportsEvents
         self.tlsContext = tlsContext
         self.limits = limits
         self.reporter = report

@@ -39,9 +39,12 @@ public final class ProxyServer: Sendable {
     private let listener = Mutex<Channel?>(nil)
 
     /// A proxy to `upstream` (an http or https base URL, its path a prefix for every target).
+    /// Without `reportsEvents`, what passes in event streams is parsed (for the faults) but not
+    /// reported: requests, answers and ends are.
     public init(
         upstream: HTTPURL, host: String = "127.0.0.1", port: Int = 0, tls: TLSOptions = TLSOptions(), limits: Limits = Limits(),
-        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton, report: @escaping @Sendable (ProxyEvent) -> Void
+        reportsEvents: Bool = true, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        report: @escaping @Sendable (ProxyEvent) -> Void
     ) throws(ProxyError) {
         let context: NIOSSLContext?
         do {
@@ -49,7 +52,7 @@ public final class ProxyServer: Sendable {
         } catch {
             throw .invalidUpstream("cannot set up TLS for \(upstream): \(error)")
         }
-        core = ProxyCore(upstream: upstream, tlsContext: context, limits: limits, report: report)
+        core = ProxyCore(upstream: upstream, tlsContext: context, limits: limits, reportsEvents: reportsEvents, report: report)
         self.host = host
         self.port = port
         self.group = group

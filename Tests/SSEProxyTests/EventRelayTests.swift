@@ -88,6 +88,17 @@ struct EventRelayTests {
         #expect(result.observations.contains(.retry(10000)))
     }
 
+    @Test(
+        "not reporting events (drip proxy --quiet): bytes pass the same, drop after= and skip still count events, nothing is reported but the faults' ends"
+    )
+    func countsWithoutReporting() {
+        var machine = EventRelay(faults: RelayFaults(dropAfter: .init(events: 2, mode: .clean), skip: 1), reportsEvents: false)
+        let result = relay([": c\n\ndata: 1\n\ndata: 2\n", "\ndata: 3\n\ndata: 4\n\n"], through: &machine)
+        #expect(result.text == ": c\n\ndata: 2\n\ndata: 3\n\n")
+        #expect(result.verdict == .drop(.clean))
+        #expect(result.observations == [.faultDone("skip"), .faultDone("drop after")])
+    }
+
     @Test("corrupt: the next event is malformed as the kind says, in the stream's own line ends; the one after passes")
     func corrupt() {
         let crlf = relay(["data: a\r\n\r\ndata: b\r\n\r\n"], faults: RelayFaults(corruptions: [.bareCarriageReturns]))

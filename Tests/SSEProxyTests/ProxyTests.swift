@@ -164,6 +164,24 @@ struct ProxyTests {
         await server.stop()
     }
 
+    @Test("rewrite and corrupt, byte for byte from the client's side: retry announced and replaced, ids left out, the next event's lines ended by CR")
+    func rewriteAndCorrupt() async throws {
+        let upstream = try ScriptedServer([
+            [
+                .send("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n"),
+                .send("retry: 10000\nid: 1\ndata: a\n\nid: 2\ndata: b\n\ndata: c\n\n"), .hold,
+            ]
+        ])
+        let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(upstream.port)")
+        // Given while no stream is open: they wait for the next one.
+        try await proxy.proxy.addFaults(RelayFaults(rewriteRetry: 250, stripsIds: true, corruptions: [.bareCarriageReturns]))
+        let client = try StreamSubscriber(port: proxy.port, path: "/events")
+        client.read { String(decoding: client.body, as: UTF8.self).hasSuffix("data: c\n\n") }
+        #expect(String(decoding: client.body, as: UTF8.self) == "retry: 250\n\nretry: 250\rdata: a\r\rdata: b\n\ndata: c\n\n")
+        await proxy.proxy.stop()
+        upstream.stop()
+    }
+
     @Test("reject answers without the upstream; an unreachable upstream is a 502 that names it")
     func rejectAndUnreachable() async throws {
         let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:1")

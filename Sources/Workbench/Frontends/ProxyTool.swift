@@ -67,8 +67,9 @@ public struct ProxyTool: Sendable {
         let proxy: ProxyServer
         let port: Int
         do {
-            proxy = try ProxyServer(upstream: upstream, host: host, port: self.port, tls: tls, limits: limits) { event in
-                if quiet, capturePath == nil, case .observed = event { return }
+            proxy = try ProxyServer(
+                upstream: upstream, host: host, port: self.port, tls: tls, limits: limits, reportsEvents: !quiet || capturePath != nil
+            ) { event in
                 printer.add((event, .now))
             }
             port = try await proxy.start()

@@ -5,7 +5,7 @@ then closes (HTTP/1.0, the body ends with the connection). Prints its port, then
 import http.server
 import sys
 
-EVENT = b"id: 0000000\nevent: tick\ndata: " + b"x" * 65 + b"\n\n"
+EVENT = b"id: 0000000\nevent: tick\ndata: " + b"x" * 68 + b"\n\n"
 assert len(EVENT) == 100, len(EVENT)
 BODIES = {}
 
