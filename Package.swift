@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "SSEProxy",
             dependencies: ["EventStream", "SSEClient", "SSEServer", nioCore, nioPosix, nioHTTP1, .product(name: "NIOSSL", package: "swift-nio-ssl")]),
-        .target(name: "Workbench", dependencies: ["EventStream", "ScriptClock", "SSEServer", "SSEClient", "SSELoad", "SSEProxy"]),
+        .target(name: "Workbench", dependencies: ["EventStream", "ScriptClock", "SSEServer", "SSEClient", "SSELoad", "SSEProxy", nioPosix]),
         .systemLibrary(
             name: "CLibEdit",
             pkgConfig: "libedit",

@@ -59,6 +59,10 @@ public struct EventRelay: Sendable {
 
     /// Relays one read of the upstream's body into `output` and reports what passed.
     public mutating func relay(_ bytes: UnsafeRawBufferPointer, into output: inout ByteBuffer, observe: (Observation) -> Void) -> Verdict {
+        if faults == RelayFaults(), holding != true {
+            passWhole(bytes, into: &output, observe: observe)
+            return .carryOn
+        }
         var verdict = Verdict.carryOn
         var splitter = self.splitter
         defer { self.splitter = splitter }
@@ -103,6 +107,32 @@ public struct EventRelay: Sendable {
             verdict = finishBlock(outputs, dispatched: dispatched, ended: piece.endsBlock, into: &output, observe: observe)
         }
         return verdict
+    }
+
+    /// The common case, no fault waiting: the read passes whole and is parsed in one call; the
+    /// splitter still follows it, so that a fault given later starts at the next block's start.
+    private mutating func passWhole(_ bytes: UnsafeRawBufferPointer, into output: inout ByteBuffer, observe: (Observation) -> Void) {
+        var splitter = self.splitter
+        splitter.split(bytes) { piece in holding = piece.endsBlock ? nil : false }
+        self.splitter = splitter
+        output.writeBytes(bytes)
+        guard observing else { return }
+        do throws(EventStreamError) {
+            if reportsEvents {
+                try parser.parse(bytes) { item in
+                    switch item {
+                    case .event(let event): observe(.event(event, .passed))
+                    case .comment(let text): observe(.comment(text))
+                    case .retry(let milliseconds): observe(.retry(milliseconds))
+                    }
+                }
+            } else {
+                try parser.parse(bytes) { (_: EventStreamParser.BorrowedEvent) in }
+            }
+        } catch {
+            observing = false
+            observe(.unreadable("\(error)"))
+        }
     }
 
     /// Writes a held block as its fault says, reports the block's outputs, and counts its event

@@ -57,6 +57,9 @@ struct Proxy: AsyncParsableCommand {
     @Flag(help: "With --capture: keep tokens (Authorization, Cookie, token=) in the script as they were, not as ***.")
     var captureSecrets = false
 
+    @Option(help: "Event loop threads (each client connection and its upstream one live on one).")
+    var threads = 1
+
     @Option(help: "Most client connections open at once; more are closed at once.")
     var maxConnections = 10_000
 
@@ -69,6 +72,7 @@ struct Proxy: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port \(port) is not a port number (0 to 65535)") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1") }
+        guard (1...64).contains(threads) else { throw ValidationError("--threads \(threads) is not from 1 to 64") }
     }
 
     func run() async throws {
@@ -83,6 +87,7 @@ struct Proxy: AsyncParsableCommand {
             output: ProxyOutput(style: ClientOutputStyle(json: json, comments: comments, timestamps: timestamps, includesHeaders: include)),
             capturePath: capture, captureKeepsSecrets: captureSecrets)
         tool.quiet = quiet
+        tool.threads = threads
         let status = await tool.run()
         if status != 0 { throw ExitCode(status) }
     }

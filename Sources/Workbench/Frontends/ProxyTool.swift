@@ -1,3 +1,4 @@
+import NIOPosix
 import SSEClient
 import SSEProxy
 import Synchronization
@@ -24,6 +25,8 @@ public struct ProxyTool: Sendable {
     public var captureKeepsSecrets: Bool
     /// Print requests, answers and ends only, not what passes in event streams (still parsed).
     public var quiet = false
+    /// Event loop threads the proxy runs on.
+    public var threads = 1
 
     public init(
         upstream: HTTPURL, host: String, port: Int, tls: TLSOptions, limits: ProxyServer.Limits, output: ProxyOutput, capturePath: String? = nil,
@@ -68,7 +71,8 @@ public struct ProxyTool: Sendable {
         let port: Int
         do {
             proxy = try ProxyServer(
-                upstream: upstream, host: host, port: self.port, tls: tls, limits: limits, reportsEvents: !quiet || capturePath != nil
+                upstream: upstream, host: host, port: self.port, tls: tls, limits: limits, reportsEvents: !quiet || capturePath != nil,
+                group: MultiThreadedEventLoopGroup(numberOfThreads: threads)
             ) { event in
                 printer.add((event, .now))
             }
