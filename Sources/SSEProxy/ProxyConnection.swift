@@ -17,8 +17,9 @@ import SSEServer
 /// the client and the answer's framing allow it.
 ///
 /// Invariants: used only on `downstream.eventLoop`; at most one upstream connection at a time, closed
-/// when the exchange ends either way; bytes written downstream and not yet taken by the socket are
-/// at most `limits.maxQueuedBytes`, past which the client is dropped as too slow.
+/// when the exchange ends either way; the upstream is read only while the client's socket takes
+/// what is written (backpressure), and bytes written downstream and not yet taken by the socket (or
+/// held by pacing faults) are at most `limits.maxQueuedBytes`, past which the client is dropped.
 final class ProxyConnection {
     /// How the answer's body is delimited downstream.
     enum Framing {
@@ -79,6 +80,13 @@ final class ProxyConnection {
         }
     }
 
+    /// Backpressure: while the client's socket takes no more, the upstream is not read, so the
+    /// proxy holds at most NIO's high watermark and one read for a slow client (a slow reader slows
+    /// the upstream's sending, as through any proxy that does not buffer).
+    func downstreamWritabilityChanged(_ writable: Bool) {
+        try? upstream?.syncOptions?.setOption(.autoRead, value: writable)
+    }
+
     func downstreamClosed() {
         guard !finished else { return }
         finish(reason: answered ? "the client left" : "the client left before the answer")
@@ -124,6 +132,7 @@ final class ProxyConnection {
                         return
                     }
                     connection.upstream = channel
+                    if !connection.downstream.isWritable { connection.downstreamWritabilityChanged(false) }
                     channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
                 case .failure(let error):
                     guard connection.exchange == number else { return }

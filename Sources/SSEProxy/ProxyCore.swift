@@ -137,6 +137,9 @@ final class ProxyCore: Sendable {
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.seconds(10))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            // One read at a time, so that backpressure (autoRead off while the client is not writable)
+            // stops the upstream after at most one more read.
+            .channelOption(.maxMessagesPerRead, value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tlsContext {

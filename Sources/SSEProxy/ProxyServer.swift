@@ -171,6 +171,11 @@ private final class DownstreamHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) { connection.downstreamRead(unwrapInboundIn(data)) }
     func channelInactive(context: ChannelHandlerContext) { connection.downstreamClosed() }
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        connection.downstreamWritabilityChanged(context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
 }
 
 /// The upstream side of one exchange: bytes to the connection, and its end.

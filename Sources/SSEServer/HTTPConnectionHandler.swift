@@ -226,7 +226,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         case (.GET, 1, "streams"):
             guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
             respond(
-                context, status: 200, contentType: "application/json", body: ServerListing.json(server.snapshot()), headers: cors,
+                context, status: 200, contentType: "application/json",
+                body: ServerListing.json(server.snapshot(), supplement: server.listingSupplement?() ?? []), headers: cors,
                 keepAlive: keepAlive)
         case (.GET, 2, "streams"):
             guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }

@@ -142,7 +142,7 @@ enum ConstantTime {
 
 /// The JSON of `GET /streams`.
 enum ServerListing {
-    static func json(_ snapshot: ServerSnapshot) -> String {
+    static func json(_ snapshot: ServerSnapshot, supplement: [(key: String, value: JSONValue)] = []) -> String {
         let streams = snapshot.streams.map { stream -> JSONValue in
             .object([
                 ("name", .string(stream.name)),
@@ -163,7 +163,7 @@ enum ServerListing {
                 ),
             ])
         }
-        return JSONValue.object([("streams", .array(streams))]).serialized + "\n"
+        return JSONValue.object([("streams", .array(streams))] + supplement.filter { $0.key != "streams" }).serialized + "\n"
     }
 
     private static func format3(_ seconds: Double) -> String {

@@ -35,4 +35,13 @@ extension SSEServer {
     public func isSubscribed(client id: Int) async -> Bool {
         (try? await onLoop { core in core.subscribers[id] != nil }) ?? false
     }
+
+    /// Adds members to the listing (`GET /streams`) and so to the viewer page: the workbench lists its
+    /// proxies there. `supplement` is called on the server's event loop for each listing; nil removes it.
+    public func setListingSupplement(_ supplement: ListingSupplement?) async throws(ServerError) {
+        try await onLoop { $0.listingSupplement = supplement }
+    }
 }
+
+/// Members a listing carries besides `streams`, made at the moment it is asked for.
+public typealias ListingSupplement = @Sendable () -> [(key: String, value: JSONValue)]

@@ -294,6 +294,9 @@ final class ServerCore {
 
     // MARK: Snapshot
 
+    /// What the listing carries besides the streams (`SSEServer.setListingSupplement`).
+    var listingSupplement: ListingSupplement?
+
     func snapshot() -> ServerSnapshot {
         ServerSnapshot(
             streams: streams.values.sorted { $0.name < $1.name }.map { stream in

@@ -1,5 +1,6 @@
 /// The page served at `/`: plain HTML and JavaScript using the browser's own `EventSource`. It lists
-/// the streams, subscribes to one, and shows each event's time, type, id and data as it arrives.
+/// the streams, subscribes to one, and shows each event's time, type, id and data as it arrives;
+/// below, the workbench's proxies (when the listing has any) with their open exchanges.
 /// Data is inserted as text, never as HTML. A `?token=` on the page's URL is passed on to the server.
 enum ViewerPage {
     static let html = #"""
@@ -21,6 +22,8 @@ enum ViewerPage {
           th { font-size: .8rem; text-transform: uppercase; color: #6e6e73; }
           td.data { font-family: ui-monospace, monospace; white-space: pre-wrap; word-break: break-all; }
           td.time, td.id, td.type { white-space: nowrap; font-family: ui-monospace, monospace; }
+          h2 { font-size: 1.1rem; margin: 1.4rem 0 .4rem; }
+          p.proxy { font-family: ui-monospace, monospace; margin: .6rem 0 .3rem; }
         </style>
         </head>
         <body>
@@ -35,6 +38,8 @@ enum ViewerPage {
           <thead><tr><th>time</th><th>type</th><th>id</th><th>data</th></tr></thead>
           <tbody id="events"></tbody>
         </table>
+        <h2 id="proxies-title" hidden>Proxies</h2>
+        <div id="proxies"></div>
         <script>
         "use strict";
         const token = new URLSearchParams(location.search).get("token");
@@ -75,11 +80,40 @@ enum ViewerPage {
           knownTypes.forEach((type) => source.addEventListener(type, addRow));
         }
 
+        function cell(tag, text) {
+          const element = document.createElement(tag);
+          element.textContent = text;
+          return element;
+        }
+
+        function renderProxies(proxies) {
+          document.getElementById("proxies-title").hidden = proxies.length === 0;
+          document.getElementById("proxies").replaceChildren(...proxies.map((proxy) => {
+            const section = document.createElement("section");
+            section.appendChild(cell("p", proxy.name + "  " + proxy.url + " → " + proxy.upstream + "  (" + proxy.exchanges +
+              (proxy.exchanges === 1 ? " exchange)" : " exchanges)"))).className = "proxy";
+            const table = document.createElement("table");
+            const head = document.createElement("tr");
+            ["#", "request", "answer", "events"].forEach((title) => head.appendChild(cell("th", title)));
+            table.appendChild(head);
+            for (const exchange of proxy.open) {
+              const row = document.createElement("tr");
+              const answer = exchange.status === null ? "waiting" : exchange.status + (exchange.eventStream ? " event stream" : "");
+              [proxy.name + "#" + exchange.number, exchange.method + " " + exchange.target, answer, String(exchange.events)]
+                .forEach((text) => row.appendChild(cell("td", text)));
+              table.appendChild(row);
+            }
+            section.appendChild(table);
+            return section;
+          }));
+        }
+
         async function refresh() {
           try {
             const response = await fetch(withToken("/streams"));
             if (!response.ok) return;
             const listing = await response.json();
+            renderProxies(listing.proxies || []);
             const names = listing.streams.map((s) => s.name);
             const chosen = select.value;
             select.replaceChildren(...(names.length ? names : [""]).map((name) => {

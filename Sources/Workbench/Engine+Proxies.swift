@@ -62,6 +62,7 @@ extension Engine {
         }
         let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(bound)"
         proxies[name] = ProxyHandle(server: server, url: url, upstream: upstream.description, reader: reader, capture: capture)
+        proxyBoard.add(name, url: url, upstream: upstream.description)
         var lines = ["proxy \(name): \(url) → \(upstream); point a client at it (connect c1 /path via=\(name))"]
         if let capture { lines.append("proxy \(name): capturing a mock of the upstream in \(capture.path) (drip serve --script \(capture.path))") }
         report(.info("proxy \(name)"), lines)
@@ -80,6 +81,7 @@ extension Engine {
 
     func proxySaw(_ name: String, _ event: ProxyEvent) {
         guard var handle = proxies[name] else { return }
+        proxyBoard.saw(event, proxy: name)
         for seen in Self.clientEvents(for: event, streams: &handle.streams) { handle.seen.append(seen) }
         if case .request = event { handle.exchanges += 1 }
         let captureFailed = handle.capture?.failure
@@ -129,6 +131,7 @@ extension Engine {
 
     func closeProxy(_ name: String) async {
         guard var handle = proxies.removeValue(forKey: name) else { return }
+        proxyBoard.remove(name)
         await handle.server.stop()
         handle.reader.cancel()
         handle.capture?.finish()

@@ -49,6 +49,9 @@ extension Engine {
             throw CommandError("serve: \(error)", column: 1)
         }
         for stream in scenarios.keys.sorted() { try await handConnections(of: stream, on: server) }
+        // The viewer page lists the proxies beside the streams.
+        let board = proxyBoard
+        try? await server.setListingSupplement { board.listing() }
     }
 
     func stop() async throws(CommandError) {

@@ -55,6 +55,8 @@ public actor Engine {
     var serverURL: String?
     var clients: [String: ClientHandle] = [:]
     var proxies: [String: ProxyHandle] = [:]
+    /// What the viewer page shows of the proxies.
+    let proxyBoard = ProxyBoard()
     /// Which server connection is which named client's, for the server's log lines.
     let directory = ClientDirectory()
     var style = ClientOutputStyle(comments: true)

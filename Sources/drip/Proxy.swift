@@ -11,7 +11,7 @@ struct Proxy: AsyncParsableCommand {
             A reverse proxy: point the client at the URL drip proxy prints instead of the server's. Every request (method, \
             path, query, headers, body) goes to UPSTREAM, its path after UPSTREAM's own; every answer comes back as it \
             arrives, event streams read by read and never held, with each request, answer, event, comment and retry \
-            printed as drip connect prints a stream, numbered by exchange (#1, #2, …).
+            printed as drip connect prints a stream, numbered by exchange (#1, #2 and so on).
             Hop-by-hop headers stop at the proxy; Via and X-Forwarded-For are added.
             Breaking the stream on purpose (drop after N events, skip, duplicate, rewrite, reject) is the REPL's and \
             scripts' proxy command (drip-script(5)).
