@@ -105,7 +105,7 @@ final class ProxyConnection {
         requestVersion = head.version
         exchangeMethodIsHead = head.method == .HEAD
         let fields = head.headers.map { (name: $0.name, value: $0.value) }
-        core.report(.request(connection: number, method: head.method.rawValue, target: head.uri, headers: fields.map(HeaderLine.init)))
+        core.report(.request(connection: number, method: head.method.rawValue, target: head.uri, headers: fields.map(HeaderField.init)))
         let headBytes = head.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 4 } + head.uri.utf8.count
         if headBytes > core.limits.maxHeaderSize {
             return answerLocally(431, "request head of \(headBytes) bytes is over the limit of \(core.limits.maxHeaderSize)")
@@ -232,7 +232,7 @@ final class ProxyConnection {
         core.report(
             .response(
                 connection: exchange, status: head.status, reason: head.reason, contentType: contentType, isEventStream: isEventStream,
-                headers: head.headers.map { HeaderLine(name: $0.name, value: $0.value) }))
+                headers: head.headers.map { HeaderField(name: $0.name, value: $0.value) }))
         write(Self.statusLine(head.status, head.reason, forwarded))
         if bodiless { endOfAnswer(reason: "the upstream answered without a body") }
     }
@@ -344,7 +344,7 @@ final class ProxyConnection {
         core.report(
             .response(
                 connection: exchange, status: status, reason: reason, contentType: contentType, isEventStream: false,
-                headers: fields.map(HeaderLine.init)))
+                headers: fields.map(HeaderField.init)))
     }
 
     private static func reason(_ status: Int) -> String { HTTPResponseStatus(statusCode: status).reasonPhrase }
@@ -359,6 +359,6 @@ extension HTTPMethod {
     fileprivate var expectsBody: Bool { self == .POST || self == .PUT || self == .PATCH }
 }
 
-extension HeaderLine {
+extension HeaderField {
     fileprivate init(_ field: (name: String, value: String)) { self.init(name: field.name, value: field.value) }
 }

@@ -1,12 +1,13 @@
 import EventStream
+import SSEServer
 
 /// What a proxy reports as traffic passes, in order per connection: each connection is numbered from
 /// 1 in the order it asked, and everything said about it carries that number.
 public enum ProxyEvent: Sendable, Hashable {
     /// A request arrived and is on its way upstream: method, target, and its headers as sent.
-    case request(connection: Int, method: String, target: String, headers: [HeaderLine])
+    case request(connection: Int, method: String, target: String, headers: [HeaderField])
     /// The upstream answered (or the proxy did, for a `reject` or an unreachable upstream).
-    case response(connection: Int, status: Int, reason: String, contentType: String?, isEventStream: Bool, headers: [HeaderLine])
+    case response(connection: Int, status: Int, reason: String, contentType: String?, isEventStream: Bool, headers: [HeaderField])
     /// Something passed through an event stream (or was held back by a fault).
     case observed(connection: Int, EventRelay.Observation)
     /// The exchange ended, and why; `byUpstream` when the upstream ended its answer (not the client,
@@ -22,16 +23,5 @@ public enum ProxyEvent: Sendable, Hashable {
             .problem(let number, _):
             number
         }
-    }
-}
-
-/// One `Name: value` header as it crossed the proxy.
-public struct HeaderLine: Sendable, Hashable {
-    public var name: String
-    public var value: String
-
-    public init(name: String, value: String) {
-        self.name = name
-        self.value = value
     }
 }

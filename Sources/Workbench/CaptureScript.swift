@@ -34,7 +34,7 @@ struct CaptureScript {
         var reason = ""
         var contentType: String?
         var isEventStream = false
-        var keptHeaders: [HeaderLine] = []
+        var keptHeaders: [HeaderField] = []
         var items: [(at: ContinuousClock.Instant, item: Item)] = []
         var endedByUpstream = false
         var ended = false
@@ -293,17 +293,11 @@ struct CaptureFile {
             failure = String(cString: strerror(errno))
             return
         }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress.map { $0 + offset }, $0.count - offset) }
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else {
-                failure = written < 0 ? String(cString: strerror(errno)) : "nothing could be written"
-                close(descriptor)
-                unlink(temporary)
-                return
-            }
-            offset += written
+        if let problem = Recorder.writeAll(bytes, to: descriptor) {
+            failure = problem
+            close(descriptor)
+            unlink(temporary)
+            return
         }
         close(descriptor)
         if rename(temporary, path) != 0 {

@@ -1,6 +1,7 @@
 import EventStream
 import SSEClient
 import SSEProxy
+import SSEServer
 
 /// The lines a person (or a JSON reader) sees of a proxy's traffic: each exchange as `drip connect`
 /// shows a stream — request, answer, events, comments, retry, how it ended — prefixed with the
@@ -53,7 +54,7 @@ public struct ProxyOutput: Sendable {
     private func jsonLines(for event: ProxyEvent, time: String) -> [String] {
         var members: [(key: String, value: JSONValue)] = [("connection", .number(String(event.connection)))]
         if !name.isEmpty { members.insert(("proxy", .string(name)), at: 0) }
-        let headers = { (fields: [HeaderLine]) in JSONValue.object(fields.map { ($0.name, .string(Secrets.masked($0.value))) }) }
+        let headers = { (fields: [HeaderField]) in JSONValue.object(fields.map { ($0.name, .string(Secrets.masked($0.value))) }) }
         switch event {
         case .request(_, let method, let target, let fields):
             members += [("state", .string("request")), ("method", .string(method)), ("target", .string(Secrets.masked(target)))]

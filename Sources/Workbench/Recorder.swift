@@ -131,19 +131,25 @@ struct Recorder {
     private mutating func write(_ lines: [String]) {
         guard !lines.isEmpty, failure == nil else { return }
         let bytes = Array((lines.joined(separator: "\n") + "\n").utf8)
+        if let problem = Self.writeAll(bytes, to: descriptor) {
+            failure = problem
+            // Whatever part of this batch went out is cut off again: the file ends with a whole line.
+            _ = ftruncate(descriptor, off_t(size))
+            return
+        }
+        size += bytes.count
+    }
+
+    /// Writes all of `bytes` with `write(2)` (again after EINTR); nil, or why it stopped.
+    static func writeAll(_ bytes: [UInt8], to descriptor: Int32) -> String? {
         var offset = 0
         while offset < bytes.count {
             let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress.map { $0 + offset }, $0.count - offset) }
             if written < 0, errno == EINTR { continue }
-            guard written > 0 else {
-                failure = written < 0 ? String(cString: strerror(errno)) : "nothing could be written"
-                // Whatever part of this batch went out is cut off again: the file ends with a whole line.
-                _ = ftruncate(descriptor, off_t(size))
-                return
-            }
+            guard written > 0 else { return written < 0 ? String(cString: strerror(errno)) : "nothing could be written" }
             offset += written
         }
-        size += bytes.count
+        return nil
     }
 
     private static func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }

@@ -29,6 +29,15 @@ final class ProxyUnderTest: Sendable {
         throw TestFailure("the proxy never reported it; it reported \(events)")
     }
 
+    /// A client of `path` through the proxy, once the proxy has passed on the upstream's event-stream
+    /// answer to it (the `exchange`th through this proxy).
+    func subscribe(_ path: String, exchange: Int = 1) async throws -> StreamSubscriber {
+        let client = try StreamSubscriber(port: port, path: path)
+        _ = try client.waitForHead()
+        try await wait { $0.contains { if case .response(exchange, 200, _, _, true, _) = $0 { true } else { false } } }
+        return client
+    }
+
     func ended(_ connection: Int) -> String? {
         events.lazy.compactMap { if case .ended(connection, let reason, _) = $0 { reason } else { nil } }.first
     }
@@ -81,9 +90,9 @@ struct ProxyTests {
                 .request(
                     connection: 1, method: "GET", target: "/events?x=1",
                     headers: [
-                        HeaderLine(name: "Host", value: "127.0.0.1"), HeaderLine(name: "Accept", value: "text/event-stream"),
-                        HeaderLine(name: "Last-Event-ID", value: "3"), HeaderLine(name: "Proxy-Connection", value: "keep-alive"),
-                        HeaderLine(name: "TE", value: "trailers"),
+                        HeaderField(name: "Host", value: "127.0.0.1"), HeaderField(name: "Accept", value: "text/event-stream"),
+                        HeaderField(name: "Last-Event-ID", value: "3"), HeaderField(name: "Proxy-Connection", value: "keep-alive"),
+                        HeaderField(name: "TE", value: "trailers"),
                     ])))
         await proxy.proxy.stop()
         upstream.stop()
@@ -109,9 +118,7 @@ struct ProxyTests {
         let (server, serverPort) = try await startServer()
         let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(serverPort)")
         try await proxy.proxy.addFaults(RelayFaults(dropAfter: .init(events: 3, mode: .reset)))
-        let client = try StreamSubscriber(port: proxy.port, path: "/streams/s")
-        _ = try client.waitForHead()
-        try await proxy.wait { $0.contains { if case .response(1, 200, _, _, true, _) = $0 { true } else { false } } }
+        let client = try await proxy.subscribe("/streams/s")
         for number in 1...5 { _ = try await server.publish(stream: "s", event: ServerSentEvent(data: "e\(number)", id: "\(number)")) }
         client.read { client.ended != nil }
         #expect(client.events.map(\.data) == ["e1", "e2", "e3"])
@@ -130,9 +137,7 @@ struct ProxyTests {
     func skipAndDuplicate() async throws {
         let (server, serverPort) = try await startServer()
         let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(serverPort)")
-        let client = try StreamSubscriber(port: proxy.port, path: "/streams/s")
-        _ = try client.waitForHead()
-        try await proxy.wait { $0.contains { if case .response(1, 200, _, _, true, _) = $0 { true } else { false } } }
+        let client = try await proxy.subscribe("/streams/s")
         try await proxy.proxy.addFaults(RelayFaults(skip: 1, duplicate: 1), connection: 1)
         for number in 1...3 { _ = try await server.publish(stream: "s", event: ServerSentEvent(data: "e\(number)")) }
         #expect(client.waitForEvents(3).map(\.data) == ["e2", "e2", "e3"])
@@ -140,14 +145,12 @@ struct ProxyTests {
         await server.stop()
     }
 
-    @Test("stall holds the client's bytes back, then they come in order; chunk writes them in pieces; the end waits for them")
+    @Test("stall holds the client's bytes back, then they come in order; chunk writes them in pieces; delay holds each read back")
     func pacing() async throws {
         let (server, serverPort) = try await startServer()
         let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(serverPort)")
         try await proxy.proxy.stall(for: .seconds(60))
-        let client = try StreamSubscriber(port: proxy.port, path: "/streams/s")
-        _ = try client.waitForHead()
-        try await proxy.wait { $0.contains { if case .response(1, 200, _, _, true, _) = $0 { true } else { false } } }
+        let client = try await proxy.subscribe("/streams/s")
         _ = try await server.publish(stream: "s", event: ServerSentEvent(data: "held"))
         try await proxy.wait { $0.contains { if case .observed(1, .event(let event, .passed)) = $0 { event.data == "held" } else { false } } }
         // The proxy has passed the event on; the stall (given before the stream opened) holds it back.
@@ -160,6 +163,13 @@ struct ProxyTests {
         _ = try await server.publish(stream: "s", event: ServerSentEvent(data: "in pieces"))
         #expect(client.waitForEvents(2).map(\.data) == ["held", "in pieces"])
         #expect(client.reads.count - readsBefore >= 3)
+        // delay: each read waits at least the delay before it is written (a lower bound: safe on a busy machine).
+        try await proxy.proxy.chunk(size: nil, connection: 1)
+        try await proxy.proxy.delay(by: .milliseconds(250), connection: 1)
+        let published = ContinuousClock.now
+        _ = try await server.publish(stream: "s", event: ServerSentEvent(data: "late"))
+        #expect(client.waitForEvents(3).map(\.data) == ["held", "in pieces", "late"])
+        #expect(ContinuousClock.now - published >= .milliseconds(250))
         await proxy.proxy.stop()
         await server.stop()
     }
