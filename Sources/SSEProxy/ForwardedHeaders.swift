@@ -11,8 +11,9 @@ enum ForwardedHeaders {
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
         "proxy-authenticate", "proxy-authorization",
     ]
-    /// What the proxy writes itself on each hop.
-    static let rewritten: Set<String> = ["host", "content-length"]
+    /// What the proxy writes itself on each hop; `Expect` too, as the proxy forwards a request only
+    /// once its whole body is in (it answers `100 Continue` itself).
+    static let rewritten: Set<String> = ["host", "content-length", "expect"]
     static let via = "1.1 drip"
 
     /// The end-to-end fields of `fields`: without the hop-by-hop ones, those `Connection` names, and

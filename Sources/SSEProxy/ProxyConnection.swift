@@ -35,6 +35,11 @@ final class ProxyConnection {
     private var reader = HTTPResponseReader()
     private(set) var framing = Framing.none
     private var upstreamDelimitsByClose = false
+    /// The upstream's last head was an interim (1xx) one: its end is not the answer's.
+    private var skipsInterimEnd = false
+    /// Closes a connection whose request does not come in time: its head (at connect, and between
+    /// requests), then its body.
+    private var requestTimer: Scheduled<Void>?
     private var keepAlive = true
     private var answered = false
     /// The answer is ending on the proxy's account (`drop after=`): the upstream is no longer read.
@@ -53,6 +58,15 @@ final class ProxyConnection {
         self.core = core
         self.downstream = downstream
         clientAddress = downstream.remoteAddress?.ipAddress
+        armRequestTimer(core.limits.requestHeadTimeout)
+    }
+
+    /// The request's head (or body) must arrive within `timeout`: a client that connects and sends
+    /// nothing, or a trickle, is not kept.
+    private func armRequestTimer(_ timeout: Duration) {
+        requestTimer?.cancel()
+        let channel = downstream
+        requestTimer = downstream.eventLoop.scheduleTask(in: .nanoseconds(timeout.clampedNanoseconds)) { channel.close(promise: nil) }
     }
 
     // MARK: the client's side
@@ -64,7 +78,11 @@ final class ProxyConnection {
                 // A pipelined request while one is in flight: not supported; the first is answered.
                 return close()
             }
+            armRequestTimer(core.limits.requestBodyTimeout)
             request = (head, [], false)
+            if head.headers["expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                write(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n"))
+            }
         case .body(var buffer):
             guard var current = request else { return }
             if current.body.count + buffer.readableBytes > core.limits.maxBodySize {
@@ -75,6 +93,8 @@ final class ProxyConnection {
             request = current
         case .end:
             guard let current = request else { return }
+            requestTimer?.cancel()
+            requestTimer = nil
             request = nil
             begin(current.head, body: current.body, bodyTooLarge: current.bodyTooLarge)
         }
@@ -170,8 +190,11 @@ final class ProxyConnection {
                 try reader.read(bytes) { event in
                     guard !finished else { return }
                     switch event {
+                    case .head(let head) where (100..<200).contains(head.status):
+                        skipsInterimEnd = true  // 100 Continue, 103 Early Hints: not the answer
                     case .head(let head): forwardHead(head)
                     case .body(let range): forwardBody(UnsafeRawBufferPointer(rebasing: bytes[range]))
+                    case .end where skipsInterimEnd: skipsInterimEnd = false
                     case .end: endOfAnswer(reason: "the upstream ended the answer")
                     }
                 }
@@ -199,6 +222,15 @@ final class ProxyConnection {
 
     private func forwardHead(_ head: HTTPResponseReader.Head) {
         guard let exchange else { return }
+        // What goes to the client must not split its response: names are tokens, values and the
+        // reason hold no CR, LF or other control.
+        let clean =
+            HTTPSyntax.isFieldValue(head.reason)
+            && head.headers.allSatisfy { HTTPSyntax.isToken($0.name) && HTTPSyntax.isFieldValue($0.value) }
+        guard clean else {
+            ignoresUpstream = true
+            return answerLocally(502, "the upstream's answer has a header name or value that is not valid HTTP")
+        }
         answered = true
         let contentType = head.value(of: "Content-Type")
         let isEventStream = contentType.map { $0.lowercased().hasPrefix("text/event-stream") } ?? false
@@ -228,6 +260,7 @@ final class ProxyConnection {
             pacing = pending.pacing
         } else {
             relay = nil
+            pacing = Pacing()
         }
         core.report(
             .response(
@@ -275,7 +308,7 @@ final class ProxyConnection {
             if self.framing == .chunked { self.write(HTTPResponse.lastChunk(allocator: self.downstream.allocator)) }
             let reusable = self.keepAlive && self.framing != .untilClose
             self.finish(reason: reason, byUpstream: true)
-            if !reusable { self.downstream.close(promise: nil) }
+            if reusable { self.armRequestTimer(self.core.limits.requestHeadTimeout) } else { self.downstream.close(promise: nil) }
         }
     }
 

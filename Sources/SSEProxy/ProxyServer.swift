@@ -23,12 +23,21 @@ public final class ProxyServer: Sendable {
         public var maxBodySize: Int
         /// Bytes a client may leave unread before it is dropped as too slow.
         public var maxQueuedBytes: Int
+        /// How long a client may take to send a request head (after connecting, or between requests).
+        public var requestHeadTimeout: Duration
+        /// How long a request's body may take to arrive after its head.
+        public var requestBodyTimeout: Duration
 
-        public init(maxConnections: Int = 10_000, maxHeaderSize: Int = 16 << 10, maxBodySize: Int = 1 << 20, maxQueuedBytes: Int = 1 << 20) {
+        public init(
+            maxConnections: Int = 10_000, maxHeaderSize: Int = 16 << 10, maxBodySize: Int = 1 << 20, maxQueuedBytes: Int = 1 << 20,
+            requestHeadTimeout: Duration = .seconds(10), requestBodyTimeout: Duration = .seconds(30)
+        ) {
             self.maxConnections = maxConnections
             self.maxHeaderSize = maxHeaderSize
             self.maxBodySize = maxBodySize
             self.maxQueuedBytes = maxQueuedBytes
+            self.requestHeadTimeout = requestHeadTimeout
+            self.requestBodyTimeout = requestBodyTimeout
         }
     }
 

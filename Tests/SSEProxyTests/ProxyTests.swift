@@ -192,6 +192,40 @@ struct ProxyTests {
         upstream.stop()
     }
 
+    @Test("Expect: 100-continue is answered by the proxy and not forwarded; an upstream's interim 103 is not passed as the answer")
+    func interimResponses() async throws {
+        let upstream = try ScriptedServer([
+            [.send("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), .close]
+        ])
+        let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(upstream.port)")
+        let connection = try RawConnection(port: proxy.port)
+        connection.send("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        let interim = connection.read(until: { String(decoding: $0, as: UTF8.self).contains("\r\n\r\n") })
+        #expect(String(decoding: interim.bytes, as: UTF8.self).hasPrefix("HTTP/1.1 100 Continue\r\n\r\n"))
+        connection.send("hello")
+        let answer = connection.read(until: { String(decoding: $0, as: UTF8.self).hasSuffix("ok") })
+        let text = String(decoding: answer.bytes, as: UTF8.self)
+        #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n") && !text.contains("103"), "\(text)")
+        let request = try #require(upstream.requests.first)
+        #expect(!request.lowercased().contains("expect:") && request.hasSuffix("hello"))
+        await proxy.proxy.stop()
+        upstream.stop()
+    }
+
+    @Test("an upstream header value with a control character is a 502, not passed on; a client that sends no head is closed")
+    func hostileUpstreamAndSilentClient() async throws {
+        let upstream = try ScriptedServer([[.send("HTTP/1.1 200 OK\r\nX-Bad: a\u{1B}[2Jb\r\nContent-Length: 0\r\n\r\n"), .close]])
+        let proxy = try await ProxyUnderTest(
+            upstream: "http://127.0.0.1:\(upstream.port)", limits: ProxyServer.Limits(requestHeadTimeout: .milliseconds(200)))
+        let (head, body) = try httpRequest(port: proxy.port, "GET", "/x")
+        #expect(head.status == 502 && head.header("X-Bad") == nil && body.contains("not valid HTTP"), "\(head.status) \(head.headers) \(body)")
+        let silent = try RawConnection(port: proxy.port)
+        let result = silent.read(timeout: 10)
+        #expect(result == .end || result == .reset)
+        await proxy.proxy.stop()
+        upstream.stop()
+    }
+
     @Test("reject answers without the upstream; an unreachable upstream is a 502 that names it")
     func rejectAndUnreachable() async throws {
         let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:1")
