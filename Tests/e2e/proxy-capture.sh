@@ -37,8 +37,8 @@ port=$(free_port)
 "$drip" serve --port "$port" --script "$work/captured.drip" > "$work/serve.log" 2>&1 &
 for _ in $(seq 200); do grep -q ' played' "$work/serve.log" && break; sleep 0.05; done
 grep -q ' played' "$work/serve.log" || fail "drip serve --script did not take the capture"
-"$peers_python" - "http://127.0.0.1:$port/streams/news" > "$work/replay.log" 2>&1 <<'PY' || fail "the replay differs"
-import sys, time, httpx
+"$peers_python" - "http://127.0.0.1:$port/streams/news" "$work/captured.drip" > "$work/replay.log" 2>&1 <<'PY' || fail "the replay differs"
+import re, sys, time, httpx
 from httpx_sse import connect_sse
 
 def read(url, headers, count):
@@ -55,15 +55,20 @@ def read(url, headers, count):
 
 fresh = read(sys.argv[1], {}, 3)
 assert [s[1:] for s in fresh] == [("tick", "1", "one"), ("tick", "2", 'two "quoted" # not a comment'), ("tick", "3", "multi\nline")], fresh
+# The spacing the capture saw (the session's 100 and 200 ms sleeps, as they came through the proxy):
+# the sleep lines before the fresh connection's second and third events.
+fresh_branch = open(sys.argv[2]).read().split("  else\n", 1)[1]
+captured = [int(ms) for ms in re.findall(r"sleep (\d+)ms\n\s*emit", fresh_branch)][-2:]
+assert len(captured) == 2 and 80 <= captured[0] and 160 <= captured[1], captured
 gaps = [(fresh[1][0] - fresh[0][0]) * 1000, (fresh[2][0] - fresh[1][0]) * 1000]
-for gap, expected in zip(gaps, [100, 200]):
-    assert abs(gap - expected) <= expected * 0.2, f"gap {gap:.0f} ms, not {expected} ms within 20%"
+for gap, expected in zip(gaps, captured):
+    assert abs(gap - expected) <= expected * 0.2, f"gap {gap:.0f} ms, not the captured {expected} ms within 20%"
 started = time.monotonic()
 resumed = read(sys.argv[1], {"Last-Event-ID": "3"}, 1)
 assert [s[1:] for s in resumed] == [("tick", "4", "four")], resumed
 wait = (resumed[0][0] - started) * 1000
 assert wait >= 150 * 0.8, f"the resumed event came after {wait:.0f} ms, not about 150"
-print(f"replayed: 3 events {gaps[0]:.0f} and {gaps[1]:.0f} ms apart, and the resume branch")
+print(f"replayed: 3 events {gaps[0]:.0f} and {gaps[1]:.0f} ms apart (captured {captured[0]} and {captured[1]}), and the resume branch")
 PY
 kill -INT %1 2>/dev/null || true
 echo "proxy-capture: $(tail -1 "$work/replay.log")"
