@@ -41,6 +41,9 @@ with httpx.Client(timeout=10) as client:
     assert chunks[0]["model"] == "mock-7", chunks[0]
     text = "".join(chunk["choices"][0]["delta"]["content"] for chunk in chunks)
     assert text == "Hello!", text
+# A fresh connection: the stream's own was closed by the scenario's drop right after its last chunk,
+# and a pooled connection the server has just closed would race the next request.
+with httpx.Client(timeout=10) as client:
     refused = client.post(url, json={"model": "mock-7", "messages": []})
     assert refused.status_code == 429, refused.status_code
     assert refused.headers["retry-after"] == "2", refused.headers
