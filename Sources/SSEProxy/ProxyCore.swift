@@ -76,8 +76,6 @@ final class ProxyCore: Sendable {
 
     func closed(_ number: Int) { _ = state.withLock { $0.open.removeValue(forKey: number) } }
 
-    var openNumbers: [Int] { state.withLock { $0.open.keys.sorted() } }
-
     /// Runs `body` on the loop of one open exchange, or of every one; when no exchange took it (none
     /// open, or none an event stream), `orPending` changes the faults waiting for the next stream.
     func apply(

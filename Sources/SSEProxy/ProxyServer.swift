@@ -166,9 +166,6 @@ public final class ProxyServer: Sendable {
             throw .outOfRange("\(error)")
         }
     }
-
-    /// The numbers of the exchanges open now.
-    public var openConnections: [Int] { core.openNumbers }
 }
 
 private final class DownstreamHandler: ChannelInboundHandler {

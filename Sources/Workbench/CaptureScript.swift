@@ -22,6 +22,8 @@ import SSEServer
 struct CaptureScript {
     static let maxBranches = 15
     static let maxItems = 100_000
+    /// The longest duration a script line may hold (`retry=`, `sleep`): drip's bound on any duration.
+    static let maxMilliseconds = DurationValue.maximumMilliseconds
 
     /// One exchange through the proxy, as far as it got.
     struct Exchange {
@@ -37,7 +39,6 @@ struct CaptureScript {
         var keptHeaders: [HeaderField] = []
         var items: [(at: ContinuousClock.Instant, item: Item)] = []
         var endedByUpstream = false
-        var ended = false
 
         var path: String { String(target.prefix { $0 != "?" && $0 != "#" }) }
     }
@@ -87,10 +88,7 @@ struct CaptureScript {
                 if exchange.items.count < Self.maxItems { exchange.items.append((now, item)) }
             }
         case .ended(let number, _, let byUpstream):
-            update(number) { exchange in
-                exchange.ended = true
-                exchange.endedByUpstream = byUpstream
-            }
+            update(number) { $0.endedByUpstream = byUpstream }
         case .problem:
             break
         }
@@ -139,7 +137,8 @@ struct CaptureScript {
         var line = "stream \(name) heartbeat=0"
         if path != "/streams/\(name)" { line += " path=\(Recorder.quoted(path)) method=\(methods.joined(separator: ","))" }
         let firstRetry = exchanges.lazy.flatMap(\.items).compactMap { if case .retry(let value) = $0.item { value } else { nil } }.first
-        if let firstRetry { line += " retry=\(firstRetry)ms" }
+        // An upstream's retry is any number of digits; the script's durations stop at drip's bound.
+        if let firstRetry { line += " retry=\(min(firstRetry, Self.maxMilliseconds))ms" }
         var branches: [(condition: String?, exchange: Exchange)] = []
         var leftOut: [Exchange] = []
         var seenIds: Set<String> = []
@@ -191,7 +190,7 @@ struct CaptureScript {
         for (at, item) in exchange.items {
             // A retry writes no line (the stream announces the first), so its time is no pause of its own.
             if case .retry = item { continue }
-            let pause = (at - last).clampedMilliseconds
+            let pause = min((at - last).clampedMilliseconds, Self.maxMilliseconds)
             if pause >= 5 { lines.append(indent + "sleep \(pause)ms") }
             last = at
             switch item {

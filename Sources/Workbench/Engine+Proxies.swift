@@ -15,7 +15,6 @@ extension Engine {
         let upstream: String
         let reader: Task<Void, Never>
         var seen = SeenLog()
-        var exchanges = 0
         /// Exchanges whose answer is an event stream (their end is a `closed` for expectations).
         var streams: Set<Int> = []
         /// The mock-server script written as traffic passes (`capture=FILE`).
@@ -83,7 +82,6 @@ extension Engine {
         guard var handle = proxies[name] else { return }
         proxyBoard.saw(event, proxy: name)
         for seen in Self.clientEvents(for: event, streams: &handle.streams) { handle.seen.append(seen) }
-        if case .request = event { handle.exchanges += 1 }
         let captureFailed = handle.capture?.failure
         handle.capture?.add(event)
         proxies[name] = handle

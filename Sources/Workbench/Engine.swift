@@ -156,6 +156,8 @@ public actor Engine {
     // MARK: Commands
 
     func run(_ command: ParsedCommand) async throws(CommandError) -> Bool {
+        // A fault aimed at a proxy is the proxy's; otherwise it is a stream's.
+        if CommandTable.proxyFaults.contains(command.name), try await proxyFault(command) { return true }
         switch command.name {
         case .serve: try await serve(command)
         case .stop: try await stop()
@@ -167,12 +169,12 @@ public actor Engine {
         case .post: try await post(command)
         case .emit: try await emit(command)
         case .comment: try await comment(command)
-        case .drop: if try await !proxyFault(command) { try await drop(command) }
-        case .stall: if try await !proxyFault(command) { try await stall(command) }
-        case .delay: if try await !proxyFault(command) { try await delay(command) }
-        case .chunk: if try await !proxyFault(command) { try await chunk(command) }
-        case .corrupt: if try await !proxyFault(command) { try await corrupt(command) }
-        case .reject: if try await !proxyFault(command) { try await reject(command) }
+        case .drop: try await drop(command)
+        case .stall: try await stall(command)
+        case .delay: try await delay(command)
+        case .chunk: try await chunk(command)
+        case .corrupt: try await corrupt(command)
+        case .reject: try await reject(command)
         case .skip, .duplicate, .rewrite: _ = try await proxyFault(command)
         case .clients: listClients()
         case .streams: try await listStreams()
