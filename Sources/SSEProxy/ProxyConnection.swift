@@ -20,6 +20,9 @@ import SSEServer
 /// when the exchange ends either way; the upstream is read only while the client's socket takes
 /// what is written (backpressure), and bytes written downstream and not yet taken by the socket (or
 /// held by pacing faults) are at most `limits.maxQueuedBytes`, past which the client is dropped.
+/// Writes are sent at the end of the loop's turn (`DeferredFlushes`), in the order written: directly
+/// to the socket while NIO holds nothing for it, through NIO otherwise; whatever closes the client's
+/// connection sends what was written first (`closeDownstream`).
 final class ProxyConnection {
     /// How the answer's body is delimited downstream.
     enum Framing {
@@ -28,6 +31,15 @@ final class ProxyConnection {
 
     let core: ProxyCore
     let downstream: Channel
+    /// Writes to the client's socket directly while NIO holds nothing for it (`SocketWriter`).
+    private let writer: SocketWriter
+    private let flushes: DeferredFlushes
+    /// Written this turn of the loop and not yet sent: sent directly at its end (`flushWrites`).
+    private var unsent: ByteBuffer?
+    /// Writes handed to NIO and not yet completed; while any is, every write goes through NIO too.
+    private var writesInNIO = 0
+    /// This connection is in its loop's `DeferredFlushes` for the end of the turn.
+    private var flushIsDue = false
     private let clientAddress: String?
     private var request: (head: HTTPRequestHead, body: [UInt8], bodyTooLarge: Bool)?
     private var exchange: Int?
@@ -54,9 +66,11 @@ final class ProxyConnection {
     var afterDrain: (() -> Void)?
     var isFinished: Bool { finished }
 
-    init(core: ProxyCore, downstream: Channel) {
+    init(core: ProxyCore, downstream: Channel, writer: SocketWriter, flushes: DeferredFlushes) {
         self.core = core
         self.downstream = downstream
+        self.writer = writer
+        self.flushes = flushes
         clientAddress = downstream.remoteAddress?.ipAddress
         armRequestTimer(core.limits.requestHeadTimeout)
     }
@@ -178,7 +192,7 @@ final class ProxyConnection {
         report(status: rejection.status, reason: Self.reason(rejection.status), fields: fields)
         write(Self.statusLine(rejection.status, Self.reason(rejection.status), fields) + body)
         finish(reason: "answered by the proxy (\(rejection.status))")
-        downstream.close(promise: nil)
+        closeDownstream()
     }
 
     // MARK: the upstream's side
@@ -288,8 +302,7 @@ final class ProxyConnection {
         }
         let bodySize = output.writerIndex - bodyStart
         if framesInPlace, bodySize > 0 {
-            let digits = String(bodySize, radix: 16)
-            output.setString(String(repeating: "0", count: max(0, 8 - digits.count)) + digits, at: output.readerIndex)
+            Self.setChunkSize(bodySize, in: &output)
             output.writeStaticString("\r\n")
             write(output)
         } else if bodySize > 0 {
@@ -308,7 +321,7 @@ final class ProxyConnection {
             if self.framing == .chunked { self.write(HTTPResponse.lastChunk(allocator: self.downstream.allocator)) }
             let reusable = self.keepAlive && self.framing != .untilClose
             self.finish(reason: reason, byUpstream: true)
-            if reusable { self.armRequestTimer(self.core.limits.requestHeadTimeout) } else { self.downstream.close(promise: nil) }
+            if reusable { self.armRequestTimer(self.core.limits.requestHeadTimeout) } else { self.closeDownstream() }
         }
     }
 
@@ -322,8 +335,9 @@ final class ProxyConnection {
         finish(reason: reason)
         switch mode {
         case .clean, .truncate:
-            downstream.close(promise: nil)
+            closeDownstream()
         case .reset:
+            flushWrites()
             let channel = downstream
             if let provider = channel as? SocketOptionProvider {
                 provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
@@ -335,7 +349,7 @@ final class ProxyConnection {
 
     private func close() {
         finish(reason: "the client sent a second request before the first was answered")
-        downstream.close(promise: nil)
+        closeDownstream()
     }
 
     private func finish(reason: String, byUpstream: Bool = false) {
@@ -356,13 +370,61 @@ final class ProxyConnection {
 
     private func write(_ bytes: [UInt8]) { write(downstream.allocator.buffer(bytes: bytes)) }
 
+    /// Writes `buffer` to the client (sent at the end of this turn of the loop), or drops the client
+    /// when what it has left unread would pass `maxQueuedBytes`.
     func write(_ buffer: ByteBuffer) {
         // What NIO still holds for the socket (the kernel's buffer is full): the client reads too slowly.
-        let waiting = (try? downstream.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0
+        let waiting = (writesInNIO > 0 ? (try? downstream.syncOptions?.getOption(.bufferedWritableBytes)) ?? 0 : 0) + (unsent?.readableBytes ?? 0)
         guard waiting + buffer.readableBytes <= core.limits.maxQueuedBytes else {
             return drop(.truncate, reason: "the client read too slowly: over \(core.limits.maxQueuedBytes) bytes were waiting for it")
         }
-        downstream.writeAndFlush(buffer, promise: nil)
+        if writer.isDirect, writesInNIO == 0 {
+            if unsent == nil { unsent = buffer } else { unsent?.writeImmutableBuffer(buffer) }
+        } else {
+            writeThroughNIO(buffer)
+        }
+        if !flushIsDue {
+            flushIsDue = true
+            flushes.flushSoon(self)
+        }
+    }
+
+    /// Sends what this turn wrote: straight to the socket, and what it does not take (all of it on
+    /// an error, which NIO then meets and reports) through NIO, which waits for the socket.
+    func flushWrites() {
+        flushIsDue = false
+        if var rest = unsent {
+            unsent = nil
+            if downstream.isActive {
+                rest.moveReaderIndex(forwardBy: writer.sendDirectly(rest))
+            }
+            if rest.readableBytes > 0 { writeThroughNIO(rest) }
+        }
+        if writesInNIO > 0 { downstream.flush() }
+    }
+
+    private func writeThroughNIO(_ buffer: ByteBuffer) {
+        writesInNIO += 1
+        let written = downstream.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenComplete { [self] _ in writesInNIO -= 1 }
+        downstream.write(buffer, promise: written)
+    }
+
+    /// Closes the client's connection after what was written to it (NIO drops unflushed writes).
+    private func closeDownstream() {
+        flushWrites()
+        downstream.close(promise: nil)
+    }
+
+    /// Fills the eight hex digits written in front of a read's body with its size (a read is far
+    /// below 16^8 bytes: NIO's reads are at most a few MiB).
+    private static func setChunkSize(_ size: Int, in output: inout ByteBuffer) {
+        let hex: StaticString = "0123456789abcdef"
+        var remaining = size
+        for position in (0..<8).reversed() {
+            output.setInteger(hex.utf8Start[remaining & 0xF], at: output.readerIndex + position)
+            remaining >>= 4
+        }
     }
 
     private static func statusLine(_ status: Int, _ reason: String, _ fields: [(name: String, value: String)]) -> [UInt8] {

@@ -10,7 +10,9 @@ import Synchronization
 /// A reverse proxy for one upstream (`drip proxy`, the REPL's `proxy`): clients are pointed at its
 /// URL instead of the server's; every request is forwarded, every answer comes back as it arrives,
 /// event streams event by event through an `EventRelay`, where faults can break them on purpose.
-/// Each exchange is numbered from 1 and reported to `report` (on the connection's event loop).
+/// Each exchange is numbered from 1 and reported to `report` (on the connection's event loop); a
+/// problem of the proxy itself, not of one exchange (out of file descriptors), is reported as
+/// connection 0.
 ///
 /// Invariants: it listens only where it was told (127.0.0.1 by default); connections at once are
 /// at most `limits.maxConnections` (more are closed at once); every fault was validated before it
@@ -45,7 +47,8 @@ public final class ProxyServer: Sendable {
     private let host: String
     private let port: Int
     private let group: EventLoopGroup
-    private let listener = Mutex<Channel?>(nil)
+    /// Accepts on a thread of its own while the proxy runs.
+    private let listener = Mutex<Acceptor?>(nil)
 
     /// A proxy to `upstream` (an http or https base URL, its path a prefix for every target).
     /// Without `reportsEvents`, what passes in event streams is parsed (for the faults) but not
@@ -72,38 +75,69 @@ public final class ProxyServer: Sendable {
 
     /// Starts listening; returns the port (the one picked when asked for 0).
     public func start() async throws(ProxyError) -> Int {
-        let core = self.core
+        let address = "\(host):\(port)"
+        let listening: (descriptor: CInt, address: SocketAddress)
         do {
-            let channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelInitializer { channel in
+            listening = try ListeningSocket.bind(host: host, port: port, backlog: 1024)
+        } catch {
+            throw .bindFailed(address: address, reason: "\(error)")
+        }
+        let core = self.core
+        let acceptor: Acceptor
+        do {
+            acceptor = try Acceptor(
+                listening: listening.descriptor, eventLoop: group.next(), log: { core.report(.problem(connection: 0, $0.proxyMessage)) },
+                adopt: Self.adoptConnection(core: core, group: group, flushes: DeferredFlushes.PerLoop(group: group)))
+        } catch {
+            ListeningSocket.close(listening.descriptor)
+            throw .bindFailed(address: address, reason: "\(error)")
+        }
+        let started = listener.withLock { listener in
+            guard listener == nil else { return false }
+            listener = acceptor
+            return true
+        }
+        guard started else {
+            await acceptor.stop()
+            throw .bindFailed(address: address, reason: "the proxy is already started")
+        }
+        return listening.address.port ?? port
+    }
+
+    /// Makes a NIO channel of an accepted client's descriptor on the group's next loop. Accepting
+    /// here rather than in NIO tells the connection its descriptor, to which it writes directly
+    /// (`SocketWriter`): the client's pipeline has no outbound handler (plain HTTP/1.1, raw bytes).
+    private static func adoptConnection(core: ProxyCore, group: EventLoopGroup, flushes: DeferredFlushes.PerLoop) -> Acceptor.Adopt {
+        { descriptor in
+            // The new channel owns the descriptor from here: a failure below is met by NIO closing it.
+            ClientBootstrap(group: group.next())
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelOption(.allowRemoteHalfClosure, value: false)
+                .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         guard core.admits(channel) else {
                             channel.close(promise: nil)
                             return
                         }
-                        let connection = ProxyConnection(core: core, downstream: channel)
+                        let connection = ProxyConnection(
+                            core: core, downstream: channel, writer: .forAcceptedConnection(descriptor, writesDirectly: true),
+                            flushes: flushes.on(channel.eventLoop))
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                         try channel.pipeline.syncOperations.addHandler(DownstreamHandler(connection: connection))
                     }
                 }
-                .bind(host: host, port: port).get()
-            listener.withLock { $0 = channel }
-            return channel.localAddress?.port ?? port
-        } catch {
-            throw .bindFailed(address: "\(host):\(port)", reason: "\(error)")
+                .withConnectedSocket(descriptor)
+                .whenFailure { error in core.report(.problem(connection: 0, "could not take a client's connection: \(error)")) }
         }
     }
 
     /// Stops listening and closes every connection through the proxy.
     public func stop() async {
-        let channel = listener.withLock { channel in
-            defer { channel = nil }
-            return channel
+        let acceptor = listener.withLock { listener in
+            defer { listener = nil }
+            return listener
         }
-        try? await channel?.close()
+        await acceptor?.stop()
         await core.closeAll()
     }
 
@@ -194,4 +228,18 @@ final class UpstreamHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) { connection.upstreamRead(unwrapInboundIn(data)) }
     func channelInactive(context: ChannelHandlerContext) { connection.upstreamClosed() }
     func errorCaught(context: ChannelHandlerContext, error: Error) { context.close(promise: nil) }
+}
+
+extension ServerLogEntry {
+    /// The acceptor's few lines (about file descriptors), as the proxy says them.
+    fileprivate var proxyMessage: String {
+        switch self {
+        case .descriptorsExhausted(let limit):
+            "out of file descriptors (the limit is \(limit)): new clients are answered 503 until some are freed"
+        case .descriptorsRecovered(let refused):
+            "file descriptors are free again; \(refused) client\(refused == 1 ? " was" : "s were") answered 503 meanwhile"
+        default:
+            "\(self)"
+        }
+    }
 }

@@ -7,9 +7,10 @@ import NIOPosix
     import Darwin
 #endif
 
-/// Accepts the server's connections on a thread of its own and hands each to the server's event
-/// loop as a NIO channel (`adopt`). Accepting here rather than in NIO is what tells the server each
-/// connection's descriptor, which `Subscriber` writes fan-out frames to directly.
+/// Accepts connections on a thread of its own and hands each to `adopt`, which makes it a NIO
+/// channel on an event loop. Accepting here rather than in NIO is what tells the owner each
+/// connection's descriptor, to which it writes directly: the server's `Subscriber` (fan-out frames)
+/// and the proxy's `ProxyConnection` (what it relays to its clients).
 ///
 /// Keeps calm when the process runs out of file descriptors: the first failure logs one line; every
 /// pending connection is then accepted on a reserve descriptor (kept open for this) and answered 503
@@ -19,8 +20,8 @@ import NIOPosix
 /// Invariants: only the accept thread accepts, and it owns the reserve descriptor; the listening
 /// descriptor and the wake pipe stay open until that thread has ended (`stop()`); an accepted
 /// descriptor belongs to NIO from the moment it is handed to `adopt`.
-final class Acceptor: Sendable {
-    typealias Adopt = @Sendable (CInt) -> Void
+package final class Acceptor: Sendable {
+    package typealias Adopt = @Sendable (CInt) -> Void
 
     private static let pause: CInt = 100  // milliseconds
     private static let refusal: [UInt8] = {
@@ -37,7 +38,7 @@ final class Acceptor: Sendable {
     private let finished: EventLoopFuture<Void>
 
     /// Starts accepting on `listening` (a non-blocking listening socket, owned from here on).
-    init(listening: CInt, eventLoop: EventLoop, log: @escaping @Sendable (ServerLogEntry) -> Void, adopt: @escaping Adopt) throws {
+    package init(listening: CInt, eventLoop: EventLoop, log: @escaping @Sendable (ServerLogEntry) -> Void, adopt: @escaping Adopt) throws {
         let (wakeRead, wakeWrite) = try Descriptors.pipe()
         self.listening = listening
         self.wakeRead = wakeRead
@@ -51,7 +52,7 @@ final class Acceptor: Sendable {
     }
 
     /// Stops accepting and closes the listening socket; returns once the accept thread has ended.
-    func stop() async {
+    package func stop() async {
         var byte: UInt8 = 0
         _ = write(wakeWrite, &byte, 1)
         try? await finished.get()
@@ -189,10 +190,10 @@ private func systemPipe(_ ends: inout [CInt]) -> CInt {
 #endif
 
 /// The listening socket, made here rather than by NIO: `Acceptor` accepts on it.
-enum ListeningSocket {
+package enum ListeningSocket {
     /// A non-blocking socket bound to `host`:`port` and listening, and the address it is bound to
     /// (with the port the system chose when `port` is 0).
-    static func bind(host: String, port: Int, backlog: CInt) throws -> (descriptor: CInt, address: SocketAddress) {
+    package static func bind(host: String, port: Int, backlog: CInt) throws -> (descriptor: CInt, address: SocketAddress) {
         let address = try SocketAddress.makeAddressResolvingHost(host, port: port)
         #if canImport(Glibc)
             let descriptor = socket(
@@ -219,7 +220,7 @@ enum ListeningSocket {
     }
 
     /// Closes a listening socket that never reached an `Acceptor`.
-    static func close(_ descriptor: CInt) {
+    package static func close(_ descriptor: CInt) {
         closeDescriptor(descriptor)
     }
 

@@ -13,9 +13,9 @@ import NIOCore
 /// pipeline. A direct write skips every outbound handler, so it is only correct on a connection whose
 /// pipeline has none between the subscriber and the socket: a plain HTTP/1.1 connection the server
 /// accepted itself. `forAcceptedConnection` is the only way to make one (the descriptor is private),
-/// called only by the plain HTTP/1.1 adoption in `SSEServer`; a TLS or HTTP/2 connection (an
-/// outbound handler that encrypts or frames) gets `.pipeline`.
-struct SocketWriter: Sendable, Hashable {
+/// called only by the plain HTTP/1.1 adoptions in `SSEServer` and `ProxyServer` (for the proxy's
+/// clients); a TLS or HTTP/2 connection (an outbound handler that encrypts or frames) gets `.pipeline`.
+package struct SocketWriter: Sendable, Hashable {
     /// The descriptor to `send(2)` on, on the channel's loop, while the channel is active; nil: only
     /// NIO writes. NIO closes the descriptor on that loop and marks the channel inactive before any
     /// other code runs there, so the number cannot by then belong to another connection. Private:
@@ -26,20 +26,20 @@ struct SocketWriter: Sendable, Hashable {
 
     /// Only NIO writes: for any connection with an outbound handler between the subscriber and the
     /// socket (TLS, HTTP/2), or one the server did not accept itself.
-    static let pipeline = SocketWriter(descriptor: nil)
+    package static let pipeline = SocketWriter(descriptor: nil)
 
     /// The writer for a connection the server accepted as plain HTTP/1.1, whose pipeline has no
     /// outbound handler: direct unless the configuration turned direct writes off
     /// (`ServerLimits.writesDirectly`).
-    static func forAcceptedConnection(_ descriptor: CInt, writesDirectly: Bool) -> SocketWriter {
+    package static func forAcceptedConnection(_ descriptor: CInt, writesDirectly: Bool) -> SocketWriter {
         SocketWriter(descriptor: writesDirectly ? descriptor : nil)
     }
 
-    var isDirect: Bool { descriptor != nil }
+    package var isDirect: Bool { descriptor != nil }
 
     /// Writes as much of `bytes` as the socket takes without waiting and returns the count: 0 on any
     /// error (NIO then meets the error and reports it) and always 0 for a pipeline writer.
-    func sendDirectly(_ bytes: ByteBuffer) -> Int {
+    package func sendDirectly(_ bytes: ByteBuffer) -> Int {
         guard let descriptor else { return 0 }
         return bytes.withUnsafeReadableBytes { raw in
             while true {

@@ -78,43 +78,78 @@ public struct Console: Sendable {
 }
 
 /// Output that may come thousands of items a second from many threads (a proxy's events): items
-/// are queued under a lock — all a caller on an event loop pays — and a task formats and writes
-/// what gathered every `interval`, in one `write(2)`. `finish` writes the rest.
+/// are queued under a lock — all a caller on an event loop pays — and the first item of a batch
+/// schedules one write, `interval` later, of everything gathered by then, in one `write(2)`. Nothing
+/// wakes while nothing is queued. `finish` writes the rest.
 ///
-/// Invariant: items are written in the order they were queued, each item's lines together.
+/// Invariant: items are written in the order they were queued, each item's lines together (a batch
+/// is taken from the queue and written under one lock, so two writes cannot interleave or swap).
 public final class BatchedOutput<Item: Sendable>: Sendable {
-    private let queue = Mutex<[Item]>([])
+    private struct Pending {
+        var items: [Item] = []
+        var writeScheduled = false
+        var finished = false
+        /// The write scheduled for the batch being gathered (cancelled by `finish`).
+        var scheduledWrite: Task<Void, Never>?
+    }
+
+    private enum AfterAdding { case nothing, writeNow, schedule }
+
+    private let pending = Mutex(Pending())
+    private let writing = Mutex(())
     private let console: Console
+    private let interval: Duration
     private let format: @Sendable (Item) -> [String]
-    private let writer = Mutex<Task<Void, Never>?>(nil)
 
     public init(console: Console, interval: Duration = .milliseconds(5), format: @escaping @Sendable (Item) -> [String]) {
         self.console = console
+        self.interval = interval
         self.format = format
-        let task = Task { [weak self] in
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                self?.flush()
-            }
-        }
-        writer.withLock { $0 = task }
     }
 
-    public func add(_ item: Item) { queue.withLock { $0.append(item) } }
+    public func add(_ item: Item) {
+        let next = pending.withLock { state -> AfterAdding in
+            state.items.append(item)
+            if state.finished { return .writeNow }
+            guard !state.writeScheduled else { return .nothing }
+            state.writeScheduled = true
+            return .schedule
+        }
+        if next == .writeNow { flush() }
+        guard next == .schedule else { return }
+        let interval = interval
+        let write = Task { [weak self] in
+            try? await Task.sleep(for: interval)
+            self?.flush()
+        }
+        pending.withLock { state in
+            if state.writeScheduled { state.scheduledWrite = write }
+        }
+    }
 
-    /// Writes what is queued and stops the writer.
+    /// Writes what is queued; anything added later is written at once, in order.
     public func finish() {
-        writer.withLock { $0?.cancel() }
+        let scheduled = pending.withLock { state in
+            state.finished = true
+            return state.scheduledWrite
+        }
+        scheduled?.cancel()
         flush()
     }
 
     private func flush() {
-        let items = queue.withLock { items in
-            defer { items.removeAll(keepingCapacity: true) }
-            return items
+        writing.withLock { _ in
+            let items = pending.withLock { state in
+                defer {
+                    state.items.removeAll(keepingCapacity: true)
+                    state.writeScheduled = false
+                    state.scheduledWrite = nil
+                }
+                return state.items
+            }
+            guard !items.isEmpty else { return }
+            let text = items.flatMap(format).joined(separator: "\n")
+            if !text.isEmpty { console.line(text) }
         }
-        guard !items.isEmpty else { return }
-        let text = items.flatMap(format).joined(separator: "\n")
-        if !text.isEmpty { console.line(text) }
     }
 }
