@@ -5,7 +5,8 @@ import SSEServer
 
 /// The lines a person (or a JSON reader) sees of a proxy's traffic: each exchange as `drip connect`
 /// shows a stream — request, answer, events, comments, retry, how it ended — prefixed with the
-/// proxy's name and the exchange's number (`p1#2: `). Events are formatted by `ClientOutputStyle`,
+/// proxy's name and the exchange's number (`p1#2: `; a problem of the proxy itself, numbered 0, only
+/// with its name). Events are formatted by `ClientOutputStyle`,
 /// so a proxied stream reads like a connected one; what a fault did to an event follows it in brackets.
 public struct ProxyOutput: Sendable {
     public var style: ClientOutputStyle
@@ -18,7 +19,10 @@ public struct ProxyOutput: Sendable {
     }
 
     public func lines(for event: ProxyEvent, time: @autoclosure () -> String = Console.timestamp()) -> [String] {
-        style.json ? jsonLines(for: event, time: time()) : textLines(for: event, time: time()).map { "\(name)#\(event.connection): " + $0 }
+        guard !style.json else { return jsonLines(for: event, time: time()) }
+        // Connection 0 is the proxy itself (a problem not of one exchange): its lines name only the proxy.
+        let label = event.connection == 0 ? (name.isEmpty ? "" : "\(name): ") : "\(name)#\(event.connection): "
+        return textLines(for: event, time: time()).map { label + $0 }
     }
 
     private func textLines(for event: ProxyEvent, time: String) -> [String] {

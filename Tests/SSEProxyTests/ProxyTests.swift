@@ -253,8 +253,9 @@ struct ProxyTests {
 
     @Test("a client that stops reading slows the upstream instead of filling the proxy: nothing is dropped, every byte arrives later")
     func backpressure() async throws {
-        let event = "data: " + String(repeating: "x", count: 1000) + "\n\n"
-        let body = String(repeating: event, count: 8000)  // 8 MB, far past the 1 MiB the proxy may hold for a client
+        // 8 MB of numbered events, far past the 1 MiB the proxy may hold for a client; numbered, so a
+        // write sent out of order (the socket's part and NIO's) shows as a different body.
+        let body = (0..<8000).map { "data: \($0) " + String(repeating: "x", count: 1000) + "\n\n" }.joined()
         let upstream = try ScriptedServer([[.send("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n" + body), .close]])
         let proxy = try await ProxyUnderTest(upstream: "http://127.0.0.1:\(upstream.port)")
         let client = try StreamSubscriber(port: proxy.port, path: "/events", receiveBuffer: 4096)
@@ -263,6 +264,11 @@ struct ProxyTests {
         #expect(proxy.ended(1) == nil)
         client.read(timeout: 30) { client.sawLastChunk }
         #expect(client.body.count == body.utf8.count)
+        // Compared as a Bool (swift-testing would diff two 8 MB arrays element by element on a
+        // failure), and where they differ looked for only then: this test shares the pool's threads.
+        let expected = Array(body.utf8)
+        let same = client.body == expected
+        #expect(same, "the body differs from byte \(same ? 0 : zip(client.body, expected).prefix { $0 == $1 }.count) on")
         #expect(client.events.count == 8000)
         try await proxy.wait { _ in proxy.ended(1) != nil }
         #expect(proxy.ended(1)?.contains("upstream") == true, "\(proxy.ended(1) ?? "")")
