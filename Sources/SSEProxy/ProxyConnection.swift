@@ -168,6 +168,11 @@ final class ProxyConnection {
                     connection.upstream = channel
                     if !connection.downstream.isWritable { connection.downstreamWritabilityChanged(false) }
                     channel.writeAndFlush(ByteBuffer(bytes: bytes), promise: nil)
+                case .failure(let error as IOError) where error.errnoCode == EMFILE || error.errnoCode == ENFILE:
+                    // Not the upstream's fault: the proxy has no descriptor left for a second socket.
+                    guard connection.exchange == number else { return }
+                    connection.answerLocally(
+                        503, "the proxy is out of file descriptors (the limit is \(Acceptor.descriptorLimit())): no connection to the upstream")
                 case .failure(let error):
                     guard connection.exchange == number else { return }
                     connection.answerLocally(502, "cannot reach the upstream \(connection.core.upstream.hostHeader): \(error)")

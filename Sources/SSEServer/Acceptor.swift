@@ -141,7 +141,8 @@ package final class Acceptor: Sendable {
         open("/dev/null", O_RDONLY | O_CLOEXEC)
     }
 
-    private static func descriptorLimit() -> Int {
+    /// The process's limit on open descriptors (the soft one), or -1 when it cannot be read.
+    package static func descriptorLimit() -> Int {
         var limit = rlimit()
         guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return -1 }
         return Int(clamping: limit.rlim_cur)
