@@ -111,6 +111,7 @@ public enum CommandName: String, CaseIterable, Sendable, Hashable {
     case expectNot = "expect-not"
     case wait
     case record
+    case timeline
     case replay
     case onConnect = "on-connect"
     case `if`
@@ -378,6 +379,12 @@ public enum CommandTable {
             summary:
                 "write this session to a script: the commands, sleeps for the pauses, and an expect line for every event seen ('record stop' ends it)",
             examples: ["record session.drip", "record stop"]),
+        CommandSpec(
+            .timeline, arguments: [ArgumentSpec("file", .path)],
+            summary: "write the session so far as a picture: an HTML report with its timeline drawn (FILE.html), or JSON lines (any other name)",
+            discussion:
+                "The report opens from disk with nothing else: lanes for the session, each server connection, each client (a reconnection is the next segment of its lane) and each proxied exchange; events as dots (hollow when replayed from history), drops as red crosses, the wait before a reconnection as a dashed gap with its length, the Last-Event-ID a resume carried, and every expectation's verdict. drip run --report writes the same for scripts.",
+            examples: ["timeline lesson.html", "timeline session.jsonl"]),
         CommandSpec(
             .replay, arguments: [ArgumentSpec("file", .path)],
             options: [

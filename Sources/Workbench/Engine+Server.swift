@@ -35,14 +35,18 @@ extension Engine {
     func startServer(_ configuration: ServerConfiguration) async throws(CommandError) {
         let output = self.output
         let directory = self.directory
+        let timeline = self.timeline
         let server = SSEServer(configuration: configuration, timeScale: timeScale) { entry in
             if case .listening = entry { return }
-            output(.server(entry), ["server: " + entry.description(clientName: directory.name(for: entry))])
+            let name = directory.name(for: entry)
+            if case .connected(let client, _, _, _) = entry, let name { timeline.add(.serverConnectionOwner(client: client, name: name)) }
+            output(.server(entry), ["server: " + entry.description(clientName: name)])
         }
         do {
             let url = SSEServer.url(for: try await server.start())
             self.server = server
             serverURL = url
+            timeline.add(.event(.server(.listening(url: url))))
             report(.info("serving on \(url)"), ["serving on \(url) — streams at \(url)/streams/NAME, viewer at \(url)/"])
         } catch {
             await server.stop()

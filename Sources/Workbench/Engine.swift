@@ -82,6 +82,8 @@ public actor Engine {
     var scenarios: [String: Scenario] = [:]
     /// The blocks playing now, one per held or accepted connection, by the server's ticket.
     var scenarioRuns: [Int: Task<Void, Never>] = [:]
+    /// Everything this workbench ran and saw, timed: what `timeline` and `drip run --report` draw.
+    public let timeline: TimelineLog
     /// drip's version: `drip --version` prints it and recordings' headers carry it.
     public static let version = "0.1.0"
 
@@ -97,9 +99,12 @@ public actor Engine {
         self.sleeper = sleep
         let stamps = LineStamps()
         self.stamps = stamps
+        let timeline = TimelineLog()
+        self.timeline = timeline
         // Every line the workbench prints — a client's, the server's log, a command's result — gets
         // the time in front of it when `log timestamps=on`, in this one place.
         self.output = { event, lines in
+            timeline.add(.event(event))
             output(event, stamps.isOn ? lines.map { stamps.now() + " " + $0 } : lines)
         }
     }
@@ -111,6 +116,7 @@ public actor Engine {
         if await feedBlock(line, origin: origin) { return true }
         do throws(CommandError) {
             guard let command = try CommandParser.parse(line) else { return true }
+            timeline.add(.command(Secrets.masked(Self.withoutComment(line).trimmingCharacters(in: " ")), origin: origin))
             let started = ContinuousClock.now
             let pendingBefore = recorder?.pendingCount ?? 0
             let result = try await run(command)
@@ -184,6 +190,7 @@ public actor Engine {
         case .sleep: await sleep(command)
         case .expect, .expectNot, .wait: try await expect(command)
         case .record: try record(command)
+        case .timeline: try writeTimeline(command)
         case .replay: try await replay(command)
         case .help: try help(command)
         case .onConnect, .if, .else, .end:

@@ -181,7 +181,7 @@ struct Recorder {
 
 extension Engine {
     /// Commands a recording leaves out: they change nothing a replay depends on, or would recurse.
-    static let unrecorded: Set<CommandName> = [.record, .replay, .sleep, .help, .quit, .history, .clients, .streams, .status]
+    static let unrecorded: Set<CommandName> = [.record, .timeline, .replay, .sleep, .help, .quit, .history, .clients, .streams, .status]
 
     /// Writes a command that succeeded to the recording; a failed write stops the recording, at once and loudly.
     func record(_ command: ParsedCommand, line: String, startedAt start: ContinuousClock.Instant, pendingBefore mark: Int) {

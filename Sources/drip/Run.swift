@@ -23,6 +23,15 @@ struct Run: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write a JUnit XML report to this file.", valueName: "path"))
     var junit: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Also write an HTML report to this file: each script's verdicts and its timeline drawn.",
+            discussion: "One self-contained file (no network, no script): it opens from disk and prints.", valueName: "path"))
+    var report: String?
+
+    @Option(help: ArgumentHelp("Also write every script's timeline to this file as JSON lines.", valueName: "path"))
+    var timeline: String?
+
     @Flag(help: "Stop at the first failure.")
     var bail = false
 
@@ -57,7 +66,7 @@ struct Run: AsyncParsableCommand {
             values[String(variable[..<equals])] = String(variable[variable.index(after: equals)...])
         }
         let status = await RunTool(
-            files: files, tap: tap, junitPath: junit, bail: bail, variables: values, verbose: verbose, speed: speed, fileSizeLimit: maxFileSize.bytes
+            files: files, tap: tap, junitPath: junit, reportPath: report, timelinePath: timeline, bail: bail, variables: values, verbose: verbose, speed: speed, fileSizeLimit: maxFileSize.bytes
         ).run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -14,6 +14,10 @@ public struct RunTool: Sendable {
     public var files: [String]
     public var tap: Bool
     public var junitPath: String?
+    /// An HTML report of every script (verdicts and timeline) goes here.
+    public var reportPath: String?
+    /// Every script's timeline as JSON lines goes here.
+    public var timelinePath: String?
     public var bail: Bool
     public var variables: [String: String]
     public var verbose: Bool
@@ -23,7 +27,7 @@ public struct RunTool: Sendable {
     public var fileSizeLimit: Int
 
     public init(
-        files: [String], tap: Bool = false, junitPath: String? = nil, bail: Bool = false, variables: [String: String] = [:], verbose: Bool = false,
+        files: [String], tap: Bool = false, junitPath: String? = nil, reportPath: String? = nil, timelinePath: String? = nil, bail: Bool = false, variables: [String: String] = [:], verbose: Bool = false,
         speed: Double = 1, fileSizeLimit: Int = InputFile.defaultSizeLimit
     ) {
         self.speed = speed
@@ -31,6 +35,8 @@ public struct RunTool: Sendable {
         self.files = files
         self.tap = tap
         self.junitPath = junitPath
+        self.reportPath = reportPath
+        self.timelinePath = timelinePath
         self.bail = bail
         self.variables = variables
         self.verbose = verbose
@@ -49,20 +55,50 @@ public struct RunTool: Sendable {
 
     public func run() async -> Int32 {
         var results: [Result] = []
+        var timelines: [(file: String, results: [Result], timeline: Timeline)] = []
         for file in files {
-            let fileResults = await run(file: file)
+            let (fileResults, timeline) = await run(file: file)
             results += fileResults
+            timelines.append((file, fileResults, timeline))
             if bail, fileResults.contains(where: { !$0.passed }) { break }
         }
         report(results)
+        var unwritten = false
+        if let reportPath {
+            let sections = timelines.map { file, results, timeline in
+                ReportPage.Section(
+                    title: file,
+                    verdicts: results.map { .init(origin: "\($0.file):\($0.line)", summary: $0.isScriptError ? "script error" : $0.name, passed: $0.passed, detail: $0.message) },
+                    timeline: timeline)
+            }
+            unwritten = !writeFile(ReportPage(title: "drip run: " + files.joined(separator: ", "), sections: sections).html, to: reportPath, "--report") || unwritten
+        }
+        if let timelinePath {
+            let lines = timelines.flatMap { $0.timeline.jsonLines(script: $0.file) }
+            unwritten = !writeFile(lines.map { $0 + "\n" }.joined(), to: timelinePath, "--timeline") || unwritten
+        }
+        if unwritten { return 2 }
         if results.contains(where: \.isScriptError) { return 2 }
         return results.contains { !$0.passed } ? 1 : 0
     }
 
-    func run(file: String) async -> [Result] {
+    /// Shuts the script's workbench down; its timeline is built only for a report that wants it.
+    private func finished(_ engine: Engine, _ results: [Result]) async -> ([Result], Timeline) {
+        await engine.shutdown()
+        return (results, reportPath == nil && timelinePath == nil ? Timeline() : Timeline(engine.timeline))
+    }
+
+    private func writeFile(_ text: String, to path: String, _ option: String) -> Bool {
+        guard let failure = TimelineFiles.write(text, to: path) else { return true }
+        Console.standardError.line("drip run: cannot write the \(option) file \(path): \(failure)")
+        return false
+    }
+
+    /// One script's outcomes and what happened while it ran.
+    func run(file: String) async -> ([Result], Timeline) {
         let bytes: [UInt8]
         do throws(ToolError) { bytes = try InputFile.contents(of: file, limit: fileSizeLimit) } catch {
-            return [Result(file: file, line: 0, name: "read \(file)", passed: false, message: error.message, isScriptError: true, seconds: 0)]
+            return ([Result(file: file, line: 0, name: "read \(file)", passed: false, message: error.message, isScriptError: true, seconds: 0)], Timeline())
         }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map {
             $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
@@ -82,8 +118,7 @@ public struct RunTool: Sendable {
             case .success(let text): line = text
             case .failure(let error):
                 results.append(scriptError(file, number, error.column, error.message, rawLine))
-                await engine.shutdown()
-                return results
+                return await finished(engine, results)
             }
             collected.withLock { $0.removeAll() }
             let started = ContinuousClock.now
@@ -99,14 +134,12 @@ public struct RunTool: Sendable {
                 switch event {
                 case .failure(let error):
                     results.append(scriptError(file, number, error.column, error.message, line))
-                    await engine.shutdown()
-                    return results
+                    return await finished(engine, results)
                 case .expectation(let passed, let summary, let detail):
                     results.append(
                         Result(file: file, line: number, name: summary, passed: passed, message: detail, isScriptError: false, seconds: seconds))
                     if !passed, bail {
-                        await engine.shutdown()
-                        return results
+                        return await finished(engine, results)
                     }
                 default:
                     break
@@ -118,8 +151,7 @@ public struct RunTool: Sendable {
             results.append(
                 scriptError(file, start.number, 1, "the on-connect block for \(block.stream) has no end; close it with a line 'end'", start.line))
         }
-        await engine.shutdown()
-        return results
+        return await finished(engine, results)
     }
 
     private func scriptError(_ file: String, _ line: Int, _ column: Int, _ message: String, _ text: String) -> Result {
@@ -202,16 +234,16 @@ public struct RunTool: Sendable {
         for file in files {
             let cases = results.filter { $0.file == file }
             xml +=
-                #"  <testsuite name="\#(Self.escape(file))" tests="\#(cases.count)" failures="\#(cases.filter { !$0.passed && !$0.isScriptError }.count)" errors="\#(cases.filter(\.isScriptError).count)">"#
+                #"  <testsuite name="\#(XMLText.escaped(file))" tests="\#(cases.count)" failures="\#(cases.filter { !$0.passed && !$0.isScriptError }.count)" errors="\#(cases.filter(\.isScriptError).count)">"#
                 + "\n"
             for result in cases {
                 xml +=
-                    #"    <testcase classname="\#(Self.escape(file))" name="\#(Self.escape("line \(result.line): \(result.name)"))" time="\#(String(format2: result.seconds))""#
+                    #"    <testcase classname="\#(XMLText.escaped(file))" name="\#(XMLText.escaped("line \(result.line): \(result.name)"))" time="\#(String(format2: result.seconds))""#
                 if result.passed {
                     xml += "/>\n"
                 } else {
                     let tag = result.isScriptError ? "error" : "failure"
-                    xml += ">\n      <\(tag) message=\"\(Self.escape(result.message))\">\(Self.escape(result.message))</\(tag)>\n    </testcase>\n"
+                    xml += ">\n      <\(tag) message=\"\(XMLText.escaped(result.message))\">\(XMLText.escaped(result.message))</\(tag)>\n    </testcase>\n"
                 }
             }
             xml += "  </testsuite>\n"
@@ -225,22 +257,5 @@ public struct RunTool: Sendable {
         defer { close(descriptor) }
         let bytes = Array(xml.utf8)
         _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-    }
-
-    private static func escape(_ text: String) -> String {
-        var result = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": result += "&amp;"
-            case "<": result += "&lt;"
-            case ">": result += "&gt;"
-            case "\"": result += "&quot;"
-            case "\n": result += "&#10;"
-            default:
-                // XML 1.0 cannot carry most control characters at all.
-                if scalar.value < 0x20, scalar != "\t" { result += "\u{FFFD}" } else { result.unicodeScalars.append(scalar) }
-            }
-        }
-        return result
     }
 }

@@ -2,10 +2,12 @@
 """Drives headless Chromium over its DevTools pipe (no extra packages): opens URL, then evaluates a
 JavaScript EXPRESSION every 200 ms until its string value contains every --until text, and prints it.
 
-  cdp.py URL EXPRESSION [--until TEXT]... [--timeout SECONDS] [--screenshot FILE.png]
+  cdp.py URL EXPRESSION [--until TEXT]... [--timeout SECONDS] [--screenshot FILE.png] [--width PX]
+         [--fail-on-errors]
 
 Exit status 0 when every --until text appeared, 1 on timeout (the last value is printed either way),
-2 when Chromium could not be driven. Chromium's own output goes to standard error.
+2 when Chromium could not be driven, 3 with --fail-on-errors when the page threw an uncaught error or
+logged one to the console (each printed on standard error). Chromium's own output goes to /dev/null.
 """
 import argparse
 import base64
@@ -46,6 +48,8 @@ class Browser:
         self.reader = os.fdopen(from_chrome_read, "rb", buffering=0)
         self.buffer = b""
         self.next_id = 0
+        # What the page reported as errors (with Runtime and Log enabled), as text.
+        self.errors = []
 
     def call(self, method, params=None, session=None):
         self.next_id += 1
@@ -61,10 +65,21 @@ class Browser:
                 self.buffer += chunk
             raw, self.buffer = self.buffer.split(b"\0", 1)
             reply = json.loads(raw)
+            self.note_error(reply)
             if reply.get("id") == self.next_id:
                 if "error" in reply:
                     raise RuntimeError(f"{method}: {reply['error']}")
                 return reply.get("result", {})
+
+    def note_error(self, message):
+        method, params = message.get("method"), message.get("params", {})
+        if method == "Runtime.exceptionThrown":
+            details = params.get("exceptionDetails", {})
+            self.errors.append(details.get("exception", {}).get("description") or details.get("text", "an exception"))
+        elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
+            self.errors.append(" ".join(str(arg.get("value", arg.get("description", ""))) for arg in params.get("args", [])))
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+            self.errors.append(params["entry"].get("text", "an error"))
 
     def close(self):
         try:
@@ -85,6 +100,8 @@ def main():
     parser.add_argument("--until", action="append", default=[])
     parser.add_argument("--timeout", type=float, default=10)
     parser.add_argument("--screenshot")
+    parser.add_argument("--width", type=int, help="the viewport's width for the screenshot (the page's full height is taken)")
+    parser.add_argument("--fail-on-errors", action="store_true")
     args = parser.parse_args()
 
     try:
@@ -93,8 +110,12 @@ def main():
         sys.exit(f"cdp.py: cannot start chromium: {error}")
     status, value = 1, ""
     try:
-        target = browser.call("Target.createTarget", {"url": args.url})["targetId"]
+        target = browser.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = browser.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        if args.fail_on_errors:
+            browser.call("Runtime.enable", None, session)
+            browser.call("Log.enable", None, session)
+        browser.call("Page.navigate", {"url": args.url}, session)
         deadline = time.monotonic() + args.timeout
         while time.monotonic() < deadline:
             result = browser.call("Runtime.evaluate", {"expression": args.expression, "returnByValue": True}, session)
@@ -104,6 +125,10 @@ def main():
                 break
             time.sleep(0.2)
         if args.screenshot:
+            if args.width:
+                height = browser.call("Runtime.evaluate", {"expression": "document.documentElement.scrollHeight", "returnByValue": True}, session)
+                browser.call("Emulation.setDeviceMetricsOverride", {
+                    "width": args.width, "height": int(height.get("result", {}).get("value", 900)), "deviceScaleFactor": 1, "mobile": False}, session)
             shot = browser.call("Page.captureScreenshot", {"format": "png"}, session)
             with open(args.screenshot, "wb") as file:
                 file.write(base64.b64decode(shot["data"]))
@@ -113,6 +138,10 @@ def main():
     finally:
         browser.close()
     print(value)
+    if args.fail_on_errors and browser.errors:
+        for error in browser.errors:
+            print(f"cdp.py: the page reported an error: {error}", file=sys.stderr)
+        status = status or 3
     sys.exit(status)
 
 
