@@ -204,6 +204,16 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { description(clientName: nil) }
 
+    /// The stream the entry is about, if it is about one.
+    public var streamName: String? {
+        switch self {
+        case .connected(_, let stream, _, _), .disconnected(_, let stream, _), .published(let stream, _, _, _), .rejected(let stream, _, _),
+            .replayed(_, let stream, _, _, _), .idlessInHistory(let stream):
+            stream
+        default: nil
+        }
+    }
+
     /// The server's number for the connection the entry is about, if it is about one.
     public var clientNumber: Int? {
         switch self {

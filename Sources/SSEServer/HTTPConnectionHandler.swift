@@ -223,6 +223,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         switch (head.method, segments.count, segments.first) {
         case (.GET, 0, _), (.HEAD, 0, _):
             respond(context, status: 200, contentType: "text/html; charset=utf-8", body: ViewerPage.html, headers: cors, keepAlive: keepAlive)
+        case (.GET, 1, "timeline"):
+            // The workbench's timeline, live, for the viewer page: an event stream like any other.
+            guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
+            subscribe(context, to: ServerCore.timelineStream, request: request, body: body, cors: cors, keepAlive: keepAlive)
         case (.GET, 1, "streams"):
             guard authorized(request) else { return unauthorized(context, cors: cors, keepAlive: keepAlive) }
             respond(

@@ -159,6 +159,12 @@ public final class SSEServer: Sendable {
         try await onLoop { (core) throws(ServerError) in try core.publish(stream: stream, event: event, to: client, keep: true) }
     }
 
+    /// Publishes one entry of the workbench's timeline (a JSON object) to the viewers of `GET /timeline`.
+    public func publishTimeline(_ json: String) {
+        let core = self.core
+        core.eventLoop.execute { core.value.publishTimeline(json) }
+    }
+
     /// Sends a comment line to `stream` (or one client of it); returns how many clients got it.
     @discardableResult
     public func comment(stream: String, text: String, to client: Int? = nil) async throws(ServerError) -> Int {

@@ -37,7 +37,26 @@ final class ServerCore {
         self.eventLoop = eventLoop
         self.configuration = configuration
         self.timeScale = timeScale
-        self.log = log
+        // The timeline stream is the server's own telling of what happens: what happens on it is not
+        // told again (a viewer watching the timeline would otherwise feed it forever).
+        self.log = { entry in if entry.streamName != Self.timelineStream { log(entry) } }
+    }
+
+    /// The stream of the workbench's timeline entries (`GET /timeline`): a name no one can give a
+    /// stream (parentheses are not allowed), so it is never a user's, and it is left out of listings.
+    static let timelineStream = "(timeline)"
+    /// Timeline entries a viewer that opens late gets first.
+    static let timelineHistory = 500
+
+    /// Publishes one timeline entry (JSON) to the timeline stream, keeping the last `timelineHistory`.
+    func publishTimeline(_ json: String) {
+        guard let stream = try? stream(named: Self.timelineStream, keep: true) else { return }
+        if stream.settings.historySize != Self.timelineHistory {
+            stream.settings.historySize = Self.timelineHistory
+            stream.settings.heartbeatMilliseconds = 15_000
+        }
+        // Numbered, so a viewer that reconnects resumes after the last entry it drew instead of getting them again.
+        _ = try? publish(stream: Self.timelineStream, event: ServerSentEvent(type: "entry", data: json, id: "auto"), validatesName: false)
     }
 
     // MARK: Connections
@@ -135,10 +154,10 @@ final class ServerCore {
 
     /// Publishes `event` to a stream's subscribers (or one of them), remembering it in the history
     /// when it goes to the whole stream. An id of `auto` takes the stream's next counter value.
-    func publish(stream streamName: String, event: ServerSentEvent, to clientID: Int? = nil, keep: Bool = false) throws(ServerError)
-        -> PublishReceipt
-    {
-        try StreamName.validate(streamName)
+    func publish(
+        stream streamName: String, event: ServerSentEvent, to clientID: Int? = nil, keep: Bool = false, validatesName: Bool = true
+    ) throws(ServerError) -> PublishReceipt {
+        if validatesName { try StreamName.validate(streamName) }
         let stream = try stream(named: streamName, keep: keep)
         defer { removeIfUnused(stream) }
         var event = event
@@ -299,7 +318,7 @@ final class ServerCore {
 
     func snapshot() -> ServerSnapshot {
         ServerSnapshot(
-            streams: streams.values.sorted { $0.name < $1.name }.map { stream in
+            streams: streams.values.filter { $0.name != Self.timelineStream }.sorted { $0.name < $1.name }.map { stream in
                 ServerSnapshot.Stream(
                     name: stream.name,
                     settings: stream.settings,

@@ -1,6 +1,8 @@
 /// The page served at `/`: plain HTML and JavaScript using the browser's own `EventSource`. It lists
 /// the streams, subscribes to one, and shows each event's time, type, id and data as it arrives;
-/// below, the workbench's proxies (when the listing has any) with their open exchanges.
+/// beside it, the workbench's timeline drawn live from `GET /timeline` (an event stream of timeline
+/// entries, the last minute shown: a lane per server connection, per client — a reconnection its
+/// next segment — and per proxied exchange); below, the workbench's proxies with their open exchanges.
 /// Data is inserted as text, never as HTML. A `?token=` on the page's URL is passed on to the server.
 enum ViewerPage {
     static let html = #"""
@@ -10,6 +12,7 @@ enum ViewerPage {
         <meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>drip viewer</title>
+        <link rel="icon" href="data:,">
         <style>
           body { font: 15px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #1d1d1f; background: #fbfbfd; }
           h1 { font-size: 1.3rem; margin: 0 0 .8rem; }
@@ -24,6 +27,7 @@ enum ViewerPage {
           td.time, td.id, td.type { white-space: nowrap; font-family: ui-monospace, monospace; }
           h2 { font-size: 1.1rem; margin: 1.4rem 0 .4rem; }
           p.proxy { font-family: ui-monospace, monospace; margin: .6rem 0 .3rem; }
+          #timeline { width: 100%; border: 1px solid #e5e5ea; background: #fff; font: 11px system-ui, sans-serif; }
         </style>
         </head>
         <body>
@@ -38,6 +42,8 @@ enum ViewerPage {
           <thead><tr><th>time</th><th>type</th><th>id</th><th>data</th></tr></thead>
           <tbody id="events"></tbody>
         </table>
+        <h2>Timeline <small id="timeline-state" class="connecting">connecting</small></h2>
+        <svg id="timeline" viewBox="0 0 1200 60" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="timeline"></svg>
         <h2 id="proxies-title" hidden>Proxies</h2>
         <div id="proxies"></div>
         <script>
@@ -136,6 +142,100 @@ enum ViewerPage {
             }
           } catch (error) { /* the server may be restarting; try again on the next tick */ }
         }
+
+        // The timeline, live: each entry of GET /timeline is one thing the workbench saw (see Timeline
+        // in drip's Workbench); lanes are drawn in the order they appear, the last minute across.
+        const svgNS = "http://www.w3.org/2000/svg";
+        const timeline = document.getElementById("timeline");
+        const entries = [];
+        let clockOffset = null, drawPending = false;
+
+        function svg(tag, attributes, parent, text) {
+          const element = document.createElementNS(svgNS, tag);
+          for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+          if (text !== undefined) element.textContent = text;
+          parent.appendChild(element);
+          return element;
+        }
+
+        function drawTimeline() {
+          drawPending = false;
+          const now = clockOffset === null ? 0 : performance.now() - clockOffset;
+          const start = Math.max(0, now - 60000), span = Math.max(now - start, 1000);
+          const left = 170, width = 1200 - left - 20;
+          const x = (at) => left + Math.max(0, Math.min(1, (at - start) / span)) * width;
+          const order = ["session", "server", "client", "proxy"];
+          const laneNames = [...new Map(entries.map((e) => [e.lane, e.side])).entries()]
+            .sort((a, b) => order.indexOf(a[1]) - order.indexOf(b[1]));
+          const height = 24 + laneNames.length * 34;
+          timeline.setAttribute("viewBox", "0 0 1200 " + height);
+          timeline.replaceChildren();
+          laneNames.forEach(([name], row) => {
+            const y = 30 + row * 34;
+            const lane = svg("g", { class: "lane", "data-lane": name }, timeline);
+            svg("text", { x: 6, y: y + 4, fill: "#333" }, lane, name);
+            svg("line", { x1: left, y1: y, x2: left + width, y2: y, stroke: "#f0f0f0" }, lane);
+            let opened = null;
+            const endSegment = (at) => {
+              if (opened === null) return;
+              svg("line", { class: "segment", x1: x(opened), y1: y, x2: Math.max(x(at), x(opened) + 1), y2: y, stroke: "#3f8f5f", "stroke-width": 4 }, lane);
+              opened = null;
+            };
+            for (const e of entries) {
+              if (e.lane !== name) continue;
+              const at = e.atMs, px = x(at);
+              if (e.kind === "opened") {
+                opened = at;
+                if (e.lastEventId !== null && e.lastEventId !== undefined) {
+                  const nearEnd = px > 1060;
+                  svg("text", { class: "resume", x: nearEnd ? px - 2 : px + 2, y: y + 15, fill: "#1f5fa8", "text-anchor": nearEnd ? "end" : "start" },
+                    lane, "Last-Event-ID: " + e.lastEventId);
+                }
+              } else if (e.kind === "event") {
+                svg("circle", { class: e.replayed ? "event replayed" : "event", cx: px, cy: y, r: 4, fill: e.replayed ? "#fff" : "#1f5fa8", stroke: "#1f5fa8" }, lane)
+                  .appendChild(document.createElementNS(svgNS, "title")).textContent = e.type + (e.id ? " " + e.id : "") + (e.data ? ": " + e.data : "");
+              } else if (e.kind === "ended") {
+                endSegment(at);
+                if (e.byFault) {
+                  const cross = svg("g", { class: "drop", stroke: "#c62828", "stroke-width": 2.5 }, lane);
+                  svg("line", { x1: px - 5, y1: y - 5, x2: px + 5, y2: y + 5 }, cross);
+                  svg("line", { x1: px - 5, y1: y + 5, x2: px + 5, y2: y - 5 }, cross);
+                  svg("title", {}, cross, e.reason);
+                }
+              } else if (e.kind === "waiting") {
+                const gap = svg("g", { class: "gap" }, lane);
+                svg("line", { x1: px, y1: y, x2: Math.max(x(at + e.delayMs), px + 2), y2: y, stroke: "#999", "stroke-width": 2, "stroke-dasharray": "4 3" }, gap);
+                svg("text", { x: px + 3, y: y - 8, fill: "#666" }, gap, "wait " + e.delayMs + " ms");
+              } else if (e.kind === "refused" || e.kind === "closed") {
+                endSegment(at);
+                svg("rect", { class: e.kind, x: px - 2, y: y - 8, width: 4, height: 16, fill: "#c62828" }, lane);
+              } else if (e.kind === "expectation") {
+                svg("text", { class: e.passed ? "expectation" : "expectation failed", x: px - 4, y: y + 14, fill: e.passed ? "#2e7d32" : "#c62828" }, lane, e.passed ? "✓" : "✗");
+              } else if (e.kind === "command") {
+                svg("line", { class: "command", x1: px, y1: y - 8, x2: px, y2: y + 8, stroke: "#888" }, lane)
+                  .appendChild(document.createElementNS(svgNS, "title")).textContent = e.line;
+              }
+            }
+            endSegment(now);
+          });
+        }
+
+        function scheduleDraw() { if (!drawPending) { drawPending = true; requestAnimationFrame(drawTimeline); } }
+
+        // From the start: an id no entry has makes the server send all it keeps (the last 500).
+        const timelineSource = new EventSource(withToken("/timeline?lastEventId=0"));
+        const timelineState = document.getElementById("timeline-state");
+        timelineSource.onopen = () => { timelineState.textContent = "live"; timelineState.className = "open"; };
+        timelineSource.onerror = () => { timelineState.textContent = "reconnecting"; timelineState.className = "connecting"; };
+        timelineSource.addEventListener("entry", (message) => {
+          const entry = JSON.parse(message.data);
+          clockOffset = performance.now() - entry.atMs;
+          if (entry.kind === "ended" && entry.byFault && window.dropArrivedAt === undefined) window.dropArrivedAt = performance.now();
+          entries.push(entry);
+          if (entries.length > 3000) entries.splice(0, entries.length - 3000);
+          scheduleDraw();
+        });
+        setInterval(drawTimeline, 500);
 
         document.getElementById("subscribe").onclick = () => { rows.replaceChildren(); count = 0; lastId = ""; subscribe(select.value); };
         refresh();

@@ -47,6 +47,8 @@ extension Engine {
             self.server = server
             serverURL = url
             timeline.add(.event(.server(.listening(url: url))))
+            // The viewer page draws the timeline live from GET /timeline, fed from here on.
+            timeline.follow { server.publishTimeline($0) }
             report(.info("serving on \(url)"), ["serving on \(url) — streams at \(url)/streams/NAME, viewer at \(url)/"])
         } catch {
             await server.stop()
@@ -60,6 +62,7 @@ extension Engine {
 
     func stop() async throws(CommandError) {
         guard let server else { throw CommandError("stop: no server is running", column: 1) }
+        timeline.follow(nil)
         await server.stop()
         self.server = nil
         serverURL = nil

@@ -144,6 +144,7 @@ public actor Engine {
         }
         for name in proxies.keys.sorted() { await closeProxy(name) }
         if let server {
+            timeline.follow(nil)
             await server.stop()
             self.server = nil
             serverURL = nil

@@ -66,7 +66,8 @@ struct Run: AsyncParsableCommand {
             values[String(variable[..<equals])] = String(variable[variable.index(after: equals)...])
         }
         let status = await RunTool(
-            files: files, tap: tap, junitPath: junit, reportPath: report, timelinePath: timeline, bail: bail, variables: values, verbose: verbose, speed: speed, fileSizeLimit: maxFileSize.bytes
+            files: files, tap: tap, junitPath: junit, reportPath: report, timelinePath: timeline, bail: bail, variables: values, verbose: verbose,
+            speed: speed, fileSizeLimit: maxFileSize.bytes
         ).run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -11,7 +11,7 @@ struct Serve: AsyncParsableCommand {
             Streams are created on first use: GET /streams/NAME subscribes (Last-Event-ID or ?lastEventId= resumes \
             from history), POST /streams/NAME publishes (the body is the data; event, id and retry from the query, \
             or a JSON body {"event","data","id","retry"}), GET /streams lists streams and clients as JSON, and \
-            GET / is a viewer page for a browser.
+            GET / is a viewer page for a browser (with a live timeline, from GET /timeline: an event stream of timeline entries).
             Logs connects, disconnects (with the reason) and publishes.
             SIGINT or SIGTERM ends every stream cleanly.
             A port that cannot be bound exits with status 1.

@@ -3,6 +3,7 @@ import Foundation
 import SSEClient
 import SSEProxy
 import SSEServer
+import TestSupport
 import Testing
 
 @testable import Workbench
@@ -68,10 +69,23 @@ struct TimelineTests {
     @Test("a proxied exchange is a lane of its own: its request's Last-Event-ID, the events that reached the client, its end")
     func proxyLanes() {
         let records: [TimelineLog.Record] = [
-            .init(at: .milliseconds(1), item: .event(.proxy(name: "p1", event: .request(connection: 3, method: "GET", target: "/e", headers: [.init(name: "Last-Event-ID", value: "9")])))),
-            .init(at: .milliseconds(2), item: .event(.proxy(name: "p1", event: .observed(connection: 3, .event(ServerSentEvent(type: "message", data: "x", id: "10"), .skipped))))),
-            .init(at: .milliseconds(3), item: .event(.proxy(name: "p1", event: .observed(connection: 3, .event(ServerSentEvent(type: "message", data: "y", id: "11"), .passed))))),
-            .init(at: .milliseconds(4), item: .event(.proxy(name: "p1", event: .ended(connection: 3, reason: "dropped by the proxy (reset)", byUpstream: false)))),
+            .init(
+                at: .milliseconds(1),
+                item: .event(
+                    .proxy(
+                        name: "p1", event: .request(connection: 3, method: "GET", target: "/e", headers: [.init(name: "Last-Event-ID", value: "9")])))
+            ),
+            .init(
+                at: .milliseconds(2),
+                item: .event(
+                    .proxy(name: "p1", event: .observed(connection: 3, .event(ServerSentEvent(type: "message", data: "x", id: "10"), .skipped))))),
+            .init(
+                at: .milliseconds(3),
+                item: .event(
+                    .proxy(name: "p1", event: .observed(connection: 3, .event(ServerSentEvent(type: "message", data: "y", id: "11"), .passed))))),
+            .init(
+                at: .milliseconds(4),
+                item: .event(.proxy(name: "p1", event: .ended(connection: 3, reason: "dropped by the proxy (reset)", byUpstream: false)))),
             .init(at: .milliseconds(5), item: .event(.proxy(name: "p1", event: .problem(connection: 0, "out of file descriptors")))),
         ]
         let timeline = Timeline(records: records)
@@ -88,7 +102,10 @@ struct TimelineTests {
         let big = TimelineLog()
         big.add(.event(.client(name: "c", event: .event(ServerSentEvent(data: String(repeating: "x", count: 10_000))))))
         big.add(.event(.client(name: "c", event: .raw(Array(repeating: 0x41, count: 10_000)))))
-        #expect(big.snapshot.records.map(\.item) == [.event(.client(name: "c", event: .event(ServerSentEvent(data: String(repeating: "x", count: 256) + "…"))))])
+        #expect(
+            big.snapshot.records.map(\.item) == [
+                .event(.client(name: "c", event: .event(ServerSentEvent(data: String(repeating: "x", count: 256) + "…"))))
+            ])
         let log = TimelineLog()
         for _ in 0..<(TimelineLog.maxRecords + 5) { log.add(.command("sleep 1ms", origin: nil)) }
         let (records, dropped) = log.snapshot
@@ -112,7 +129,11 @@ struct TimelineTests {
     func reportEscapes() {
         let page = ReportPage(
             title: "<script>alert(1)</script>",
-            sections: [.init(title: "a\"b", verdicts: [.init(origin: "x:1", summary: "<img src=x onerror=alert(1)>", passed: false, detail: "&")], timeline: Timeline(records: Self.records))]
+            sections: [
+                .init(
+                    title: "a\"b", verdicts: [.init(origin: "x:1", summary: "<img src=x onerror=alert(1)>", passed: false, detail: "&")],
+                    timeline: Timeline(records: Self.records))
+            ]
         ).html
         #expect(!page.contains("<script>") && !page.contains("<img") && !page.contains("<b>"))
         #expect(page.contains("&lt;script&gt;") && page.contains("two &lt;b&gt;") && page.contains("a&quot;b"))
@@ -124,7 +145,10 @@ struct TimelineTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("drip-timeline-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        for line in ["serve", "stream feed heartbeat=0", "connect reader feed", "expect reader opened", "emit feed id=1 data=hello", "expect reader data=hello"] {
+        for line in [
+            "serve", "stream feed heartbeat=0", "connect reader feed", "expect reader opened", "emit feed id=1 data=hello",
+            "expect reader data=hello",
+        ] {
             await engine.execute(line)
         }
         let report = directory.appendingPathComponent("lesson.html").path
@@ -140,6 +164,22 @@ struct TimelineTests {
         #expect(entries.contains { $0.contains(#""kind":"event""#) && $0.contains(#""data":"hello""#) && $0.contains(#""lane":"reader""#) })
         #expect(transcript.lines.contains { $0.contains("timeline written to \(report)") })
         #expect(transcript.lines.contains { $0.contains("timeline: cannot write /nonexistent-directory/x.html") })
+    }
+
+    @Test("a follower gets each new entry as a JSON line, in order, with its lane; nil stops it")
+    func follower() {
+        let log = TimelineLog(keepsRecords: false)
+        let lines = Collector<String>()
+        log.add(Self.records[0].item)
+        log.follow { lines.record($0) }
+        for record in Self.records.dropFirst() { log.add(record.item) }
+        log.follow(nil)
+        log.add(.command("stop", origin: nil))
+        let kinds = lines.all.map { line in line.split(separator: ",").first { $0.hasPrefix(#""kind""#) } ?? "" }
+        #expect(lines.all.count == Timeline(records: Array(Self.records.dropFirst())).entries.count)
+        #expect(kinds.first == #""kind":"listening""#)
+        #expect(lines.all.contains { $0.contains(#""lane":"reader""#) && $0.contains(#""lastEventId":"2""#) })
+        #expect(log.snapshot.records.isEmpty)
     }
 
     @Test("tick steps give about ten ticks; durations read as ms under a second and s above")

@@ -27,7 +27,8 @@ public struct RunTool: Sendable {
     public var fileSizeLimit: Int
 
     public init(
-        files: [String], tap: Bool = false, junitPath: String? = nil, reportPath: String? = nil, timelinePath: String? = nil, bail: Bool = false, variables: [String: String] = [:], verbose: Bool = false,
+        files: [String], tap: Bool = false, junitPath: String? = nil, reportPath: String? = nil, timelinePath: String? = nil, bail: Bool = false,
+        variables: [String: String] = [:], verbose: Bool = false,
         speed: Double = 1, fileSizeLimit: Int = InputFile.defaultSizeLimit
     ) {
         self.speed = speed
@@ -68,10 +69,16 @@ public struct RunTool: Sendable {
             let sections = timelines.map { file, results, timeline in
                 ReportPage.Section(
                     title: file,
-                    verdicts: results.map { .init(origin: "\($0.file):\($0.line)", summary: $0.isScriptError ? "script error" : $0.name, passed: $0.passed, detail: $0.message) },
+                    verdicts: results.map {
+                        .init(
+                            origin: "\($0.file):\($0.line)", summary: $0.isScriptError ? "script error" : $0.name, passed: $0.passed,
+                            detail: $0.message)
+                    },
                     timeline: timeline)
             }
-            unwritten = !writeFile(ReportPage(title: "drip run: " + files.joined(separator: ", "), sections: sections).html, to: reportPath, "--report") || unwritten
+            unwritten =
+                !writeFile(ReportPage(title: "drip run: " + files.joined(separator: ", "), sections: sections).html, to: reportPath, "--report")
+                || unwritten
         }
         if let timelinePath {
             let lines = timelines.flatMap { $0.timeline.jsonLines(script: $0.file) }
@@ -98,7 +105,10 @@ public struct RunTool: Sendable {
     func run(file: String) async -> ([Result], Timeline) {
         let bytes: [UInt8]
         do throws(ToolError) { bytes = try InputFile.contents(of: file, limit: fileSizeLimit) } catch {
-            return ([Result(file: file, line: 0, name: "read \(file)", passed: false, message: error.message, isScriptError: true, seconds: 0)], Timeline())
+            return (
+                [Result(file: file, line: 0, name: "read \(file)", passed: false, message: error.message, isScriptError: true, seconds: 0)],
+                Timeline()
+            )
         }
         let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).map {
             $0.hasSuffix("\r") ? String($0.dropLast()) : String($0)
@@ -243,7 +253,8 @@ public struct RunTool: Sendable {
                     xml += "/>\n"
                 } else {
                     let tag = result.isScriptError ? "error" : "failure"
-                    xml += ">\n      <\(tag) message=\"\(XMLText.escaped(result.message))\">\(XMLText.escaped(result.message))</\(tag)>\n    </testcase>\n"
+                    xml +=
+                        ">\n      <\(tag) message=\"\(XMLText.escaped(result.message))\">\(XMLText.escaped(result.message))</\(tag)>\n    </testcase>\n"
                 }
             }
             xml += "  </testsuite>\n"

@@ -29,10 +29,14 @@ public struct ServeTool: Sendable {
 
     public func run() async -> Int32 {
         if let script { return await run(script: script) }
+        // The viewer's live timeline (GET /timeline) shows what the server did.
+        let timeline = TimelineLog(keepsRecords: false)
         let server = SSEServer(configuration: configuration) { entry in
+            timeline.add(.event(.server(entry)))
             if case .listening = entry { return }
             Console.standardOutput.line("\(Console.timestamp()) \(entry)")
         }
+        timeline.follow { server.publishTimeline($0) }
         let address: String
         do {
             address = SSEServer.url(for: try await server.start())

@@ -91,21 +91,23 @@ public struct ReportPage: Sendable {
 extension Timeline {
     /// The entries as JSON lines (`drip run --timeline`): one object per entry, with `script` when given.
     public func jsonLines(script: String? = nil) -> [String] {
-        entries.map { entry in
-            let lane = lanes[entry.lane]
-            var members: [(key: String, value: JSONValue)] = []
-            if let script { members.append(("script", .string(script))) }
-            members += [
-                ("atMs", .number(String(format3(entry.at.secondsValue * 1000)))), ("lane", .string(lane.name)),
-                ("side", .string(lane.side.rawValue)),
-            ]
-            if !lane.group.isEmpty { members.append(("group", .string(lane.group))) }
-            members += entry.kind.jsonMembers
-            return JSONValue.object(members).serialized
-        }
+        entries.map { Self.jsonLine($0, lane: lanes[$0.lane], script: script) }
     }
 
-    private func format3(_ value: Double) -> String {
+    /// One entry as a JSON object on one line.
+    static func jsonLine(_ entry: Entry, lane: Lane, script: String? = nil) -> String {
+        var members: [(key: String, value: JSONValue)] = []
+        if let script { members.append(("script", .string(script))) }
+        members += [
+            ("atMs", .number(String(format3(entry.at.secondsValue * 1000)))), ("lane", .string(lane.name)),
+            ("side", .string(lane.side.rawValue)),
+        ]
+        if !lane.group.isEmpty { members.append(("group", .string(lane.group))) }
+        members += entry.kind.jsonMembers
+        return JSONValue.object(members).serialized
+    }
+
+    private static func format3(_ value: Double) -> String {
         let thousandths = Int((value * 1000).rounded())
         let fraction = abs(thousandths % 1000)
         return "\(thousandths / 1000).\(fraction < 10 ? "00" : fraction < 100 ? "0" : "")\(fraction)"
@@ -129,7 +131,10 @@ extension Timeline.Kind {
         case .refused(let status): [("kind", .string("refused")), ("status", .number(String(status)))]
         case .closed(let reason, let isFailure): [("kind", .string("closed")), ("reason", .string(reason)), ("failure", .bool(isFailure))]
         case .expectation(let passed, let summary, let detail, let origin):
-            [("kind", .string("expectation")), ("passed", .bool(passed)), ("summary", .string(summary)), ("detail", .string(detail)), ("origin", optional(origin))]
+            [
+                ("kind", .string("expectation")), ("passed", .bool(passed)), ("summary", .string(summary)), ("detail", .string(detail)),
+                ("origin", optional(origin)),
+            ]
         }
     }
 }

@@ -77,7 +77,7 @@ public struct Timeline: Sendable, Hashable {
         var builder = Builder()
         for record in records { builder.add(record) }
         self = builder.timeline
-        self.dropped = dropped
+        self.dropped = dropped + builder.dropped
         duration = records.last?.at ?? .zero
     }
 
@@ -87,7 +87,15 @@ public struct Timeline: Sendable, Hashable {
 extension Timeline {
     /// Turns records into entries, remembering which lane each server connection, client and
     /// exchange is on, and which server connections of a stream are open (to draw what a publish wrote).
-    private struct Builder {
+    /// Used whole (`init(records:)`) or record by record (`TimelineLog`'s live followers).
+    /// Invariants: at most `maxEntries` entries are kept (past that, they are counted as dropped) and
+    /// at most `maxLanes` lanes made (later connections share one last lane), so a server that runs for
+    /// days with a live follower stays bounded.
+    struct Builder {
+        static let maxEntries = 400_000
+        static let maxLanes = 20_000
+        static let overflowLane = Lane(side: .server, name: "(later connections)", group: "~")
+        private(set) var dropped = 0
         var timeline = Timeline()
         var laneIndex: [Lane: Int] = [:]
         var serverLanes: [Int: Int] = [:]
@@ -97,13 +105,28 @@ extension Timeline {
 
         mutating func lane(_ lane: Lane) -> Int {
             if let index = laneIndex[lane] { return index }
+            if timeline.lanes.count >= Self.maxLanes, lane != Self.overflowLane { return self.lane(Self.overflowLane) }
             timeline.lanes.append(lane)
             laneIndex[lane] = timeline.lanes.count - 1
             return timeline.lanes.count - 1
         }
 
         mutating func add(_ at: Duration, _ lane: Lane, _ kind: Kind) {
-            timeline.entries.append(Entry(at: at, lane: self.lane(lane), kind: kind))
+            append(Entry(at: at, lane: self.lane(lane), kind: kind))
+        }
+
+        private mutating func append(_ entry: Entry) {
+            guard timeline.entries.count < Self.maxEntries else {
+                dropped += 1
+                return
+            }
+            timeline.entries.append(entry)
+        }
+
+        /// The entries made since the last call, handed on and no longer kept (lanes stay).
+        mutating func takeEntries() -> [Entry] {
+            defer { timeline.entries.removeAll(keepingCapacity: true) }
+            return timeline.entries
         }
 
         mutating func add(_ record: TimelineLog.Record) {
@@ -140,18 +163,19 @@ extension Timeline {
                 let index = lane(Lane(side: .server, name: "\(stream) #\(client)\(owner)", group: stream))
                 serverLanes[client] = index
                 openServerLanes[stream, default: []].append(index)
-                timeline.entries.append(Entry(at: at, lane: index, kind: .opened(lastEventId: lastEventId)))
+                append(Entry(at: at, lane: index, kind: .opened(lastEventId: lastEventId)))
             case .disconnected(let client, let stream, let reason):
+                serverOwners[client] = nil
                 guard let index = serverLanes.removeValue(forKey: client) else { return }
                 openServerLanes[stream]?.removeAll { $0 == index }
-                timeline.entries.append(Entry(at: at, lane: index, kind: .ended(reason: reason, byFault: reason.hasPrefix("dropped"))))
+                append(Entry(at: at, lane: index, kind: .ended(reason: reason, byFault: reason.hasPrefix("dropped"))))
             case .published(let stream, let id, let type, _):
                 for index in openServerLanes[stream] ?? [] {
-                    timeline.entries.append(Entry(at: at, lane: index, kind: .event(type: type, id: id, data: "", replayed: false)))
+                    append(Entry(at: at, lane: index, kind: .event(type: type, id: id, data: "", replayed: false)))
                 }
             case .replayed(let client, _, let count, let lastEventId, _):
                 guard let index = serverLanes[client] else { return }
-                timeline.entries.append(Entry(at: at, lane: index, kind: .replay(count: count, lastEventId: lastEventId)))
+                append(Entry(at: at, lane: index, kind: .replay(count: count, lastEventId: lastEventId)))
             default:
                 break
             }

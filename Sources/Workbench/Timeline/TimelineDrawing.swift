@@ -43,13 +43,20 @@ public struct TimelineDrawing: Sendable {
         var out = SVGText()
         out.open(
             "svg",
-            ["xmlns": "http://www.w3.org/2000/svg", "viewBox": "0 0 \(Self.width) \(height)", "width": "\(Self.width)", "class": "timeline",
-             "font-family": "system-ui, sans-serif", "font-size": "11"])
+            [
+                "xmlns": "http://www.w3.org/2000/svg", "viewBox": "0 0 \(Self.width) \(height)", "width": "\(Self.width)", "class": "timeline",
+                "font-family": "system-ui, sans-serif", "font-size": "11",
+            ])
         out.element("rect", ["x": "0", "y": "0", "width": "\(Self.width)", "height": "\(height)", "fill": "#ffffff"])
         drawAxis(&out, span: span, height: height, x: x)
         for entry in timeline.entries {
             guard case .expectation(false, let summary, let detail, _) = entry.kind else { continue }
-            out.open("rect", ["class": "failed", "x": "\(x(entry.at) - 2)", "y": "\(Self.top)", "width": "4", "height": "\(height - Self.top - 16)", "fill": "#f4b4b4"])
+            out.open(
+                "rect",
+                [
+                    "class": "failed", "x": "\(x(entry.at) - 2)", "y": "\(Self.top)", "width": "4", "height": "\(height - Self.top - 16)",
+                    "fill": "#f4b4b4",
+                ])
             out.title("FAILED: \(summary) — \(detail)")
             out.close("rect")
         }
@@ -87,7 +94,12 @@ public struct TimelineDrawing: Sendable {
         }
         func endSegment(at position: Int, _ title: String) {
             guard let start = segmentStart else { return }
-            out.open("line", ["class": "segment", "x1": "\(start)", "y1": "\(y)", "x2": "\(max(position, start + 1))", "y2": "\(y)", "stroke": "#3f8f5f", "stroke-width": "4"])
+            out.open(
+                "line",
+                [
+                    "class": "segment", "x1": "\(start)", "y1": "\(y)", "x2": "\(max(position, start + 1))", "y2": "\(y)", "stroke": "#3f8f5f",
+                    "stroke-width": "4",
+                ])
             out.title(title)
             out.close("line")
             segmentStart = nil
@@ -112,11 +124,18 @@ public struct TimelineDrawing: Sendable {
             case .opened(let lastEventId):
                 segmentStart = position
                 if let lastEventId {
-                    out.text("Last-Event-ID: \(lastEventId)", x: position + 2, limit: Self.width - 4, ["class": "resume", "y": "\(y + 15)", "fill": "#1f5fa8"])
+                    out.text(
+                        "Last-Event-ID: \(lastEventId)", x: position + 2, limit: Self.width - 4,
+                        ["class": "resume", "y": "\(y + 15)", "fill": "#1f5fa8"])
                 }
             case .event(let type, let id, let data, let replayed):
                 let name = type + (id.map { " \($0)" } ?? "")
-                out.open("circle", ["class": replayed ? "event replayed" : "event", "cx": "\(position)", "cy": "\(y)", "r": "4", "fill": replayed ? "#ffffff" : "#1f5fa8", "stroke": "#1f5fa8", "stroke-width": "1.5"])
+                out.open(
+                    "circle",
+                    [
+                        "class": replayed ? "event replayed" : "event", "cx": "\(position)", "cy": "\(y)", "r": "4",
+                        "fill": replayed ? "#ffffff" : "#1f5fa8", "stroke": "#1f5fa8", "stroke-width": "1.5",
+                    ])
                 out.title("\(name) at \(Self.label(entry.at))" + (data.isEmpty ? "" : ": \(Self.shortened(data, 200))"))
                 out.close("circle")
                 if labelled(position) { out.text(Self.shortened(name, 10), ["x": "\(position - 4)", "y": "\(y - 8)", "fill": "#1f5fa8"]) }
@@ -136,16 +155,28 @@ public struct TimelineDrawing: Sendable {
                     out.close("g")
                     out.text(Self.shortened(reason, 28), x: position + 7, limit: Self.width - 4, ["y": "\(y + 15)", "fill": "#c62828"])
                 } else {
-                    out.open("line", ["class": "end", "x1": "\(position)", "y1": "\(y - 6)", "x2": "\(position)", "y2": "\(y + 6)", "stroke": "#444", "stroke-width": "2"])
+                    out.open(
+                        "line",
+                        [
+                            "class": "end", "x1": "\(position)", "y1": "\(y - 6)", "x2": "\(position)", "y2": "\(y + 6)", "stroke": "#444",
+                            "stroke-width": "2",
+                        ])
                     out.title(reason)
                     out.close("line")
                 }
             case .waiting(let delay):
                 let end = x(entry.at + delay)
                 out.open("g", ["class": "gap"])
-                out.element("line", ["x1": "\(position)", "y1": "\(y)", "x2": "\(max(end, position + 2))", "y2": "\(y)", "stroke": "#999", "stroke-width": "2", "stroke-dasharray": "4 3"])
+                out.element(
+                    "line",
+                    [
+                        "x1": "\(position)", "y1": "\(y)", "x2": "\(max(end, position + 2))", "y2": "\(y)", "stroke": "#999", "stroke-width": "2",
+                        "stroke-dasharray": "4 3",
+                    ])
                 out.title("waits \(Self.label(delay)) before reconnecting")
-                out.text("wait \(Self.label(delay))", ["x": "\((position + max(end, position + 2)) / 2)", "y": "\(y - 8)", "fill": "#666", "text-anchor": "middle"])
+                out.text(
+                    "wait \(Self.label(delay))",
+                    ["x": "\((position + max(end, position + 2)) / 2)", "y": "\(y - 8)", "fill": "#666", "text-anchor": "middle"])
                 out.close("g")
                 lastLabel = position
             case .refused(let status):
@@ -156,11 +187,21 @@ public struct TimelineDrawing: Sendable {
                 out.close("text")
             case .closed(let reason, let isFailure):
                 endSegment(at: position, reason)
-                out.open("rect", ["class": isFailure ? "closed failure" : "closed", "x": "\(position - 2)", "y": "\(y - 8)", "width": "4", "height": "16", "fill": isFailure ? "#c62828" : "#444"])
+                out.open(
+                    "rect",
+                    [
+                        "class": isFailure ? "closed failure" : "closed", "x": "\(position - 2)", "y": "\(y - 8)", "width": "4", "height": "16",
+                        "fill": isFailure ? "#c62828" : "#444",
+                    ])
                 out.title((isFailure ? "failed: " : "closed: ") + reason)
                 out.close("rect")
             case .expectation(let passed, let summary, let detail, let origin):
-                out.open("text", ["class": passed ? "expectation" : "expectation failed", "x": "\(position - 4)", "y": "\(y + 16)", "fill": passed ? "#2e7d32" : "#c62828", "font-weight": "bold"])
+                out.open(
+                    "text",
+                    [
+                        "class": passed ? "expectation" : "expectation failed", "x": "\(position - 4)", "y": "\(y + 16)",
+                        "fill": passed ? "#2e7d32" : "#c62828", "font-weight": "bold",
+                    ])
                 out.title((origin.map { "\($0): " } ?? "") + (passed ? "passed: " : "FAILED: ") + summary + (detail.isEmpty ? "" : " — \(detail)"))
                 out.raw(passed ? "✓" : "✗")
                 out.close("text")
@@ -203,7 +244,6 @@ extension String {
 /// SVG (and HTML) text built element by element, every attribute value and text escaped.
 struct SVGText {
     private(set) var text = ""
-
 
     private static func attributes(_ attributes: KeyValuePairs<String, String>) -> String {
         attributes.map { " \($0.key)=\"\(XMLText.escaped($0.value))\"" }.joined()

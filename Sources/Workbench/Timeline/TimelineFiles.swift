@@ -49,10 +49,13 @@ extension Engine {
         let timeline = Timeline(self.timeline)
         let text =
             TimelineFiles.isReport(path)
-            ? ReportPage(title: "drip session", sections: [.init(title: "the session", verdicts: TimelineFiles.verdicts(of: timeline), timeline: timeline)]).html
+            ? ReportPage(
+                title: "drip session", sections: [.init(title: "the session", verdicts: TimelineFiles.verdicts(of: timeline), timeline: timeline)]
+            ).html
             : timeline.jsonLines().map { $0 + "\n" }.joined()
         if let failure = TimelineFiles.write(text, to: path) { throw CommandError("timeline: cannot write \(path): \(failure)", column: 10) }
-        let size = "\(timeline.entries.count) entr\(timeline.entries.count == 1 ? "y" : "ies") on \(timeline.lanes.count) lane\(timeline.lanes.count == 1 ? "" : "s")"
+        let size =
+            "\(timeline.entries.count) entr\(timeline.entries.count == 1 ? "y" : "ies") on \(timeline.lanes.count) lane\(timeline.lanes.count == 1 ? "" : "s")"
         report(.info("timeline \(path)"), ["timeline written to \(path): \(size)"])
     }
 }

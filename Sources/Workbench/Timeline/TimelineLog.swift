@@ -36,19 +36,44 @@ public final class TimelineLog: Sendable {
     private struct State {
         var records: [Record] = []
         var dropped = 0
+        /// Turns records into entries as they come, for `follower`.
+        var live = Timeline.Builder()
+        var follower: (@Sendable (String) -> Void)?
     }
 
-    public init(start: ContinuousClock.Instant = .now) { self.start = start }
+    /// Hands every timeline entry made from now on to `follower`, as a JSON line, in order (called
+    /// under the log's lock: it must only pass the line on, as `SSEServer.publishTimeline` does).
+    /// Entries already made are not handed on; nil stops it.
+    public func follow(_ follower: (@Sendable (String) -> Void)?) {
+        state.withLock { $0.follower = follower }
+    }
+
+    /// Without `keepsRecords` nothing is kept for a report (`snapshot` is empty): the log only feeds
+    /// its follower, as `drip serve` needs for the viewer.
+    public init(start: ContinuousClock.Instant = .now, keepsRecords: Bool = true) {
+        self.start = start
+        self.keepsRecords = keepsRecords
+    }
+
+    private let keepsRecords: Bool
 
     public func add(_ item: Item, at instant: ContinuousClock.Instant = .now) {
         guard let item = Self.kept(item) else { return }
         let at = instant - start
         state.withLock { state in
-            guard state.records.count < Self.maxRecords else {
+            let record = Record(at: at, item: item)
+            if state.records.count < Self.maxRecords {
+                if keepsRecords { state.records.append(record) }
+            } else {
                 state.dropped += 1
-                return
             }
-            state.records.append(Record(at: at, item: item))
+            // The live builder sees every record, kept or not, followed or not, so that its lanes stay
+            // right and a viewer keeps seeing a session that outlasts the log.
+            state.live.add(record)
+            let entries = state.live.takeEntries()
+            if let follower = state.follower {
+                for entry in entries { follower(Timeline.jsonLine(entry, lane: state.live.timeline.lanes[entry.lane])) }
+            }
         }
     }
 

@@ -7,7 +7,7 @@ JavaScript EXPRESSION every 200 ms until its string value contains every --until
 
 Exit status 0 when every --until text appeared, 1 on timeout (the last value is printed either way),
 2 when Chromium could not be driven, 3 with --fail-on-errors when the page threw an uncaught error or
-logged one to the console (each printed on standard error). Chromium's own output goes to /dev/null.
+logged one to the console (each printed on standard error; failed requests are not counted). Chromium's own output goes to /dev/null.
 """
 import argparse
 import base64
@@ -78,7 +78,9 @@ class Browser:
             self.errors.append(details.get("exception", {}).get("description") or details.get("text", "an exception"))
         elif method == "Runtime.consoleAPICalled" and params.get("type") == "error":
             self.errors.append(" ".join(str(arg.get("value", arg.get("description", ""))) for arg in params.get("args", [])))
-        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error" \
+                and params["entry"].get("source") != "network":
+            # A failed request (a reset stream, a 404) is the network's, not a script error.
             self.errors.append(params["entry"].get("text", "an error"))
 
     def close(self):
