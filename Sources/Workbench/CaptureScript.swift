@@ -285,23 +285,6 @@ struct CaptureFile {
         guard failure == nil else { return }
         lastWrite = .now
         dirty = false
-        let bytes = Array((script.lines().joined(separator: "\n") + "\n").utf8)
-        let temporary = path + ".part"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            failure = String(cString: strerror(errno))
-            return
-        }
-        if let problem = Recorder.writeAll(bytes, to: descriptor) {
-            failure = problem
-            close(descriptor)
-            unlink(temporary)
-            return
-        }
-        close(descriptor)
-        if rename(temporary, path) != 0 {
-            failure = String(cString: strerror(errno))
-            unlink(temporary)
-        }
+        failure = WholeFile.write(script.lines().joined(separator: "\n") + "\n", to: path)
     }
 }

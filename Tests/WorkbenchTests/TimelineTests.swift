@@ -97,20 +97,21 @@ struct TimelineTests {
             ])
     }
 
-    @Test("the log keeps at most maxRecords and counts the rest; an event's data is cut, raw bytes are not kept")
+    @Test("the log keeps at most maxEntries and counts the rest; an event's data is cut (characters, not bytes), raw bytes are not kept")
     func logBound() {
         let big = TimelineLog()
         big.add(.event(.client(name: "c", event: .event(ServerSentEvent(data: String(repeating: "x", count: 10_000))))))
         big.add(.event(.client(name: "c", event: .raw(Array(repeating: 0x41, count: 10_000)))))
+        big.add(.event(.client(name: "c", event: .event(ServerSentEvent(data: String(repeating: "é", count: 200))))))
         #expect(
-            big.snapshot.records.map(\.item) == [
-                .event(.client(name: "c", event: .event(ServerSentEvent(data: String(repeating: "x", count: 256) + "…"))))
+            big.timeline.entries.map(\.kind) == [
+                .event(type: "message", id: nil, data: String(repeating: "x", count: 256) + "…", replayed: false),
+                .event(type: "message", id: nil, data: String(repeating: "é", count: 200), replayed: false),
             ])
-        let log = TimelineLog()
-        for _ in 0..<(TimelineLog.maxRecords + 5) { log.add(.command("sleep 1ms", origin: nil)) }
-        let (records, dropped) = log.snapshot
-        #expect(records.count == TimelineLog.maxRecords)
-        #expect(dropped == 5)
+        let log = TimelineLog(maxEntries: 10)
+        for _ in 0..<15 { log.add(.command("sleep 1ms", origin: nil)) }
+        #expect(log.timeline.entries.count == 10)
+        #expect(log.timeline.dropped == 5)
     }
 
     @Test("the drawing of a known timeline is the committed snapshot (DRIP_UPDATE_SNAPSHOTS=1 rewrites it)")
@@ -168,7 +169,7 @@ struct TimelineTests {
 
     @Test("a follower gets each new entry as a JSON line, in order, with its lane; nil stops it")
     func follower() {
-        let log = TimelineLog(keepsRecords: false)
+        let log = TimelineLog(keepsEntries: false)
         let lines = Collector<String>()
         log.add(Self.records[0].item)
         log.follow { lines.record($0) }
@@ -179,7 +180,7 @@ struct TimelineTests {
         #expect(lines.all.count == Timeline(records: Array(Self.records.dropFirst())).entries.count)
         #expect(kinds.first == #""kind":"listening""#)
         #expect(lines.all.contains { $0.contains(#""lane":"reader""#) && $0.contains(#""lastEventId":"2""#) })
-        #expect(log.snapshot.records.isEmpty)
+        #expect(log.timeline.entries.isEmpty && !log.timeline.lanes.isEmpty)
     }
 
     @Test("tick steps give about ten ticks; durations read as ms under a second and s above")

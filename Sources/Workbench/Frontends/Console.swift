@@ -87,13 +87,10 @@ public struct Console: Sendable {
 public final class BatchedOutput<Item: Sendable>: Sendable {
     private struct Pending {
         var items: [Item] = []
-        var writeScheduled = false
-        var finished = false
-        /// The write scheduled for the batch being gathered (cancelled by `finish`).
+        /// The write of the batch being gathered, `interval` after its first item; cancelled by `finish`.
         var scheduledWrite: Task<Void, Never>?
+        var finished = false
     }
-
-    private enum AfterAdding { case nothing, writeNow, schedule }
 
     private let pending = Mutex(Pending())
     private let writing = Mutex(())
@@ -108,23 +105,19 @@ public final class BatchedOutput<Item: Sendable>: Sendable {
     }
 
     public func add(_ item: Item) {
-        let next = pending.withLock { state -> AfterAdding in
-            state.items.append(item)
-            if state.finished { return .writeNow }
-            guard !state.writeScheduled else { return .nothing }
-            state.writeScheduled = true
-            return .schedule
-        }
-        if next == .writeNow { flush() }
-        guard next == .schedule else { return }
         let interval = interval
-        let write = Task { [weak self] in
-            try? await Task.sleep(for: interval)
-            self?.flush()
+        let writesNow = pending.withLock { state -> Bool in
+            state.items.append(item)
+            if state.finished { return true }
+            if state.scheduledWrite == nil {
+                state.scheduledWrite = Task { [weak self] in
+                    try? await Task.sleep(for: interval)
+                    self?.flush()
+                }
+            }
+            return false
         }
-        pending.withLock { state in
-            if state.writeScheduled { state.scheduledWrite = write }
-        }
+        if writesNow { flush() }
     }
 
     /// Writes what is queued; anything added later is written at once, in order.
@@ -142,7 +135,6 @@ public final class BatchedOutput<Item: Sendable>: Sendable {
             let items = pending.withLock { state in
                 defer {
                     state.items.removeAll(keepingCapacity: true)
-                    state.writeScheduled = false
                     state.scheduledWrite = nil
                 }
                 return state.items

@@ -89,14 +89,13 @@ public struct RunTool: Sendable {
         return results.contains { !$0.passed } ? 1 : 0
     }
 
-    /// Shuts the script's workbench down; its timeline is built only for a report that wants it.
     private func finished(_ engine: Engine, _ results: [Result]) async -> ([Result], Timeline) {
         await engine.shutdown()
-        return (results, reportPath == nil && timelinePath == nil ? Timeline() : Timeline(engine.timeline))
+        return (results, engine.timeline.timeline)
     }
 
     private func writeFile(_ text: String, to path: String, _ option: String) -> Bool {
-        guard let failure = TimelineFiles.write(text, to: path) else { return true }
+        guard let failure = WholeFile.write(text, to: path) else { return true }
         Console.standardError.line("drip run: cannot write the \(option) file \(path): \(failure)")
         return false
     }

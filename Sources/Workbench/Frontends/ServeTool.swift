@@ -30,7 +30,7 @@ public struct ServeTool: Sendable {
     public func run() async -> Int32 {
         if let script { return await run(script: script) }
         // The viewer's live timeline (GET /timeline) shows what the server did.
-        let timeline = TimelineLog(keepsRecords: false)
+        let timeline = TimelineLog(keepsEntries: false)
         let server = SSEServer(configuration: configuration) { entry in
             timeline.add(.event(.server(entry)))
             if case .listening = entry { return }

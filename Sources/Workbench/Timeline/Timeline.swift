@@ -57,7 +57,7 @@ public struct Timeline: Sendable, Hashable {
     public var entries: [Entry] = []
     /// When the last record was taken.
     public var duration: Duration = .zero
-    /// Records the log could not keep (it was full).
+    /// Entries not kept (there were more than the builder keeps).
     public var dropped = 0
 
     public init(lanes: [Lane] = [], entries: [Entry] = [], duration: Duration = .zero, dropped: Int = 0) {
@@ -68,16 +68,14 @@ public struct Timeline: Sendable, Hashable {
     }
 
     /// The timeline of `log` so far.
-    public init(_ log: TimelineLog) {
-        let (records, dropped) = log.snapshot
-        self.init(records: records, dropped: dropped)
-    }
+    public init(_ log: TimelineLog) { self = log.timeline }
 
-    public init(records: [TimelineLog.Record], dropped: Int = 0) {
+    /// The timeline of `records`, in one pass.
+    public init(records: [TimelineLog.Record]) {
         var builder = Builder()
         for record in records { builder.add(record) }
         self = builder.timeline
-        self.dropped = dropped + builder.dropped
+        dropped = builder.dropped
         duration = records.last?.at ?? .zero
     }
 
@@ -87,13 +85,14 @@ public struct Timeline: Sendable, Hashable {
 extension Timeline {
     /// Turns records into entries, remembering which lane each server connection, client and
     /// exchange is on, and which server connections of a stream are open (to draw what a publish wrote).
-    /// Used whole (`init(records:)`) or record by record (`TimelineLog`'s live followers).
+    /// Used whole (`init(records:)`) or record by record (`TimelineLog`).
     /// Invariants: at most `maxEntries` entries are kept (past that, they are counted as dropped) and
     /// at most `maxLanes` lanes made (later connections share one last lane), so a server that runs for
     /// days with a live follower stays bounded.
-    struct Builder {
-        static let maxEntries = 400_000
+    public struct Builder: Sendable {
+        public static let defaultMaxEntries = 400_000
         static let maxLanes = 20_000
+        let maxEntries: Int
         static let overflowLane = Lane(side: .server, name: "(later connections)", group: "~")
         private(set) var dropped = 0
         var timeline = Timeline()
@@ -102,6 +101,8 @@ extension Timeline {
         var serverOwners: [Int: String] = [:]
         var openServerLanes: [String: [Int]] = [:]
         var lastOrigin: String?
+
+        init(maxEntries: Int = defaultMaxEntries) { self.maxEntries = maxEntries }
 
         mutating func lane(_ lane: Lane) -> Int {
             if let index = laneIndex[lane] { return index }
@@ -116,17 +117,11 @@ extension Timeline {
         }
 
         private mutating func append(_ entry: Entry) {
-            guard timeline.entries.count < Self.maxEntries else {
+            guard timeline.entries.count < maxEntries else {
                 dropped += 1
                 return
             }
             timeline.entries.append(entry)
-        }
-
-        /// The entries made since the last call, handed on and no longer kept (lanes stay).
-        mutating func takeEntries() -> [Entry] {
-            defer { timeline.entries.removeAll(keepingCapacity: true) }
-            return timeline.entries
         }
 
         mutating func add(_ record: TimelineLog.Record) {

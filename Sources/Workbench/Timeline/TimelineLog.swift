@@ -1,13 +1,16 @@
 import EventStream
 import Synchronization
 
-/// Everything a workbench saw, in order, each with when it happened (since the log began): the raw
-/// material a `Timeline` is built from. The engine adds every event it reports and every command it
-/// runs; anyone may read it at any time (`drip run --report`, the REPL's `timeline`).
+/// Everything a workbench ran and saw, made into a `Timeline` as it happens: the engine adds every
+/// event it reports and every command it runs, each with when (since the log began); a report
+/// (`drip run --report`, the REPL's `timeline`) takes the timeline so far, and a follower (the
+/// viewer's `GET /timeline`) gets each new entry as it is made. One `Timeline.Builder` does both.
 ///
-/// Invariants: at most `maxRecords` records are kept; past that, new ones are counted in `dropped`
-/// instead, so a long session cannot grow it without bound; an event's data is kept to its first
-/// `maxDataCharacters` characters (the drawing shows less), and raw byte reports are not kept.
+/// Invariants: at most `maxEntries` entries are kept (past that, new ones are counted in the
+/// timeline's `dropped`, and a follower no longer gets them), so a long session cannot grow it
+/// without bound; without `keepsEntries` none are kept and a follower gets every one; an event's data
+/// is kept to its first `maxDataCharacters` characters (the drawing shows less), and raw byte
+/// reports are not kept.
 public final class TimelineLog: Sendable {
     /// One thing seen.
     public enum Item: Sendable, Hashable {
@@ -25,20 +28,29 @@ public final class TimelineLog: Sendable {
         public var item: Item
     }
 
-    /// The most records kept (a REPL session of hours at tens of events a second).
-    public static let maxRecords = 200_000
     /// The most characters of an event's data kept.
     public static let maxDataCharacters = 256
 
-    private let state = Mutex(State())
-    private let start: ContinuousClock.Instant
-
     private struct State {
-        var records: [Record] = []
-        var dropped = 0
-        /// Turns records into entries as they come, for `follower`.
-        var live = Timeline.Builder()
+        var builder: Timeline.Builder
+        /// Entries of `builder` the follower has had (all kept ones, whether or not it was set).
+        var handedOn = 0
+        var last: Duration = .zero
         var follower: (@Sendable (String) -> Void)?
+    }
+
+    private let state: Mutex<State>
+    private let start: ContinuousClock.Instant
+    private let keepsEntries: Bool
+
+    /// Without `keepsEntries` nothing is kept for a report (the timeline has lanes, no entries): the
+    /// log only feeds its follower, as `drip serve` needs for the viewer.
+    public init(
+        start: ContinuousClock.Instant = .now, keepsEntries: Bool = true, maxEntries: Int = Timeline.Builder.defaultMaxEntries
+    ) {
+        self.start = start
+        self.keepsEntries = keepsEntries
+        state = Mutex(State(builder: Timeline.Builder(maxEntries: maxEntries)))
     }
 
     /// Hands every timeline entry made from now on to `follower`, as a JSON line, in order (called
@@ -48,41 +60,43 @@ public final class TimelineLog: Sendable {
         state.withLock { $0.follower = follower }
     }
 
-    /// Without `keepsRecords` nothing is kept for a report (`snapshot` is empty): the log only feeds
-    /// its follower, as `drip serve` needs for the viewer.
-    public init(start: ContinuousClock.Instant = .now, keepsRecords: Bool = true) {
-        self.start = start
-        self.keepsRecords = keepsRecords
-    }
-
-    private let keepsRecords: Bool
-
     public func add(_ item: Item, at instant: ContinuousClock.Instant = .now) {
         guard let item = Self.kept(item) else { return }
         let at = instant - start
         state.withLock { state in
-            let record = Record(at: at, item: item)
-            if state.records.count < Self.maxRecords {
-                if keepsRecords { state.records.append(record) }
-            } else {
-                state.dropped += 1
-            }
-            // The live builder sees every record, kept or not, followed or not, so that its lanes stay
-            // right and a viewer keeps seeing a session that outlasts the log.
-            state.live.add(record)
-            let entries = state.live.takeEntries()
+            state.last = at
+            state.builder.add(Record(at: at, item: item))
+            let entries = state.builder.timeline.entries
             if let follower = state.follower {
-                for entry in entries { follower(Timeline.jsonLine(entry, lane: state.live.timeline.lanes[entry.lane])) }
+                for entry in entries[state.handedOn...] {
+                    follower(Timeline.jsonLine(entry, lane: state.builder.timeline.lanes[entry.lane]))
+                }
             }
+            if keepsEntries {
+                state.handedOn = entries.count
+            } else {
+                state.builder.timeline.entries.removeAll(keepingCapacity: true)
+            }
+        }
+    }
+
+    /// The timeline so far.
+    public var timeline: Timeline {
+        state.withLock { state in
+            var timeline = state.builder.timeline
+            timeline.duration = state.last
+            timeline.dropped = state.builder.dropped
+            return timeline
         }
     }
 
     /// `item` as kept: events' data cut to `maxDataCharacters`; nil for what a timeline does not show.
     static func kept(_ item: Item) -> Item? {
         func cut(_ event: ServerSentEvent) -> ServerSentEvent {
-            guard event.data.utf8.count > maxDataCharacters else { return event }
+            let head = event.data.prefix(maxDataCharacters)
+            guard head.endIndex < event.data.endIndex else { return event }
             var short = event
-            short.data = String(event.data.prefix(maxDataCharacters)) + "…"
+            short.data = String(head) + "…"
             return short
         }
         switch item {
@@ -92,10 +106,5 @@ public final class TimelineLog: Sendable {
             return .event(.proxy(name: name, event: .observed(connection: connection, .event(cut(event), fate))))
         default: return item
         }
-    }
-
-    /// What was kept, in order, and how many records came after the log was full.
-    public var snapshot: (records: [Record], dropped: Int) {
-        state.withLock { ($0.records, $0.dropped) }
     }
 }
