@@ -5,7 +5,8 @@
 # server does not spin meanwhile; and once some subscribers leave, new ones are served again.
 # Then the same for drip proxy under `ulimit -n 40` (each client holds two descriptors there: its own
 # and the upstream's): a client it cannot serve gets 503 naming the descriptors, not a 502 blaming
-# the upstream, and the proxy's output says so; the streams already open go on; freed, it serves again.
+# the upstream, and the proxy's output says so (whichever ran out first: accepting the client or
+# opening the upstream socket); the streams already open go on; freed, it serves again.
 #   Tests/e2e/descriptor-exhaustion.sh PATH/TO/drip
 set -euo pipefail
 drip="$1"
@@ -148,5 +149,5 @@ s, answer = subscribe()
 assert s is not None, f"after descriptors were freed a new client got {answer[:200]!r}"
 print("the proxy served again after 5 clients left")
 PY
-grep -q 'problem: the proxy is out of file descriptors (the limit is 40)' "$work/proxy.log" || { cat "$work/proxy.log"; fail "drip proxy printed nothing about the descriptors"; }
+grep -qE 'problem: (the proxy is )?out of file descriptors \(the limit is 40\)' "$work/proxy.log" || { cat "$work/proxy.log"; fail "drip proxy printed nothing about the descriptors"; }
 echo "descriptor-exhaustion: ok"
