@@ -47,7 +47,13 @@ let package = Package(
         .target(
             name: "SSEProxy",
             dependencies: ["EventStream", "SSEClient", "SSEServer", nioCore, nioPosix, nioHTTP1, .product(name: "NIOSSL", package: "swift-nio-ssl")]),
-        .target(name: "Workbench", dependencies: ["EventStream", "ScriptClock", "SSEServer", "SSEClient", "SSELoad", "SSEProxy", nioPosix]),
+        // drip check: grades another SSE server (as EventSource would see it) or client (from the
+        // requests it makes); over SSEClient's request writer, response reader and TLS options.
+        .target(
+            name: "SSECheck",
+            dependencies: ["EventStream", "SSEClient", nioCore, nioPosix, nioHTTP1, .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+        .target(
+            name: "Workbench", dependencies: ["EventStream", "ScriptClock", "SSEServer", "SSEClient", "SSELoad", "SSEProxy", "SSECheck", nioPosix]),
         .systemLibrary(
             name: "CLibEdit",
             pkgConfig: "libedit",
@@ -63,6 +69,7 @@ let package = Package(
                 "SSEServer",
                 "SSEClient",
                 "SSEProxy",
+                "SSECheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -30,8 +30,9 @@ public struct RequestHead: Sendable {
     }
 
     /// The head's bytes: request line, `Host`, the headers, then `Content-Length` when given.
-    public func bytes(contentLength: Int?) -> [UInt8] {
-        var text = "\(method) \(url.target) HTTP/1.1\r\nHost: \(url.hostHeader)\r\n"
+    /// `http10` writes an HTTP/1.0 request line (what `drip check server`'s `http1.0` check sends).
+    public func bytes(contentLength: Int?, http10: Bool = false) -> [UInt8] {
+        var text = "\(method) \(url.target) HTTP/1.\(http10 ? 0 : 1)\r\nHost: \(url.hostHeader)\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
         if let contentLength { text += "Content-Length: \(contentLength)\r\n" }
         text += "\r\n"

@@ -23,7 +23,7 @@ struct Drip: AsyncParsableCommand {
             and encode translate between a captured text/event-stream and JSON lines (drip-decode(1), drip-encode(1)).
             """,
         version: Engine.version,
-        subcommands: [Repl.self, Serve.self, Connect.self, Proxy.self, Run.self, Load.self, Decode.self, Encode.self, ManualScript.self],
+        subcommands: [Repl.self, Serve.self, Connect.self, Proxy.self, Check.self, Run.self, Load.self, Decode.self, Encode.self, ManualScript.self],
         defaultSubcommand: Repl.self
     )
 

@@ -203,18 +203,15 @@ public struct RunTool: Sendable {
     private func report(_ results: [Result]) {
         let passed = results.filter(\.passed).count
         let failed = results.count - passed
+        let testReport = TestReport(
+            title: "drip run",
+            cases: results.map { result in
+                TestReport.Case(
+                    suite: result.file, name: "\(result.file):\(result.line) \(result.name)",
+                    outcome: result.passed ? .passed : result.isScriptError ? .error : .failed, message: result.message, seconds: result.seconds)
+            })
         if tap {
-            var lines = ["TAP version 13", "1..\(results.count)"]
-            for (index, result) in results.enumerated() {
-                lines.append("\(result.passed ? "ok" : "not ok") \(index + 1) - \(result.file):\(result.line) \(Self.tapSafe(result.name))")
-                if !result.passed {
-                    lines += [
-                        "  ---", "  message: \(JSONValue.string(result.message).serialized)",
-                        "  severity: \(result.isScriptError ? "error" : "fail")", "  ...",
-                    ]
-                }
-            }
-            lines.forEach(Console.standardOutput.line)
+            testReport.tapLines.forEach(Console.standardOutput.line)
         } else {
             for result in results where !result.passed {
                 let line = result.isScriptError ? "ERROR \(result.message)" : "FAIL \(result.file):\(result.line): \(result.name) — \(result.message)"
@@ -227,45 +224,8 @@ public struct RunTool: Sendable {
             Console.standardOutput.line(
                 "\(passed) passed, \(failed - errors) failed" + (errors == 0 ? "" : ", \(errors) script error\(errors == 1 ? "" : "s")"))
         }
-        if let junitPath { writeJUnit(results, to: junitPath) }
-    }
-
-    private static func tapSafe(_ text: String) -> String {
-        String(text.map { $0 == "#" ? "＃" : $0 == "\n" ? " " : $0 })
-    }
-
-    private func writeJUnit(_ results: [Result], to path: String) {
-        var xml = #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
-        let failures = results.filter { !$0.passed && !$0.isScriptError }.count
-        let errors = results.filter(\.isScriptError).count
-        xml += #"<testsuites name="drip run" tests="\#(results.count)" failures="\#(failures)" errors="\#(errors)">"# + "\n"
-        let files = results.map(\.file).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
-        for file in files {
-            let cases = results.filter { $0.file == file }
-            xml +=
-                #"  <testsuite name="\#(XMLText.escaped(file))" tests="\#(cases.count)" failures="\#(cases.filter { !$0.passed && !$0.isScriptError }.count)" errors="\#(cases.filter(\.isScriptError).count)">"#
-                + "\n"
-            for result in cases {
-                xml +=
-                    #"    <testcase classname="\#(XMLText.escaped(file))" name="\#(XMLText.escaped("line \(result.line): \(result.name)"))" time="\#(String(format2: result.seconds))""#
-                if result.passed {
-                    xml += "/>\n"
-                } else {
-                    let tag = result.isScriptError ? "error" : "failure"
-                    xml +=
-                        ">\n      <\(tag) message=\"\(XMLText.escaped(result.message))\">\(XMLText.escaped(result.message))</\(tag)>\n    </testcase>\n"
-                }
-            }
-            xml += "  </testsuite>\n"
+        if let junitPath, let problem = WholeFile.write(testReport.junitXML, to: junitPath) {
+            Console.standardError.line("drip run: cannot write \(junitPath): \(problem)")
         }
-        xml += "</testsuites>\n"
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            Console.standardError.line("drip run: cannot write \(path): \(String(cString: strerror(errno)))")
-            return
-        }
-        defer { close(descriptor) }
-        let bytes = Array(xml.utf8)
-        _ = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
     }
 }
