@@ -140,8 +140,7 @@ public struct ClientCheckMachine: Sendable {
         if step > 5 { return finishTerminal() }
         for name in Self.names where !results.contains(where: { $0.name == name }) {
             let advice =
-                ["reconnect", "reset", "redirect"].contains(name) && step > 0
-                ? "reconnect after the stream ends or breaks, waiting the announced retry:" : "point the client at the URL drip printed"
+                step > 0 ? "reconnect after the stream ends or breaks, waiting the announced retry:" : "point the client at the URL drip printed"
             results.append(CheckResult(name, .fail, (step > 0 && name != "reconnect" ? "not judged: " : "") + reason, advice: advice))
         }
         isFinished = true

@@ -11,8 +11,8 @@ import Synchronization
 
 /// The listening side of `drip check client`: every request on any path goes to one
 /// `ClientCheckMachine`, whose answer is written as it is and whose connection then ends as it says
-/// (a close, or a reset after a pause). Requests are bounded (head size by NIO's decoder, a body
-/// is not read); every connection gets `Connection: close`.
+/// (a close, or a reset after a pause). Requests are bounded: the head by NIO's decoder (80 KiB) and
+/// by time (`RequestHandler.headTimeout`), a body is not kept; every answer ends its connection.
 public final class ClientCheckServer: Sendable {
     private let machine: Mutex<ClientCheckMachine>
     private let group: EventLoopGroup
@@ -76,16 +76,32 @@ private final class RequestHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = ByteBuffer
 
+    /// A connection that has not sent a whole request head by then is closed.
+    static let headTimeout = TimeAmount.seconds(10)
+
     private let server: ClientCheckServer
     private var answered = false
+    private var headTimer: Scheduled<Void>?
 
     init(server: ClientCheckServer) {
         self.server = server
     }
 
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        headTimer = context.eventLoop.scheduleTask(in: Self.headTimeout) { channel.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        headTimer?.cancel()
+        context.fireChannelInactive()
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let head) = unwrapInboundIn(data), !answered else { return }
         answered = true
+        headTimer?.cancel()
         let request = ClientCheckMachine.Request(
             method: head.method.rawValue, target: head.uri, headers: head.headers.map { (name: $0.name, value: $0.value) })
         let answer = server.answer(request)

@@ -100,6 +100,7 @@ public enum CommandName: String, CaseIterable, Sendable, Hashable {
     case duplicate
     case rewrite
     case post
+    case check
     case cut
     case clients
     case streams
@@ -320,6 +321,40 @@ public enum CommandTable {
                 OptionSpec("id", .toggle, "off: leave out every id field"), proxyConnection,
             ],
             summary: "on a proxy: change fields of events on their way through", examples: ["rewrite p1 retry=100ms", "rewrite p1 id=off"]),
+        CommandSpec(
+            .check,
+            arguments: [
+                ArgumentSpec(
+                    "side",
+                    .choice([
+                        Choice("server", "grade the SSE server at URL as EventSource sees it"),
+                        Choice("client", "listen, let a client connect, and grade what it does next"),
+                    ])),
+                ArgumentSpec("url", .text, optional: true),
+            ],
+            options: [
+                OptionSpec(
+                    "publish", .text,
+                    "server: where a POST publishes one event to the stream (its body is the data); a /path is the embedded server's"),
+                OptionSpec("header", .text, "server: a request header 'Name: value' sent with every request (repeatable)", repeatable: true),
+                OptionSpec("origin", .text, "server: ask as a page of this origin would (the cors check)"),
+                OptionSpec("idle-budget", .duration, "server: the longest silence allowed on the stream (default 30s)"),
+                OptionSpec("listen", .text, "client: HOST:PORT to listen on (default 127.0.0.1:0, a free port)"),
+                OptionSpec(
+                    "end",
+                    .choice([
+                        Choice("204", "the last answer is a 204: the client must stop"),
+                        Choice("500", "the last answer is a 500: no hot reconnect loop"),
+                        Choice("wrong-type", "the last answer is a 200 of text/plain: no hot reconnect loop"),
+                    ]), "client: the last answer (default 204)"),
+                OptionSpec("timeout", .duration, "client: the most the run may take, waiting for the client included (default 120s)"),
+            ],
+            summary: "grade an SSE server (check server URL) or an SSE client (check client): each check PASS, WARN or FAIL with its evidence",
+            discussion: CheckHelp.check,
+            examples: [
+                "check server http://127.0.0.1:8080/streams/news publish=http://127.0.0.1:8080/streams/news?id=auto",
+                "check server /streams/news publish=/streams/news?id=auto idle-budget=20s", "check client end=500",
+            ]),
         CommandSpec(
             .post, arguments: [ArgumentSpec("url", .text)],
             options: [

@@ -67,11 +67,11 @@ extension Engine {
         report(.info("proxy \(name)"), lines)
     }
 
-    private func listenAddress(_ command: ParsedCommand) throws(CommandError) -> (host: String, port: Int) {
+    func listenAddress(_ command: ParsedCommand) throws(CommandError) -> (host: String, port: Int) {
         guard let text = command.option("listen") else { return ("127.0.0.1", 0) }
         let column = command.options.last { $0.name == "listen" }?.value.column ?? 1
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw CommandError("proxy: listen=\(text) is not HOST:PORT (a port from 0 to 65535)", column: column)
+            throw CommandError("\(command.spec.name): listen=\(text) is not HOST:PORT (a port from 0 to 65535)", column: column)
         }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

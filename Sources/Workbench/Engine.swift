@@ -174,6 +174,7 @@ public actor Engine {
         case .proxy: try await startProxy(command)
         case .cut: try cut(command)
         case .post: try await post(command)
+        case .check: try await check(command)
         case .emit: try await emit(command)
         case .comment: try await comment(command)
         case .drop: try await drop(command)
