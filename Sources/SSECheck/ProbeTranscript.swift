@@ -41,7 +41,7 @@ public struct ProbeTranscript: Sendable {
     public private(set) var responseComplete = false
 
     private var reader = HTTPResponseReader()
-    private var parser = EventStreamParser(form: .events, limits: .browserLike, reportsComments: true)
+    private var parser = EventStreamParser(form: .events, limits: EventStreamParser.Limits(), reportsComments: true)
     private var statusLineBytes: [UInt8] = []
     private var gapWatchStart: ContinuousClock.Instant?
     private var longestGapWatched: Duration = .zero

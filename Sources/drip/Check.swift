@@ -106,7 +106,7 @@ struct CheckClient: AsyncParsableCommand {
             The checks, in order: \(ClientCheckMachine.names.joined(separator: ", ")).
             Connection 1 sends events with ids 1 and 2 and retry: 1000, then ends; 2 sends an event without id; 3 one with \
             an empty id:; 4 event 10 and half of event 11, then a TCP reset; 5 a 307 redirect; 6 the answer --end names, \
-            watched for 3 s. Each is judged from the request that follows it: when it came (retry), its Last-Event-ID, its URL. \
+            watched for 3 s; each is judged from the request that follows it: when it came (retry), its Last-Event-ID, its URL.
             A client that does not come back within 8 s fails the checks left, saying why.
             """
     )

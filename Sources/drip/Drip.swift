@@ -18,7 +18,8 @@ struct Drip: AsyncParsableCommand {
             With no subcommand, drip opens the REPL (drip-repl(1)): an embedded SSE server and named clients driven \
             by commands typed at a prompt, with line editing, history and Tab completion; the language is drip-script(5).
             The subcommands use the same parts alone:
-            serve runs the server (drip-serve(1)), connect the client (drip-connect(1)), run replays scripts and checks \
+            serve runs the server (drip-serve(1)), connect the client (drip-connect(1)), proxy stands between a client and \
+            a server (drip-proxy(1)), check grades a server or a client (drip-check(1)), run replays scripts and checks \
             their expectations for CI (drip-run(1)), load measures many subscribers at once (drip-load(1)), and decode \
             and encode translate between a captured text/event-stream and JSON lines (drip-decode(1), drip-encode(1)).
             """,
