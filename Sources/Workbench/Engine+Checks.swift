@@ -21,6 +21,10 @@ extension Engine {
 
     private func checkServer(_ command: ParsedCommand) async throws(CommandError) -> [CheckResult] {
         guard let given = command.argument("url") else { throw CommandError("check server needs the URL of an event stream", column: 1) }
+        for name in ["listen", "end", "timeout"] where !command.values(of: name).isEmpty {
+            throw CommandError(
+                "check server: \(name)= is an option of check client", column: command.options.last { $0.name == name }?.value.column ?? 1)
+        }
         let column = command.arguments["url"]?.column ?? 1
         var options = ServerCheck.Options(url: try checkURL(given, what: "the URL", column: column))
         if let publish = command.option("publish") {
@@ -45,6 +49,14 @@ extension Engine {
     }
 
     private func checkClient(_ command: ParsedCommand) async throws(CommandError) -> [CheckResult] {
+        if let url = command.argument("url") {
+            throw CommandError(
+                "check client takes no URL (\(url)): it listens (listen=HOST:PORT) and prints its own", column: command.arguments["url"]?.column ?? 1)
+        }
+        for name in ["publish", "header", "origin", "idle-budget"] where !command.values(of: name).isEmpty {
+            throw CommandError(
+                "check client: \(name)= is an option of check server", column: command.options.last { $0.name == name }?.value.column ?? 1)
+        }
         let (host, port) = try listenAddress(command)
         let end = command.option("end").flatMap(ClientCheckMachine.End.init(rawValue:)) ?? .noContent
         let timeout = command.duration("timeout")?.duration ?? .seconds(120)

@@ -109,6 +109,13 @@ struct EngineTests {
             ("connect c1 ftp://x", "connect: \"ftp://x\" is not an http:// or https:// URL"),
             ("help emt", "help: no command 'emt'; did you mean 'emit'?"),
             ("serve nowhere:99999", "serve: 'nowhere:99999' is not an address (HOST:PORT, :PORT or PORT; port 0 picks a free one)"),
+            ("check server", "check server needs the URL of an event stream"),
+            ("check server /streams/news", "check: /streams/news is a path on the embedded server, but none is running"),
+            ("check server http://127.0.0.1:1/x end=204", "check server: end= is an option of check client"),
+            ("check client http://x", "check client takes no URL (http://x): it listens (listen=HOST:PORT) and prints its own"),
+            ("check client origin=http://a", "check client: origin= is an option of check server"),
+            ("check client listen=nowhere", "check: listen=nowhere is not HOST:PORT (a port from 0 to 65535)"),
+            ("check server http://x publish=https://y/p", "check: publish=https://y/p is https; publishing speaks http only"),
         ])
     func errors(line: String, message: String) async throws {
         let (engine, transcript) = engine()
