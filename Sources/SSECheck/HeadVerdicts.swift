@@ -41,9 +41,15 @@ struct HeadVerdicts {
             advice: "send Cache-Control: no-cache (or no-store) so that no cache or proxy keeps or replays the stream")
     }
 
+    /// Whether the body comes with a `Content-Encoding` other than identity.
+    static func isCompressed(_ head: HTTPResponseReader.Head?) -> Bool {
+        let value = head?.value(of: "Content-Encoding") ?? ""
+        return !["", "identity"].contains(HTTPSyntax.trimmingWhitespace(value).lowercased())
+    }
+
     var compression: CheckResult {
         let value = head.value(of: "Content-Encoding")
-        let compressed = value.map { !["", "identity"].contains(HTTPSyntax.trimmingWhitespace($0).lowercased()) } ?? false
+        let compressed = Self.isCompressed(head)
         return CheckResult(
             "compression", compressed ? .warn : .pass,
             compressed

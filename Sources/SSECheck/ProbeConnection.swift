@@ -43,7 +43,12 @@ struct ProbeConnection: Sendable {
             try await channel.eventLoop.submit {
                 NIOLoopBound(try channel.pipeline.syncOperations.handler(type: ProbeHandler.self), eventLoop: channel.eventLoop)
             }.get() as NIOLoopBound<ProbeHandler>
-        try await channel.writeAndFlush(ByteBuffer(bytes: request)).get()
+        do {
+            try await channel.writeAndFlush(ByteBuffer(bytes: request)).get()
+        } catch {
+            try? await channel.close()
+            throw error
+        }
         return ProbeConnection(channel: channel, handler: handler)
     }
 
@@ -51,9 +56,8 @@ struct ProbeConnection: Sendable {
     /// returns the transcript as it is then.
     func wait(for limit: Duration, until condition: @escaping @Sendable (ProbeTranscript) -> Bool) async -> ProbeTranscript {
         let handler = self.handler
-        let future = channel.eventLoop.flatSubmit {
-            handler.value.waitUntil(condition, limit: limit, on: handler.value.eventLoop)
-        }
+        let loop = channel.eventLoop
+        let future = loop.flatSubmit { handler.value.waitUntil(condition, limit: limit, on: loop) }
         if let transcript = try? await future.get() { return transcript }
         return (try? await transcript()) ?? ProbeTranscript(sentAt: .now)
     }
@@ -89,15 +93,10 @@ private final class ProbeHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     var transcript: ProbeTranscript
-    private(set) var eventLoop: EventLoop!
     private var waiter: (condition: @Sendable (ProbeTranscript) -> Bool, promise: EventLoopPromise<ProbeTranscript>, timer: Scheduled<Void>)?
 
     init(sentAt: ContinuousClock.Instant) {
         transcript = ProbeTranscript(sentAt: sentAt)
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        eventLoop = context.eventLoop
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -11,7 +11,7 @@ extension ServerCheck {
     /// Returns the main stream's transcript as it is afterwards.
     func eventChecks(_ main: ProbeConnection, record: (CheckResult) -> Void) async -> ProbeTranscript {
         guard options.publishURL != nil else { return await unpublishedEventChecks(main, record: record) }
-        let compressed = !(((try? await main.transcript())?.head?.value(of: "Content-Encoding")).map { $0 == "identity" || $0.isEmpty } ?? true)
+        let compressed = HeadVerdicts.isCompressed((try? await main.transcript())?.head)
         let bufferingMark = "\(marker) buffering"
         let publishedAt = ContinuousClock.now
         if let problem = await publish(bufferingMark) {
