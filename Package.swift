@@ -7,12 +7,18 @@ import PackageDescription
 //   framing, and the socket options fault injection needs (TCP_NODELAY, SO_LINGER for resets).
 // - swift-nio-ssl (NIOSSL): https in the client, with the system trust store or certificates given
 //   explicitly; the one way to speak TLS on NIO without bringing a whole HTTP client.
+// - swift-nio-http2 (NIOHTTP2): HTTP/2 on the server (`drip serve --tls` offers h2 by ALPN) and in the
+//   client; framing, HPACK and flow control are NIO's, none written here.
+// - swift-certificates (X509), swift-crypto (Crypto) and swift-asn1 (SwiftASN1, the IP addresses in it): the certificate `drip serve --tls` makes at
+//   start (a P-256 key, a self-signed certificate for 127.0.0.1, ::1 and localhost) and its fingerprint.
 // Platforms: built and tested on Linux only (no macOS claim: nothing here builds or tests on macOS;
 // the libc calls have Darwin branches, untested). DocC is built by scripts/docs with the toolchain's
 // own docc, so no documentation plugin is a dependency.
 let nioCore = Target.Dependency.product(name: "NIOCore", package: "swift-nio")
 let nioPosix = Target.Dependency.product(name: "NIOPosix", package: "swift-nio")
 let nioHTTP1 = Target.Dependency.product(name: "NIOHTTP1", package: "swift-nio")
+let nioSSL = Target.Dependency.product(name: "NIOSSL", package: "swift-nio-ssl")
+let nioHTTP2 = Target.Dependency.product(name: "NIOHTTP2", package: "swift-nio-http2")
 
 let package = Package(
     name: "drip",
@@ -29,6 +35,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // Wire format only: parser, encoder, event model. No I/O, no NIO.
@@ -36,9 +46,16 @@ let package = Package(
         // How fast a workbench's clock runs (drip run --speed): shared by the server, the client and
         // the engine, and no part of the wire format.
         .target(name: "ScriptClock"),
-        .target(name: "SSEServer", dependencies: ["EventStream", "ScriptClock", nioCore, nioPosix, nioHTTP1]),
         .target(
-            name: "SSEClient", dependencies: ["EventStream", "ScriptClock", nioCore, nioPosix, .product(name: "NIOSSL", package: "swift-nio-ssl")]),
+            name: "SSEServer",
+            dependencies: [
+                "EventStream", "ScriptClock", nioCore, nioPosix, nioHTTP1, nioSSL, nioHTTP2, .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]),
+        .target(
+            name: "SSEClient",
+            dependencies: ["EventStream", "ScriptClock", nioCore, nioPosix, nioHTTP1, nioSSL, nioHTTP2, .product(name: "NIOTLS", package: "swift-nio")]),
         // drip load: many subscribers and a publisher, measuring delivery; over SSEClient's request
         // writer and response reader.
         .target(name: "SSELoad", dependencies: ["EventStream", "SSEClient", nioCore, nioPosix]),

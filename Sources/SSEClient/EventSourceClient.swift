@@ -33,6 +33,8 @@ public struct ClientOptions: Sendable {
     public var timeScale = TimeScale()
     /// Follow a redirect from https down to plain http (`--allow-insecure-redirect`); refused otherwise.
     public var allowsInsecureRedirects = false
+    /// Which HTTP to speak over https (`--http2`, `--http1.1`).
+    public var httpVersion = HTTPVersionChoice.any
 
     public init(
         request: ClientRequest, policy: ReconnectPolicy = ReconnectPolicy(), reconnects: Bool = true, retriesInitialConnection: Bool = false,
@@ -222,37 +224,9 @@ public enum EventSourceClient {
         }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
-            let readTimeout = options.readTimeout.map(options.timeScale.wall)
-            let tlsContext = request.url.isSecure ? try options.tls.makeContext() : nil
-            let serverName = request.url.host
-            let bootstrap = ClientBootstrap(group: group)
-                .connectTimeout(.nanoseconds(options.connectTimeout.clampedNanoseconds))
-                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                // Each read goes to the reader as soon as it is made, so that parsing keeps pace with
-                // the socket instead of waiting for a batch; reads grow to 128 KiB on a fast stream.
-                .channelOption(.maxMessagesPerRead, value: 1)
-                .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 128 << 10))
-            // An IP address literal is connected to as it is: no resolver, no name-service files read.
-            let address = try? SocketAddress(ipAddress: serverName, port: request.url.port)
-            let initialize: @Sendable (Channel) -> EventLoopFuture<NIOAsyncChannel<ByteBuffer, ByteBuffer>> = { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tlsContext {
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tlsContext, serverHostname: address == nil ? serverName : nil))
-                    }
-                    if let readTimeout {
-                        try channel.pipeline.syncOperations.addHandler(ReadTimeoutHandler(timeout: readTimeout))
-                    }
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
-            if let address {
-                channel = try await bootstrap.connect(to: address, channelInitializer: initialize)
-            } else {
-                channel = try await bootstrap.connect(host: serverName, port: request.url.port, channelInitializer: initialize)
-            }
+            channel = try await ClientTransport.connect(to: request.url, options: options, group: group)
         } catch {
-            return .lost("cannot connect to \(request.url.hostHeader): \(describe(error))")
+            return .lost("cannot connect to \(request.url.hostHeader): \(describe(error, host: request.url.host))")
         }
         controller.attach(channel.channel)
         defer { controller.detach() }
@@ -477,6 +451,8 @@ public struct TLSOptions: Sendable {
     public var usesSystemTrustRoots: Bool
     /// Skip certificate verification altogether (`--insecure`).
     public var verifiesCertificates: Bool
+    /// Certificates trusted in addition (the workbench's own server's, made at start).
+    public var trustedCertificates: [NIOSSLCertificate] = []
 
     public init(trustedCertificateFiles: [String] = [], usesSystemTrustRoots: Bool = true, verifiesCertificates: Bool = true) {
         self.trustedCertificateFiles = trustedCertificateFiles
@@ -484,13 +460,15 @@ public struct TLSOptions: Sendable {
         self.verifiesCertificates = verifiesCertificates
     }
 
-    /// The TLS context these options describe, for a connection of the caller's own (the proxy's upstream).
-    public func makeContext() throws -> NIOSSLContext {
+    /// The TLS context these options describe, for a connection of the caller's own (the proxy's
+    /// upstream); `applicationProtocols` are offered by ALPN (none: no ALPN, HTTP/1.1 implied).
+    public func makeContext(applicationProtocols: [String] = []) throws -> NIOSSLContext {
         var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.applicationProtocols = applicationProtocols
         if !verifiesCertificates {
             configuration.certificateVerification = .none
-        } else if !trustedCertificateFiles.isEmpty {
-            var certificates: [NIOSSLCertificate] = []
+        } else if !trustedCertificateFiles.isEmpty || !trustedCertificates.isEmpty {
+            var certificates = trustedCertificates
             for path in trustedCertificateFiles { certificates += try NIOSSLCertificate.fromPEMFile(path) }
             configuration.trustRoots = usesSystemTrustRoots ? .default : .certificates(certificates)
             if usesSystemTrustRoots { configuration.additionalTrustRoots = [.certificates(certificates)] }

@@ -339,7 +339,7 @@ final class ProxyConnection {
         if mode == .clean, framing == .chunked { write(HTTPResponse.lastChunk(allocator: downstream.allocator)) }
         finish(reason: reason)
         switch mode {
-        case .clean, .truncate:
+        case .clean, .truncate, .stream, .connection:
             closeDownstream()
         case .reset:
             flushWrites()

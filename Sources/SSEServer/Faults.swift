@@ -12,8 +12,14 @@ public enum DropMode: String, Sendable, Hashable, CaseIterable {
     case clean
     /// The connection is closed without ending the chunked body: the client sees a truncated response.
     case truncate
-    /// `SO_LINGER {1, 0}` then close: the client sees a TCP reset.
+    /// `SO_LINGER {1, 0}` then close: the client sees a TCP reset. On an HTTP/2 stream, as `stream`.
     case reset
+    /// On HTTP/2, RST_STREAM: this stream breaks and the others of its connection go on. On an
+    /// HTTP/1.1 connection, where the stream is the connection, as `truncate`.
+    case stream
+    /// On HTTP/2, GOAWAY then close: every stream of the connection breaks at once. On an HTTP/1.1
+    /// connection, as `truncate`.
+    case connection
 }
 
 /// A malformation written into the stream once, to see how a client copes.

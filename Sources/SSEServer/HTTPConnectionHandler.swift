@@ -1,6 +1,7 @@
 import EventStream
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 
 #if canImport(Glibc)
     import Glibc
@@ -50,16 +51,34 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// Set by `route` (after the publishes before it were answered) and used up by that answer.
     private var answeringHEAD = false
 
-    init(core: NIOLoopBoundBox<ServerCore>, writer: SocketWriter) {
+    /// This handler counts its channel against `maxConnections`; false where the channel is one
+    /// HTTP/2 stream or rides a TLS connection, which `ConnectionGate` counts instead.
+    private let countsConnection: Bool
+    private var isActivated = false
+
+    init(core: NIOLoopBoundBox<ServerCore>, writer: SocketWriter, countsConnection: Bool = true) {
         self.core = core
         self.writer = writer
+        self.countsConnection = countsConnection
     }
 
     var server: ServerCore { core.value }
 
+    /// Added to a channel already active (after TLS's protocol negotiation): served from here.
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { activate(context) }
+    }
+
     func channelActive(context: ChannelHandlerContext) {
+        activate(context)
+        context.fireChannelActive()
+    }
+
+    private func activate(_ context: ChannelHandlerContext) {
+        guard !isActivated else { return }
+        isActivated = true
         remote = Self.describe(context.channel.remoteAddress)
-        guard server.connectionOpened(context.channel) else {
+        guard !countsConnection || server.connectionOpened(context.channel) else {
             let reason = server.isStopping ? "the server is stopping" : "too many connections (limit \(server.configuration.limits.maxConnections))"
             server.log(.requestError(remote: remote, status: 503, reason: reason))
             respond(context, status: 503, body: "503 Service Unavailable: \(reason)\n", keepAlive: false)
@@ -67,7 +86,6 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             return
         }
         armHeadTimeout(context)
-        context.fireChannelActive()
     }
 
     /// Closes the connection with 408 unless a request head arrives in time.
@@ -111,7 +129,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         headTimeout?.cancel()
         bodyTimeout?.cancel()
         publishPending(context)
-        server.connectionClosed(context.channel)
+        if countsConnection { server.connectionClosed(context.channel) }
         switch state {
         case .subscribed(let subscriber): server.unsubscribe(subscriber, peerReason: peerReason)
         case .awaitingScenario(let ticket): server.abandonPending(ticket)
@@ -163,6 +181,10 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             peerReason = Self.describe(error)
             context.close(promise: nil)
         case .closed, .discarding:
+            context.close(promise: nil)
+        case .idle,
+            .reading where error is NIOHTTP2Errors.StreamClosed:
+            // An HTTP/2 client that reset its stream: it left, and no answer can reach it.
             context.close(promise: nil)
         case .idle, .reading:
             let status = (error as? HTTPParserError) == .headerOverflow ? 431 : 400
@@ -265,7 +287,8 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             method: head.method.rawValue, path: request.path, query: request.query,
             headers: head.headers.map { HeaderField(name: $0.name, value: $0.value) }, body: Array(body.readableBytesView), remote: remote)
         let subscription = SubscriptionRequest(
-            streamName: name, lastEventId: lastEventId, usesChunkedFraming: head.version.major == 1 && head.version.minor >= 1,
+            streamName: name, lastEventId: lastEventId,
+            usesChunkedFraming: head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1),
             corsHeaders: cors, remote: remote, context: context, writer: writer, request: incoming)
         do throws(ServerError) {
             let admission = try server.admit(subscription) { [self] subscriber in
@@ -359,6 +382,11 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     }
 
     static func describe(_ error: Error) -> String {
+        if let reset = error as? NIOHTTP2Errors.StreamClosed {
+            let names = [0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR", 7: "REFUSED_STREAM", 8: "CANCEL"]
+            let code = reset.errorCode.networkCode
+            return "the client reset its HTTP/2 stream (RST_STREAM \(names[code] ?? "code \(code)"))"
+        }
         if let ioError = error as? IOError {
             switch ioError.errnoCode {
             case ECONNRESET: return "connection reset by the client"

@@ -63,11 +63,13 @@ public final class SSEServer: Sendable {
             ListeningSocket.close(listening.descriptor)
             throw .bindFailed(address: address, reason: "the event loop could not be set up: \(error)")
         }
+        let secure = configuration.tls != nil
         let acceptor: Acceptor
         do {
+            let tlsContext = try configuration.tls?.makeContext()
             acceptor = try Acceptor(
                 listening: listening.descriptor, eventLoop: eventLoop, log: log,
-                adopt: Self.adoptConnection(on: eventLoop, core: core, limits: configuration.limits))
+                adopt: Self.adoptConnection(on: eventLoop, core: core, limits: configuration.limits, tls: tlsContext))
         } catch {
             ListeningSocket.close(listening.descriptor)
             throw .bindFailed(address: address, reason: Self.describeBindError(error))
@@ -83,43 +85,16 @@ public final class SSEServer: Sendable {
             throw .bindFailed(address: address, reason: started == false ? "the server is already started" : "the server was stopped")
         }
         let local = listening.address
-        core.eventLoop.execute { core.value.log(.listening(url: Self.url(for: local))) }
+        core.eventLoop.execute { core.value.log(.listening(url: Self.url(for: local, secure: secure))) }
         return local
     }
 
-    /// Makes a NIO channel of an accepted connection's descriptor, serving HTTP on `core`'s loop.
-    private static func adoptConnection(on eventLoop: EventLoop, core: NIOLoopBoundBox<ServerCore>, limits: ServerLimits) -> Acceptor.Adopt {
-        { descriptor in
-            // The acceptor made the descriptor non-blocking, so NIO's own fcntl on it cannot fail and
-            // the new channel owns it from here: a failure below (an option, a handler, registering)
-            // is met by NIO closing the channel and with it the descriptor, which must not be closed
-            // twice. The failure is logged; the client sees its connection closed.
-            ClientBootstrap(group: eventLoop)
-                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-                .channelOption(.socketOption(.so_keepalive), value: 1)
-                .channelOption(.writeBufferWaterMark, value: .init(low: limits.maxQueuedBytes / 2, high: limits.maxQueuedBytes))
-                .channelOption(.allowRemoteHalfClosure, value: false)
-                .channelOption(Self.deadPeerTimeoutOption, value: Self.deadPeerTimeoutValue(limits))
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let sync = channel.pipeline.syncOperations
-                        try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                        let writer = SocketWriter.forAcceptedConnection(descriptor, writesDirectly: limits.writesDirectly)
-                        try sync.addHandler(HTTPConnectionHandler(core: core, writer: writer))
-                    }
-                }
-                .withConnectedSocket(descriptor)
-                .whenFailure { error in
-                    core.value.log(.connectionSetupFailed(reason: "\(error)"))
-                }
-        }
-    }
-
-    /// The `http://host:port` URL of a bound address.
-    public static func url(for address: SocketAddress) -> String {
+    /// The `http://host:port` URL of a bound address (`https://` when `secure`).
+    public static func url(for address: SocketAddress, secure: Bool = false) -> String {
         let host = address.ipAddress ?? "127.0.0.1"
         let port = address.port ?? 0
-        return address.protocol == .inet6 ? "http://[\(host)]:\(port)" : "http://\(host):\(port)"
+        let scheme = secure ? "https" : "http"
+        return address.protocol == .inet6 ? "\(scheme)://[\(host)]:\(port)" : "\(scheme)://\(host):\(port)"
     }
 
     /// Ends every stream cleanly, closes every connection and the listener, and releases the thread.
@@ -271,14 +246,14 @@ public final class SSEServer: Sendable {
     }
 
     #if os(Linux)
-        private static let deadPeerTimeoutOption = ChannelOptions.Types.SocketOption.tcpOption(.init(rawValue: CInt(TCP_USER_TIMEOUT)))
-        private static func deadPeerTimeoutValue(_ limits: ServerLimits) -> SocketOptionValue {
+        static let deadPeerTimeoutOption = ChannelOptions.Types.SocketOption.tcpOption(.init(rawValue: CInt(TCP_USER_TIMEOUT)))
+        static func deadPeerTimeoutValue(_ limits: ServerLimits) -> SocketOptionValue {
             SocketOptionValue(clamping: max(0, limits.deadPeerTimeoutMilliseconds))
         }
     #else
         // Elsewhere a harmless option in its place: TCP_NODELAY, already set.
-        private static let deadPeerTimeoutOption = ChannelOptions.Types.SocketOption.tcpOption(.tcp_nodelay)
-        private static func deadPeerTimeoutValue(_ limits: ServerLimits) -> SocketOptionValue { 1 }
+        static let deadPeerTimeoutOption = ChannelOptions.Types.SocketOption.tcpOption(.tcp_nodelay)
+        static func deadPeerTimeoutValue(_ limits: ServerLimits) -> SocketOptionValue { 1 }
     #endif
 
     private static func describeBindError(_ error: Error) -> String {

@@ -16,6 +16,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// Settings a stream starts with when it is created on first use.
     public var streamDefaults: StreamSettings
     public var limits: ServerLimits
+    /// When set, the server speaks HTTPS only, offering HTTP/2 and HTTP/1.1 by ALPN.
+    public var tls: ServerTLS?
 
     public init(
         host: String = "127.0.0.1",
@@ -23,7 +25,8 @@ public struct ServerConfiguration: Sendable, Hashable {
         token: String? = nil,
         allowedOrigins: [String] = [],
         streamDefaults: StreamSettings = StreamSettings(),
-        limits: ServerLimits = ServerLimits()
+        limits: ServerLimits = ServerLimits(),
+        tls: ServerTLS? = nil
     ) {
         self.host = host
         self.port = port
@@ -31,6 +34,7 @@ public struct ServerConfiguration: Sendable, Hashable {
         self.allowedOrigins = allowedOrigins
         self.streamDefaults = streamDefaults
         self.limits = limits
+        self.tls = tls
     }
 }
 

@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP2
 import NIOPosix
 
 #if canImport(Glibc)
@@ -223,8 +224,14 @@ final class Subscriber: FanOutRecipient {
                 context.writeAndFlush(NIOAny(HTTPResponse.lastChunk(allocator: channel.allocator)), promise: nil)
             }
             context.close(promise: nil)
-        case .truncate:
+        case .truncate, .stream:
             context.close(promise: nil)
+        case .connection:
+            guard let connection = channel.parent else { return context.close(promise: nil) }
+            // Every stream of the connection breaks: GOAWAY (no stream after the last one opened
+            // will be served) and the connection closed; each sibling's subscriber then leaves.
+            let goAway = HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: .maxID, errorCode: .noError, opaqueData: nil))
+            connection.writeAndFlush(goAway).whenComplete { _ in connection.close(promise: nil) }
         case .reset:
             let channel = self.channel
             if let provider = channel as? SocketOptionProvider {

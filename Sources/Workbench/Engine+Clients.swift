@@ -61,6 +61,11 @@ extension Engine {
         do { try options.request.validate() } catch { throw CommandError("connect: \(error)", column: 1) }
         options.timeScale = timeScale
         options.tls = TLSOptions(trustedCertificateFiles: command.values(of: "cacert"), verifiesCertificates: !(command.toggle("insecure") ?? false))
+        options.httpVersion = command.option("http").map { $0 == "2" ? .http2 : $0 == "1.1" ? .http1 : .any } ?? .any
+        // The embedded server's own certificate (made at start) is trusted for its own URLs.
+        if let serverURL, urlText.hasPrefix(serverURL), let tls = server?.configuration.tls {
+            options.tls.trustedCertificates = tls.certificateChain
+        }
         let controller = ClientController()
         directory.add(name, controller)
         let task = Task { [weak self] in

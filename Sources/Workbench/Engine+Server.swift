@@ -15,8 +15,28 @@ extension Engine {
         if let heartbeat = command.duration("heartbeat") { defaults.heartbeatMilliseconds = heartbeat.milliseconds }
         if let retry = command.duration("retry") { defaults.retryMilliseconds = retry.milliseconds }
         let configuration = ServerConfiguration(
-            host: host, port: port, token: command.option("token"), allowedOrigins: command.values(of: "cors"), streamDefaults: defaults)
+            host: host, port: port, token: command.option("token"), allowedOrigins: command.values(of: "cors"), streamDefaults: defaults,
+            tls: try Self.serverTLS(command))
         try await startServer(configuration)
+    }
+
+    /// The TLS `serve` asked for: nil without tls=on; a certificate made now, or cert= and key=.
+    private static func serverTLS(_ command: ParsedCommand) throws(CommandError) -> ServerTLS? {
+        let cert = command.option("cert")
+        let key = command.option("key")
+        guard command.toggle("tls") == true else {
+            if cert != nil || key != nil { throw CommandError("serve: cert= and key= need tls=on", column: 1) }
+            return nil
+        }
+        do throws(ServerError) {
+            switch (cert, key) {
+            case (nil, nil): return try .generated()
+            case (let cert?, let key?): return try .load(certificateFile: cert, keyFile: key)
+            default: throw .invalidConfiguration("cert= and key= go together: give both, or neither for a certificate made now")
+            }
+        } catch {
+            throw CommandError("serve: \(error)", column: 1)
+        }
     }
 
     /// Starts the embedded server with `configuration` (`drip serve --script`, whose limits the
@@ -43,13 +63,14 @@ extension Engine {
             output(.server(entry), ["server: " + entry.description(clientName: name)])
         }
         do {
-            let url = SSEServer.url(for: try await server.start())
+            let url = SSEServer.url(for: try await server.start(), secure: configuration.tls != nil)
             self.server = server
             serverURL = url
             timeline.add(.event(.server(.listening(url: url))))
             // The viewer page draws the timeline live from GET /timeline, fed from here on.
             timeline.follow { server.publishTimeline($0) }
             report(.info("serving on \(url)"), ["serving on \(url) — streams at \(url)/streams/NAME, viewer at \(url)/"])
+            if let tls = configuration.tls { report(.info("tls"), [ServeTool.describe(tls)]) }
         } catch {
             await server.stop()
             throw CommandError("serve: \(error)", column: 1)

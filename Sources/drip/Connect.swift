@@ -85,6 +85,12 @@ struct Connect: AsyncParsableCommand {
     @Flag(help: "Follow a redirect from https down to plain http (refused otherwise).")
     var allowInsecureRedirect = false
 
+    @Flag(name: .customLong("http2"), help: "Over https, require HTTP/2 (ALPN h2); a server that does not offer it is an error.")
+    var http2 = false
+
+    @Flag(name: .customLong("http1.1"), help: "Over https, speak HTTP/1.1 only (by default HTTP/2 when the server offers it).")
+    var http1 = false
+
     @Option(name: .customLong("cacert"), help: "Also trust the certificates in this PEM file (https; repeatable).")
     var trustedCertificates: [String] = []
 
@@ -93,6 +99,7 @@ struct Connect: AsyncParsableCommand {
     func validate() throws {
         if let maxRetries, maxRetries < 0 { throw ValidationError("--max-retries must be 0 or more") }
         guard backoff >= 1 else { throw ValidationError("--backoff must be 1 or more") }
+        if http2 && http1 { throw ValidationError("--http2 and --http1.1 exclude each other; give one") }
         guard (0...1).contains(jitter) else { throw ValidationError("--jitter must be between 0 and 1") }
         for header in headers {
             do { _ = try RequestHead.header(parsing: header) } catch { throw ValidationError("--header: \(error)") }
@@ -140,6 +147,7 @@ struct Connect: AsyncParsableCommand {
             tls: TLSOptions(trustedCertificateFiles: trustedCertificates, verifiesCertificates: !insecure)
         )
         options.allowsInsecureRedirects = allowInsecureRedirect
+        options.httpVersion = http2 ? .http2 : http1 ? .http1 : .any
         let style = ClientOutputStyle(
             json: json, comments: comments, raw: raw, timestamps: timestamps, prettyJSON: pretty, eventTypes: Set(eventTypes),
             includesHeaders: include)

@@ -69,6 +69,18 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "With --script: exit (status 0) once the first connection's on-connect block has ended.")
     var once = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "Serve HTTPS, offering HTTP/2 and HTTP/1.1 (ALPN); without --cert, with a certificate made at start for 127.0.0.1, ::1 and localhost, whose SHA-256 fingerprint and public key pin are printed."
+        ))
+    var tls = false
+
+    @Option(help: ArgumentHelp("With --tls: the certificate chain to serve (PEM, leaf first).", valueName: "file"))
+    var cert: String?
+
+    @Option(help: ArgumentHelp("With --tls: the certificate's private key (PEM, unencrypted).", valueName: "file"))
+    var key: String?
+
     @Option(help: ArgumentHelp("The largest file an @FILE value (or a script) may be.", valueName: "size"))
     var maxFileSize = ByteSize(bytes: InputFile.defaultSizeLimit)
 
@@ -78,10 +90,27 @@ struct Serve: AsyncParsableCommand {
         if token?.isEmpty == true { throw ValidationError("--token is empty (an unset variable?); give a token, or leave --token out") }
         guard maxConnections > 0 else { throw ValidationError("--max-connections must be at least 1") }
         guard maxStreams > 0 else { throw ValidationError("--max-streams must be at least 1") }
+        if (cert != nil || key != nil) && !tls { throw ValidationError("--cert and --key need --tls") }
+        if (cert == nil) != (key == nil) {
+            throw ValidationError("--cert and --key go together: give both, or neither for a certificate made at start")
+        }
         if once, script == nil { throw ValidationError("--once needs --script FILE (it ends after the script's first connection)") }
     }
 
     func run() async throws {
+        var serverTLS: ServerTLS?
+        if tls {
+            do throws(ServerError) {
+                if let cert, let key {
+                    serverTLS = try ServerTLS.load(certificateFile: cert, keyFile: key)
+                } else {
+                    serverTLS = try ServerTLS.generated()
+                }
+            } catch {
+                Console.standardError.line("drip serve: \(error)")
+                throw ExitCode(1)
+            }
+        }
         let configuration = ServerConfiguration(
             host: host,
             port: port,
@@ -91,7 +120,8 @@ struct Serve: AsyncParsableCommand {
                 historySize: history, heartbeatMilliseconds: heartbeat.milliseconds, retryMilliseconds: retry?.milliseconds),
             limits: ServerLimits(
                 maxConnections: maxConnections, maxBodySize: maxBodySize.bytes, maxQueuedBytes: maxQueue.bytes,
-                deadPeerTimeoutMilliseconds: deadPeerTimeout.milliseconds, maxStreams: maxStreams, maxHistoryBytes: maxHistorySize.bytes)
+                deadPeerTimeoutMilliseconds: deadPeerTimeout.milliseconds, maxStreams: maxStreams, maxHistoryBytes: maxHistorySize.bytes),
+            tls: serverTLS
         )
         let status = await ServeTool(configuration: configuration, script: script, fileSizeLimit: maxFileSize.bytes, once: once).run()
         if status != 0 { throw ExitCode(status) }

@@ -39,13 +39,14 @@ public struct ServeTool: Sendable {
         timeline.follow { server.publishTimeline($0) }
         let address: String
         do {
-            address = SSEServer.url(for: try await server.start())
+            address = SSEServer.url(for: try await server.start(), secure: configuration.tls != nil)
         } catch {
             Console.standardError.line("drip serve: \(error)")
             await server.stop()
             return 1
         }
         Console.standardOutput.line("drip serve: listening on \(address) — streams at \(address)/streams/NAME, viewer at \(address)/")
+        if let tls = configuration.tls { Console.standardOutput.line("drip serve: " + Self.describe(tls)) }
         let signal = await Signals.next(of: [SIGINT, SIGTERM])
         Console.standardOutput.line("drip serve: \(signal == SIGINT ? "interrupted" : "terminated"), closing every stream")
         await server.stop()
@@ -54,6 +55,12 @@ public struct ServeTool: Sendable {
 }
 
 extension ServeTool {
+    /// The two digests a client trusts a TLS server by, and how to give them to curl and Chromium.
+    static func describe(_ tls: ServerTLS) -> String {
+        "TLS certificate SHA-256 \(tls.certificateFingerprint); public key pin sha256//\(tls.publicKeyPin) "
+            + "(curl --pinnedpubkey 'sha256//\(tls.publicKeyPin)', chromium --ignore-certificate-errors-spki-list=\(tls.publicKeyPin))"
+    }
+
     /// Serves through the workbench engine and plays the script at `path`: its server's side (the
     /// client lines are `drip run`'s and are skipped). With `on-connect` blocks the top level plays
     /// once at start and the blocks to every connection; without, the lines after the set-up wait for

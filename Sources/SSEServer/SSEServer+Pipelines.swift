@@ -1,0 +1,114 @@
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOPosix
+import NIOSSL
+import NIOTLS
+
+/// How an accepted connection becomes a NIO channel: plain HTTP/1.1 (where subscribers may write
+/// to the socket directly), or TLS with ALPN choosing HTTP/2 (one `HTTPConnectionHandler` per
+/// stream, behind `HTTP2StreamAdapter`) or HTTP/1.1. TLS and HTTP/2 connections always write
+/// through the pipeline (`SocketWriter.pipeline`): the direct write would skip encryption and framing.
+extension SSEServer {
+    /// The most streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    public static let maxStreamsPerConnection = 100
+
+    /// Makes a NIO channel of an accepted connection's descriptor, serving HTTP on `core`'s loop.
+    static func adoptConnection(
+        on eventLoop: EventLoop, core: NIOLoopBoundBox<ServerCore>, limits: ServerLimits, tls: NIOSSLContext?
+    ) -> Acceptor.Adopt {
+        { descriptor in
+            // The acceptor made the descriptor non-blocking, so NIO's own fcntl on it cannot fail and
+            // the new channel owns it from here: a failure below (an option, a handler, registering)
+            // is met by NIO closing the channel and with it the descriptor, which must not be closed
+            // twice. The failure is logged; the client sees its connection closed.
+            ClientBootstrap(group: eventLoop)
+                .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .channelOption(.socketOption(.so_keepalive), value: 1)
+                .channelOption(.writeBufferWaterMark, value: .init(low: limits.maxQueuedBytes / 2, high: limits.maxQueuedBytes))
+                .channelOption(.allowRemoteHalfClosure, value: false)
+                .channelOption(deadPeerTimeoutOption, value: deadPeerTimeoutValue(limits))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let sync = channel.pipeline.syncOperations
+                        guard let tls else {
+                            try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                            let writer = SocketWriter.forAcceptedConnection(descriptor, writesDirectly: limits.writesDirectly)
+                            try sync.addHandler(HTTPConnectionHandler(core: core, writer: writer))
+                            return
+                        }
+                        try sync.addHandler(NIOSSLServerHandler(context: tls))
+                        try sync.addHandler(ConnectionGate(core: core))
+                        try sync.addHandler(negotiation(core: core, limits: limits, channel: channel))
+                    }
+                }
+                .withConnectedSocket(descriptor)
+                .whenFailure { error in
+                    core.value.log(.connectionSetupFailed(reason: "\(error)"))
+                }
+        }
+    }
+
+    /// Serves HTTP/2 when the client chose `h2` by ALPN, HTTP/1.1 otherwise.
+    private static func negotiation(core: NIOLoopBoundBox<ServerCore>, limits: ServerLimits, channel: Channel)
+        -> ApplicationProtocolNegotiationHandler
+    {
+        ApplicationProtocolNegotiationHandler { result in
+            channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                guard case .negotiated("h2") = result else {
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try sync.addHandler(HTTPConnectionHandler(core: core, writer: .pipeline, countsConnection: false))
+                    return
+                }
+                var connection = NIOHTTP2Handler.ConnectionConfiguration()
+                connection.initialSettings = [
+                    HTTP2Setting(parameter: .maxConcurrentStreams, value: maxStreamsPerConnection),
+                    HTTP2Setting(parameter: .maxHeaderListSize, value: limits.maxHeaderSize),
+                ]
+                var streams = NIOHTTP2Handler.StreamConfiguration()
+                // A stream whose reader stopped is bounded as a slow HTTP/1.1 reader is: past
+                // maxQueuedBytes waiting (flow control holds them) it is no longer writable and is dropped.
+                streams.outboundBufferSizeHighWatermark = limits.maxQueuedBytes
+                streams.outboundBufferSizeLowWatermark = limits.maxQueuedBytes / 2
+                _ = try sync.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: streams) { stream in
+                    stream.eventLoop.makeCompletedFuture {
+                        try stream.pipeline.syncOperations.addHandlers([
+                            HTTP2FramePayloadToHTTP1ServerCodec(),
+                            HTTP2StreamAdapter(),
+                            HTTPConnectionHandler(core: core, writer: .pipeline, countsConnection: false),
+                        ])
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Counts a TLS connection against `maxConnections` (its HTTP/2 streams or HTTP/1.1 requests are
+/// not counted again) and closes it at once when the server is full or stopping.
+final class ConnectionGate: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    private let core: NIOLoopBoundBox<ServerCore>
+
+    init(core: NIOLoopBoundBox<ServerCore>) {
+        self.core = core
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard core.value.connectionOpened(context.channel) else {
+            let server = core.value
+            let reason = server.isStopping ? "the server is stopping" : "too many connections (limit \(server.configuration.limits.maxConnections))"
+            server.log(.requestError(remote: HTTPConnectionHandler.describe(context.channel.remoteAddress), status: 503, reason: reason))
+            context.close(promise: nil)
+            return
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        core.value.connectionClosed(context.channel)
+        context.fireChannelInactive()
+    }
+}
