@@ -58,7 +58,7 @@ let package = Package(
             dependencies: ["EventStream", "ScriptClock", nioCore, nioPosix, nioHTTP1, nioSSL, nioHTTP2, .product(name: "NIOTLS", package: "swift-nio")]),
         // drip load: many subscribers and a publisher, measuring delivery; over SSEClient's request
         // writer and response reader.
-        .target(name: "SSELoad", dependencies: ["EventStream", "SSEClient", nioCore, nioPosix]),
+        .target(name: "SSELoad", dependencies: ["EventStream", "SSEClient", nioCore, nioPosix, nioSSL]),
         // drip proxy: a reverse proxy that relays event streams event by event; over SSEClient's
         // request writer, response reader and TLS options, and SSEServer's fault vocabulary.
         .target(
@@ -94,6 +94,8 @@ let package = Package(
         .executableTarget(name: "sse-contract-service", dependencies: ["EventStream", "SSEClient", nioCore, nioPosix, nioHTTP1]),
         // Measures the parser alone for scripts/bench/decode; not shipped.
         .executableTarget(name: "drip-bench", dependencies: ["EventStream"], path: "Benchmarks/DecodeBenchmark"),
+        // Measures a stream's subscriber set (join and leave at 1k to 100k) for scripts/bench/subscriber-set; not shipped.
+        .executableTarget(name: "drip-bench-subscribers", dependencies: ["EventStream", "SSEServer"], path: "Benchmarks/SubscriberSetBenchmark"),
 
         .testTarget(name: "EventStreamTests", dependencies: ["EventStream", "ScriptClock", "TestSupport"]),
         .testTarget(name: "ScriptClockTests", dependencies: ["ScriptClock"]),

@@ -163,21 +163,45 @@ package struct HTTP2Connection: Sendable {
         return try await ready.futureResult.get()
     }
 
+    /// A new stream whose pipeline, after the HTTP/1.1 byte adapter, is what `configure` adds (a
+    /// load subscriber's reader); the stream channel, once active.
+    package func openStream(configuring configure: @escaping @Sendable (Channel) throws -> Void) async throws -> Channel {
+        let ready = channel.eventLoop.makePromise(of: Channel.self)
+        channel.eventLoop.execute { createStream(promise: ready, configure) }
+        return try await ready.futureResult.get()
+    }
+
+    /// A new stream as a byte channel for `ready`; with `endsConnection`, its end closes the connection.
     func openStream(readTimeout: Duration?, endsConnection: Bool, ready: EventLoopPromise<NIOAsyncChannel<ByteBuffer, ByteBuffer>>) {
         let connection = channel
-        multiplexer.createStreamChannel(promise: nil) { stream in
+        let created = channel.eventLoop.makePromise(of: Channel.self)
+        created.futureResult.whenFailure { ready.fail($0) }
+        createStream(promise: created) { stream in
+            if let readTimeout { try stream.pipeline.syncOperations.addHandler(ReadTimeoutHandler(timeout: readTimeout)) }
+            if endsConnection { stream.closeFuture.whenComplete { _ in connection.close(promise: nil) } }
+            ready.succeed(try NIOAsyncChannel(wrappingChannelSynchronously: stream))
+        }
+    }
+
+    /// Creates a stream speaking HTTP/1.1 bytes (NIO's codec, then `HTTP2ClientStreamAdapter`), then
+    /// what `configure` adds; on the connection's loop.
+    private func createStream(promise: EventLoopPromise<Channel>, _ configure: @escaping @Sendable (Channel) throws -> Void) {
+        multiplexer.createStreamChannel(promise: promise) { stream in
             stream.eventLoop.makeCompletedFuture {
-                let sync = stream.pipeline.syncOperations
-                try sync.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .https))
-                try sync.addHandler(HTTP2ClientStreamAdapter())
-                if let readTimeout { try sync.addHandler(ReadTimeoutHandler(timeout: readTimeout)) }
-                if endsConnection { stream.closeFuture.whenComplete { _ in connection.close(promise: nil) } }
-                ready.succeed(try NIOAsyncChannel(wrappingChannelSynchronously: stream))
-            }.flatMapErrorThrowing { error in
-                ready.fail(error)
-                throw error
+                try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .https))
+                try stream.pipeline.syncOperations.addHandler(HTTP2ClientStreamAdapter())
+                try configure(stream)
             }
         }
+    }
+}
+
+extension TLSOptions {
+    /// Adds TLS (HTTP/1.1 by ALPN) to a raw channel of the caller's own that connects to `url`; on
+    /// the channel's loop, before it is active.
+    package func addHandler(to channel: Channel, for url: HTTPURL, context: NIOSSLContext) throws {
+        let isAddress = (try? SocketAddress(ipAddress: url.host, port: url.port)) != nil
+        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: isAddress ? nil : url.host))
     }
 }
 

@@ -341,7 +341,13 @@ public enum EventSourceClient {
             let what = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? "the host name" : "the IP address"
             return "TLS failed: the server's certificate is not for \(what) \(host) (not among its subject alternative names)"
         }
-        if let tlsError = error as? NIOSSLError { return "TLS failed: \(tlsError)" }
+        if let tlsError = error as? NIOSSLError {
+            if "\(tlsError)".contains("CERTIFICATE_VERIFY_FAILED") {
+                return "TLS failed: the server's certificate is not trusted (self-signed, or an unknown issuer); "
+                    + "trust it with --cacert FILE (cacert= in a script), or skip the check with --insecure"
+            }
+            return "TLS failed: \(tlsError)"
+        }
         if let tlsError = error as? BoringSSLError { return "TLS failed: \(tlsError)" }
         if let failure = error as? HTTPResponseReader.Failure { return "malformed response: \(failure)" }
         if let ioError = error as? IOError {

@@ -15,10 +15,12 @@ struct VanishPlan: Sendable {
 final class Churn: Sendable {
     private let options: LoadOptions
     private let group: EventLoopGroup
+    private let transport: LoadTransport
     private let steady: Int
     private let counts = Mutex<(cycles: Int, failures: Int, open: Int, peak: Int)>((0, 0, 0, 0))
 
-    init(options: LoadOptions, group: EventLoopGroup, steady: Int) {
+    init(options: LoadOptions, group: EventLoopGroup, transport: LoadTransport, steady: Int) {
+        self.transport = transport
         self.options = options
         self.group = group
         self.steady = steady
@@ -44,7 +46,8 @@ final class Churn: Sendable {
             let subscription: Subscription
             do {
                 subscription = try await Subscription.open(
-                    options.url, headers: options.headers, group: group, highestSequence: options.events, vanishAfter: plan)
+                    options.url, headers: options.headers, group: group, highestSequence: options.events, vanishAfter: plan,
+                    transport: transport, index: Int.random(in: 0..<Int.max))
             } catch {
                 counts.withLock { $0.failures += 1 }
                 try? await Task.sleep(for: .milliseconds(50))

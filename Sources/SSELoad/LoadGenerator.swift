@@ -30,7 +30,10 @@ public enum LoadGenerator {
     {
         progress("connecting \(options.clients) subscriber\(options.clients == 1 ? "" : "s") to \(options.url)")
         let tally = DeliveryTally()
-        let subscriptions = await connectAll(options, group: group, tally: tally)
+        let transport = try await LoadTransport.prepare(options, group: group)
+        defer { transport.close() }
+        if let count = options.http2Connections { progress("as HTTP/2 streams over \(count) connection\(count == 1 ? "" : "s")") }
+        let subscriptions = await connectAll(options, group: group, tally: tally, transport: transport)
         let connected = subscriptions.compactMap { try? $0.get() }
         var failures: [String: Int] = [:]
         for case .failure(let error) in subscriptions { failures[String(describing: error), default: 0] += 1 }
@@ -39,9 +42,9 @@ public enum LoadGenerator {
         var published = 0
         var publishSeconds = 0.0
         let started = MonotonicTime.nanoseconds()
-        let churn = Churn(options: options, group: group, steady: connected.count)
+        let churn = Churn(options: options, group: group, transport: transport, steady: connected.count)
         if let publishURL = options.publishURL, !connected.isEmpty || options.clients == 0 {
-            let publisher = try await Publisher.connect(to: publishURL, headers: options.headers, group: group)
+            let publisher = try await Publisher.connect(to: publishURL, headers: options.headers, tls: options.tls, group: group)
             let churning = Task { await churn.run() }
             defer { churning.cancel() }
             publishSeconds = try await publisher.publish(
@@ -105,7 +108,9 @@ public enum LoadGenerator {
         return head + String(repeating: "x", count: padding) + "\"}"
     }
 
-    private static func connectAll(_ options: LoadOptions, group: EventLoopGroup, tally: DeliveryTally) async -> [Result<Subscription, Error>] {
+    private static func connectAll(
+        _ options: LoadOptions, group: EventLoopGroup, tally: DeliveryTally, transport: LoadTransport
+    ) async -> [Result<Subscription, Error>] {
         await withTaskGroup(of: Result<Subscription, Error>.self) { tasks in
             var results: [Result<Subscription, Error>] = []
             results.reserveCapacity(options.clients)
@@ -113,11 +118,13 @@ public enum LoadGenerator {
             while started < options.clients || results.count < started {
                 while started < options.clients, started - results.count < max(1, options.connectConcurrency) {
                     started += 1
+                    let index = started
                     tasks.addTask {
                         do {
                             return .success(
                                 try await Subscription.open(
-                                    options.url, headers: options.headers, group: group, highestSequence: options.events, tally: tally))
+                                    options.url, headers: options.headers, group: group, highestSequence: options.events, tally: tally,
+                                    transport: transport, index: index))
                         } catch {
                             return .failure(error)
                         }

@@ -29,6 +29,11 @@ public struct LoadOptions: Sendable {
     public var churners: Int
     /// The most events a churning connection reads before it vanishes (it picks 1 to this at random).
     public var churnReads: Int
+    /// How https URLs are trusted (subscribers and the publisher).
+    public var tls = TLSOptions()
+    /// Subscribers as HTTP/2 streams spread over this many connections (https only); nil: HTTP/1.1,
+    /// a connection each.
+    public var http2Connections: Int?
 
     /// One event loop per core.
     public static var defaultThreads: Int { System.coreCount }

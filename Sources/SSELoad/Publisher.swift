@@ -12,11 +12,17 @@ final class Publisher: Sendable {
         self.handler = handler
     }
 
-    static func connect(to url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup) async throws -> Publisher {
-        guard !url.isSecure else { throw LoadError("drip load publishes over http only; \(url) is https") }
+    static func connect(
+        to url: HTTPURL, headers: [(name: String, value: String)], tls: TLSOptions = TLSOptions(), group: EventLoopGroup
+    ) async throws -> Publisher {
         let head = try RequestHead(method: "POST", url: url, headers: headers)
+        // Over https the publisher speaks HTTP/1.1 (pipelined), trusting as the subscribers do.
+        let context = url.isSecure ? try tls.makeContext(applicationProtocols: ["http/1.1"]) : nil
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { if let context { try tls.addHandler(to: channel, for: url, context: context) } }
+            }
             .connect(host: url.host, port: url.port).get()
         let eventLoop = channel.eventLoop
         let handler = try await eventLoop.submit { () -> NIOLoopBound<PublisherHandler> in

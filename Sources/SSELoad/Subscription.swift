@@ -1,6 +1,7 @@
 import EventStream
 import NIOCore
 import NIOPosix
+import NIOSSL
 import SSEClient
 import Synchronization
 
@@ -10,6 +11,55 @@ import Synchronization
     import Darwin
 #endif
 
+/// How a load's connections are made: plain http, HTTP/1.1 over TLS (one connection each), or
+/// streams spread over a few HTTP/2 connections (`--http2 --connections M`).
+struct LoadTransport: Sendable {
+    let tls: NIOSSLContext?
+    let tlsOptions: TLSOptions
+    let http2: [HTTP2Connection]
+
+    static let plain = LoadTransport(tls: nil, tlsOptions: TLSOptions(), http2: [])
+
+    /// Opens the HTTP/2 connections a run asks for, or makes the TLS context of an https URL.
+    static func prepare(_ options: LoadOptions, group: EventLoopGroup) async throws -> LoadTransport {
+        guard let count = options.http2Connections else {
+            guard options.url.isSecure else { return .plain }
+            return LoadTransport(tls: try options.tls.makeContext(applicationProtocols: ["http/1.1"]), tlsOptions: options.tls, http2: [])
+        }
+        guard options.url.isSecure else { throw LoadError("--http2 needs an https URL (HTTP/2 is negotiated by TLS); \(options.url) is http") }
+        var client = ClientOptions(request: ClientRequest(url: options.url))
+        client.tls = options.tls
+        var connections: [HTTP2Connection] = []
+        for _ in 0..<count {
+            do {
+                connections.append(try await HTTP2Connection.connect(to: options.url, options: client, group: group))
+            } catch {
+                for connection in connections { connection.channel.close(promise: nil) }
+                throw LoadError("cannot open an HTTP/2 connection to \(options.url.hostHeader): \(EventSourceClient.describeError(error))")
+            }
+        }
+        return LoadTransport(tls: nil, tlsOptions: options.tls, http2: connections)
+    }
+
+    /// A channel speaking HTTP/1.1 bytes to `url`: a connection of its own, or stream `index`'s
+    /// place among the HTTP/2 connections (round robin).
+    func channel(to url: HTTPURL, group: EventLoopGroup, index: Int) async throws -> Channel {
+        if !http2.isEmpty { return try await http2[index % http2.count].openStream { _ in } }
+        let (tls, tlsOptions) = (self.tls, self.tlsOptions)
+        return try await ClientBootstrap(group: group)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { if let tls { try tlsOptions.addHandler(to: channel, for: url, context: tls) } }
+            }
+            .connect(host: url.host, port: url.port).get()
+    }
+
+    func close() {
+        for connection in http2 { connection.channel.close(promise: nil) }
+    }
+}
+
 /// One open subscription of a load run.
 struct Subscription: Sendable {
     let channel: Channel
@@ -18,15 +68,11 @@ struct Subscription: Sendable {
 
     static func open(
         _ url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup, highestSequence: Int,
-        tally: DeliveryTally? = nil, vanishAfter plan: VanishPlan? = nil
+        tally: DeliveryTally? = nil, vanishAfter plan: VanishPlan? = nil, transport: LoadTransport = .plain, index: Int = 0
     ) async throws -> Subscription {
-        guard !url.isSecure else { throw LoadError("drip load speaks http only; \(url) is https") }
         let request = try ClientRequest(url: url, headers: headers).serialized(url: url, method: "GET", sendsBody: false, lastEventId: "")
         let started = MonotonicTime.nanoseconds()
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(10))
-            .connect(host: url.host, port: url.port).get()
+        let channel = try await transport.channel(to: url, group: group, index: index)
         let eventLoop = channel.eventLoop
         let (handler, opened) = try await eventLoop.submit { () -> (NIOLoopBound<LoadSubscriberHandler>, EventLoopFuture<Void>) in
             let handler = LoadSubscriberHandler(eventLoop: eventLoop, highestSequence: highestSequence, tally: tally, vanishAfter: plan)

@@ -189,7 +189,9 @@ final class ProxyConnection {
     private func answerLocally(_ rejection: Rejection) {
         let body = Array((rejection.body ?? "").utf8)
         var fields = rejection.headers.map { (name: $0.name, value: $0.value) }
-        fields.append(("Content-Type", rejection.contentType ?? "text/plain; charset=utf-8"))
+        if !fields.contains(where: { $0.name.lowercased() == "content-type" }) {
+            fields.append(("Content-Type", rejection.contentType ?? "text/plain; charset=utf-8"))
+        }
         fields.append(("Content-Length", String(body.count)))
         fields.append(("Via", ForwardedHeaders.via))
         fields.append(("Connection", "close"))

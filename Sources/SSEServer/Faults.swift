@@ -257,6 +257,29 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A read-only picture of the server for listings (`GET /streams`, the REPL's `streams`/`clients`).
+/// How a client's connection speaks: HTTP/1.1 or an HTTP/2 stream (with its id), in clear or over TLS.
+public struct Transport: Sendable, Hashable, CustomStringConvertible {
+    /// "1.1" or "2".
+    public var httpVersion: String
+    public var isSecure: Bool
+    /// The HTTP/2 stream's id; nil on HTTP/1.1.
+    public var http2StreamID: Int?
+
+    public static let plain = Transport(httpVersion: "1.1", isSecure: false, http2StreamID: nil)
+
+    public init(httpVersion: String, isSecure: Bool, http2StreamID: Int?) {
+        self.httpVersion = httpVersion
+        self.isSecure = isSecure
+        self.http2StreamID = http2StreamID
+    }
+
+    /// "HTTP/1.1", "HTTPS/1.1" or "h2 stream 3".
+    public var description: String {
+        if let http2StreamID { return "h2 stream \(http2StreamID)" }
+        return isSecure ? "HTTPS/1.1" : "HTTP/1.1"
+    }
+}
+
 public struct ServerSnapshot: Sendable, Hashable {
     /// One subscribed connection: the server's number for it, its stream, its peer address, when it
     /// connected (seconds since 1970) and how many events it was sent.
@@ -266,6 +289,8 @@ public struct ServerSnapshot: Sendable, Hashable {
         public var remote: String
         public var connectedAt: Double
         public var eventsSent: Int
+        /// HTTP/1.1 or an HTTP/2 stream; streams of one HTTP/2 connection share `remote`.
+        public var transport: Transport = .plain
     }
 
     /// One stream: its settings, how much history it holds, its last id, the event types it has

@@ -7,7 +7,8 @@ import NIOHTTP2
 /// response parts (`ResponseUnframer`), so routes, subscriptions and faults are the same code on
 /// HTTP/1.1 and HTTP/2.
 ///
-/// Invariants: a response that ended (its last chunk written) ends the stream with END_STREAM; a
+/// Invariants: a response that ended (its last chunk written, or its unframed body's output closed)
+/// ends the stream with END_STREAM; a
 /// close asked for after that lets the stream close by itself when the request ended too, and waits
 /// until the end has been written otherwise; a close before the end resets the stream (RST_STREAM);
 /// one request per stream (a second head is not possible in HTTP/2).
@@ -51,7 +52,8 @@ final class HTTP2StreamAdapter: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        if endWritten == nil, let end = unframer.finishAtClose() {
+        // Closing the output ends an unframed body (an event stream's clean end): END_STREAM.
+        if mode == .output, endWritten == nil, let end = unframer.finishAtClose() {
             endWritten = context.writeAndFlush(wrapOutboundOut(Self.responsePart(end)))
         }
         guard let endWritten else {

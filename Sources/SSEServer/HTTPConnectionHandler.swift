@@ -55,11 +55,14 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
     /// HTTP/2 stream or rides a TLS connection, which `ConnectionGate` counts instead.
     private let countsConnection: Bool
     private var isActivated = false
+    /// How this connection speaks; an HTTP/2 stream's id is filled in when it activates.
+    private var transport: Transport
 
-    init(core: NIOLoopBoundBox<ServerCore>, writer: SocketWriter, countsConnection: Bool = true) {
+    init(core: NIOLoopBoundBox<ServerCore>, writer: SocketWriter, countsConnection: Bool = true, transport: Transport = .plain) {
         self.core = core
         self.writer = writer
         self.countsConnection = countsConnection
+        self.transport = transport
     }
 
     var server: ServerCore { core.value }
@@ -78,6 +81,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
         guard !isActivated else { return }
         isActivated = true
         remote = Self.describe(context.channel.remoteAddress)
+        if transport.httpVersion == "2", let id = try? context.channel.syncOptions?.getOption(HTTP2StreamChannelOptions.streamID) {
+            transport.http2StreamID = Int(id)
+        }
         guard !countsConnection || server.connectionOpened(context.channel) else {
             let reason = server.isStopping ? "the server is stopping" : "too many connections (limit \(server.configuration.limits.maxConnections))"
             server.log(.requestError(remote: remote, status: 503, reason: reason))
@@ -182,8 +188,7 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             context.close(promise: nil)
         case .closed, .discarding:
             context.close(promise: nil)
-        case .idle,
-            .reading where error is NIOHTTP2Errors.StreamClosed:
+        case .idle where error is NIOHTTP2Errors.StreamClosed, .reading where error is NIOHTTP2Errors.StreamClosed:
             // An HTTP/2 client that reset its stream: it left, and no answer can reach it.
             context.close(promise: nil)
         case .idle, .reading:
@@ -288,8 +293,9 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             headers: head.headers.map { HeaderField(name: $0.name, value: $0.value) }, body: Array(body.readableBytesView), remote: remote)
         let subscription = SubscriptionRequest(
             streamName: name, lastEventId: lastEventId,
-            usesChunkedFraming: head.version.major > 1 || (head.version.major == 1 && head.version.minor >= 1),
-            corsHeaders: cors, remote: remote, context: context, writer: writer, request: incoming)
+            // On HTTP/2 the body goes unframed (HTTP2StreamAdapter passes it through as DATA).
+            usesChunkedFraming: head.version.major == 1 && head.version.minor >= 1,
+            corsHeaders: cors, remote: remote, context: context, writer: writer, transport: transport, request: incoming)
         do throws(ServerError) {
             let admission = try server.admit(subscription) { [self] subscriber in
                 guard case .awaitingScenario = state else { return }

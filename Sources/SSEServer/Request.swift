@@ -158,6 +158,8 @@ enum ServerListing {
                             .object([
                                 ("id", .number(String(client.id))), ("remote", .string(client.remote)),
                                 ("connectedAt", .number(String(format3(client.connectedAt)))), ("eventsSent", .number(String(client.eventsSent))),
+                                ("http", .string(client.transport.httpVersion)), ("tls", .bool(client.transport.isSecure)),
+                                ("h2Stream", client.transport.http2StreamID.map { .number(String($0)) } ?? .null),
                             ])
                         })
                 ),

@@ -55,6 +55,8 @@ package struct ResponseUnframer {
     /// The parts `bytes` complete.
     package mutating func feed(_ bytes: ByteBuffer) -> [Part] {
         guard !isFinished else { return [] }
+        // The common case of an event stream on HTTP/2: body bytes passed on as they are, uncopied.
+        if case .untilClose = state, pending.readableBytes == 0 { return bytes.readableBytes > 0 ? [.body(bytes)] : [] }
         pending.writeImmutableBuffer(bytes)
         var parts: [Part] = []
         while let part = next() {
@@ -65,8 +67,8 @@ package struct ResponseUnframer {
         return parts
     }
 
-    /// The end of a body that runs to the close of the connection; nil when the body is framed (its
-    /// end then never came: the stream is cut, not ended).
+    /// The end of a body that runs to the close of the connection (its writer closed its output);
+    /// nil when the body is framed (its end then never came: the stream is cut, not ended).
     package mutating func finishAtClose() -> Part? {
         guard case .untilClose = state else { return nil }
         state = .finished
@@ -84,9 +86,7 @@ package struct ResponseUnframer {
             state = size == 0 ? .trailers : .chunkData(size)
             return next()
         case .chunkData(let remaining):
-            guard pending.readableBytes > 0, let slice = pending.readSlice(length: min(remaining, pending.readableBytes)) else { return nil }
-            state = slice.readableBytes == remaining ? .chunkDataEnd : .chunkData(remaining - slice.readableBytes)
-            return .body(slice)
+            return readBody(upTo: remaining) { $0 == 0 ? .chunkDataEnd : .chunkData($0) }
         case .chunkDataEnd:
             guard let line = readLine() else { return nil }
             guard line.isEmpty else { return fail() }
@@ -100,18 +100,22 @@ package struct ResponseUnframer {
             }
             return next()
         case .length(let remaining):
-            guard pending.readableBytes > 0, let slice = pending.readSlice(length: min(remaining, pending.readableBytes)) else { return nil }
-            state = slice.readableBytes == remaining ? .ending : .length(remaining - slice.readableBytes)
-            return .body(slice)
+            return readBody(upTo: remaining) { $0 == 0 ? .ending : .length($0) }
         case .untilClose:
-            guard pending.readableBytes > 0, let slice = pending.readSlice(length: pending.readableBytes) else { return nil }
-            return .body(slice)
+            return readBody(upTo: Int.max) { _ in .untilClose }
         case .ending:
             state = .finished
             return .end
         case .finished:
             return nil
         }
+    }
+
+    /// The body bytes waiting, at most `limit`; the state after them from what is left of the limit.
+    private mutating func readBody(upTo limit: Int, then nextState: (Int) -> State) -> Part? {
+        guard pending.readableBytes > 0, let slice = pending.readSlice(length: min(limit, pending.readableBytes)) else { return nil }
+        state = nextState(limit - slice.readableBytes)
+        return .body(slice)
     }
 
     private mutating func readHead() -> Part? {

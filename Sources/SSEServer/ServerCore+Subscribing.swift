@@ -11,6 +11,7 @@ struct SubscriptionRequest {
     let remote: String
     let context: ChannelHandlerContext
     let writer: SocketWriter
+    let transport: Transport
     /// The request as a scenario sees it.
     let request: IncomingRequest
 }
@@ -84,6 +85,7 @@ extension ServerCore {
         let stream = try stream(named: request.streamName)
         let subscriber = Subscriber(
             id: nextClientID, stream: stream, remote: request.remote, connectedAt: Self.now(), usesChunkedFraming: request.usesChunkedFraming,
+            transport: request.transport,
             context: request.context, writer: request.writer, core: self)
         nextClientID += 1
         var headers: [(String, String)] = [
@@ -108,7 +110,7 @@ extension ServerCore {
         }
         // What the stream broadcast before now is history (replayed above) or not this client's.
         subscriber.deliveredSequence = stream.fanOut.lastSequence
-        stream.subscribers.append(subscriber)
+        stream.subscribers.insert(subscriber)
         subscribers[subscriber.id] = subscriber
         log(.connected(client: subscriber.id, stream: stream.name, remote: request.remote, lastEventId: request.lastEventId))
         if let replayed, let lastEventId = request.lastEventId, replayed.count > 0 || !replayed.known {
@@ -147,10 +149,12 @@ extension ServerCore {
     private func answer(_ rejection: Rejection, to subscription: SubscriptionRequest) {
         let status = rejection.status
         let body = rejection.body ?? (status == 204 ? "" : "\(status) \(HTTPResponse.reasonPhrase(status)) (drip reject fault)\n")
+        // A Content-Type among the script's headers is the one the answer has (an HTML page, say).
+        let givenType = rejection.headers.last { $0.name.lowercased() == "content-type" }?.value
         let contentType =
-            rejection.contentType
+            givenType ?? rejection.contentType
             ?? ((try? JSONValue(parsing: body)) != nil && rejection.body != nil ? "application/json" : "text/plain; charset=utf-8")
-        let headers = subscription.corsHeaders + rejection.headers.map { ($0.name, $0.value) }
+        let headers = subscription.corsHeaders + rejection.headers.filter { $0.name.lowercased() != "content-type" }.map { ($0.name, $0.value) }
         let response = HTTPResponse.complete(
             status: status, contentType: contentType, body: body, headers: headers, keepAlive: false,
             omitsBody: subscription.request.method == "HEAD", allocator: allocator)

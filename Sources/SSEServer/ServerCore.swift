@@ -85,7 +85,7 @@ final class ServerCore {
             // Collections keep the capacity of their largest size; start them afresh.
             self.openConnections = [:]
             if self.subscribers.isEmpty { self.subscribers = [:] }
-            for stream in self.streams.values where stream.subscribers.isEmpty { stream.subscribers = [] }
+            for stream in self.streams.values { stream.subscribers.shrink() }
             _ = Self.returnFreedMemory?(0)
         }
     }
@@ -121,7 +121,7 @@ final class ServerCore {
     func unsubscribe(_ subscriber: Subscriber, peerReason: String) {
         guard subscribers.removeValue(forKey: subscriber.id) != nil else { return }
         guard let stream = streams[subscriber.streamName] else { return }
-        stream.subscribers.removeAll { $0 === subscriber }
+        stream.subscribers.remove(subscriber)
         log(.disconnected(client: subscriber.id, stream: subscriber.streamName, reason: subscriber.closeReason ?? peerReason))
         announceViewers(stream)
         removeIfUnused(stream)
@@ -239,7 +239,7 @@ final class ServerCore {
     }
 
     private func startPass(_ stream: StreamState) {
-        stream.fanOut.startPass(over: stream.subscribers)
+        stream.fanOut.startPass(over: stream.subscribers.elements)
         continuePass(stream)
     }
 
@@ -251,7 +251,7 @@ final class ServerCore {
         while !isStopping, let delivery = stream.fanOut.nextDelivery() {
             delivery.recipient.deliver(delivery.frames)
         }
-        switch stream.fanOut.endSlice(subscribers: stream.subscribers, isStopping: isStopping) {
+        switch stream.fanOut.endSlice(subscribers: stream.subscribers.elements, isStopping: isStopping) {
         case .continuePass: scheduleRestOfPass(stream, restart: false)
         case .restartPass: scheduleRestOfPass(stream, restart: true)
         case .finished: break
@@ -279,7 +279,7 @@ final class ServerCore {
             guard let subscriber = subscribers[clientID], subscriber.streamName == streamName else { throw .noSuchClient(clientID) }
             return [subscriber]
         }
-        return streams[streamName]?.subscribers ?? []
+        return streams[streamName]?.subscribers.elements ?? []
     }
 
     /// Applies `change` to the pacing of a stream (all its clients, and newcomers) or of one client.
@@ -302,7 +302,7 @@ final class ServerCore {
     func drop(_ audience: Audience, mode: DropMode) throws(ServerError) -> Int {
         let victims: [Subscriber]
         switch audience {
-        case .stream(let name): victims = streams[name]?.subscribers ?? []
+        case .stream(let name): victims = streams[name]?.subscribers.elements ?? []
         case .client(let id):
             guard let subscriber = subscribers[id] else { throw .noSuchClient(id) }
             victims = [subscriber]
@@ -325,8 +325,10 @@ final class ServerCore {
                     historyCount: stream.history.count,
                     lastId: stream.lastId,
                     types: stream.types,
-                    clients: stream.subscribers.map {
-                        .init(id: $0.id, stream: stream.name, remote: $0.remote, connectedAt: $0.connectedAt, eventsSent: $0.eventsSent)
+                    clients: stream.subscribers.sorted { $0.id < $1.id }.map {
+                        .init(
+                            id: $0.id, stream: stream.name, remote: $0.remote, connectedAt: $0.connectedAt, eventsSent: $0.eventsSent,
+                            transport: $0.transport)
                     },
                     route: routes.values.first { $0.stream == stream.name }
                 )

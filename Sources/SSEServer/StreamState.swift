@@ -28,7 +28,8 @@ final class StreamState {
     var warnedIdless = false
     var lastId: String?
     var types: [String] = []
-    var subscribers: [Subscriber] = []
+    /// Joining and leaving are O(1) (`SlotSet`); the order is not the order of joining.
+    var subscribers = SlotSet<Subscriber>()
     var pacing = Pacing()
     var corruptions: [Corruption] = []
     /// Rejections to come, each with the connections it still answers (at least 1).

@@ -27,7 +27,9 @@ package struct Frame: Equatable {
 ///
 /// Invariant: used only on the server's event loop. Frames are written in order; while any pacing
 /// fault is active they pass through `queue`, whose size counts toward the slow-client limit.
-final class Subscriber: FanOutRecipient {
+final class Subscriber: FanOutRecipient, Slotted {
+    /// Where it is in its stream's `SlotSet` (-1: not subscribed).
+    var slot = -1
     let id: Int
     let streamName: String
     /// The stream, held strongly: the core drops its reference to this subscriber when the
@@ -40,6 +42,7 @@ final class Subscriber: FanOutRecipient {
     let remote: String
     let connectedAt: Double
     let usesChunkedFraming: Bool
+    let transport: Transport
     private let context: ChannelHandlerContext
     private(set) var eventsSent = 0
     /// When an event was last written (or the subscription began): the idle timeout's reference.
@@ -70,10 +73,11 @@ final class Subscriber: FanOutRecipient {
     private var writesInNIO = 0
 
     init(
-        id: Int, stream: StreamState, remote: String, connectedAt: Double, usesChunkedFraming: Bool, context: ChannelHandlerContext,
-        writer: SocketWriter, core: ServerCore
+        id: Int, stream: StreamState, remote: String, connectedAt: Double, usesChunkedFraming: Bool, transport: Transport,
+        context: ChannelHandlerContext, writer: SocketWriter, core: ServerCore
     ) {
         self.writer = writer
+        self.transport = transport
         self.id = id
         self.streamName = stream.name
         self.stream = stream
@@ -222,6 +226,10 @@ final class Subscriber: FanOutRecipient {
         case .clean:
             if usesChunkedFraming {
                 context.writeAndFlush(NIOAny(HTTPResponse.lastChunk(allocator: channel.allocator)), promise: nil)
+            } else if transport.http2StreamID != nil {
+                // An HTTP/2 stream's body is written unframed; closing its output is its END_STREAM.
+                context.flush()
+                return context.close(mode: .output, promise: nil)
             }
             context.close(promise: nil)
         case .truncate, .stream:

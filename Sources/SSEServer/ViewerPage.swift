@@ -44,6 +44,11 @@ enum ViewerPage {
         </table>
         <h2>Timeline <small id="timeline-state" class="connecting">connecting</small></h2>
         <svg id="timeline" viewBox="0 0 1200 60" xmlns="http://www.w3.org/2000/svg" role="img" aria-label="timeline"></svg>
+        <h2>Clients <small id="connections"></small></h2>
+        <table>
+          <thead><tr><th>client</th><th>stream</th><th>remote (connection)</th><th>speaks</th><th>events sent</th></tr></thead>
+          <tbody id="clients"></tbody>
+        </table>
         <h2 id="proxies-title" hidden>Proxies</h2>
         <div id="proxies"></div>
         <script>
@@ -92,6 +97,20 @@ enum ViewerPage {
           return element;
         }
 
+        // Every subscriber of every stream; HTTP/2 streams of one connection share its remote address.
+        function renderClients(streams) {
+          const clients = streams.flatMap((stream) => stream.clients.map((client) => ({ stream: stream.name, ...client })));
+          const connections = new Set(clients.map((client) => client.remote)).size;
+          document.getElementById("connections").textContent =
+            clients.length + (clients.length === 1 ? " client" : " clients") + " on " + connections + (connections === 1 ? " connection" : " connections");
+          document.getElementById("clients").replaceChildren(...clients.map((client) => {
+            const row = document.createElement("tr");
+            const speaks = client.h2Stream === null ? (client.tls ? "HTTPS/1.1" : "HTTP/1.1") : "h2 stream " + client.h2Stream;
+            [String(client.id), client.stream, client.remote, speaks, String(client.eventsSent)].forEach((text) => row.appendChild(cell("td", text)));
+            return row;
+          }));
+        }
+
         function renderProxies(proxies) {
           document.getElementById("proxies-title").hidden = proxies.length === 0;
           document.getElementById("proxies").replaceChildren(...proxies.map((proxy) => {
@@ -120,6 +139,7 @@ enum ViewerPage {
             if (!response.ok) return;
             const listing = await response.json();
             renderProxies(listing.proxies || []);
+            renderClients(listing.streams);
             const names = listing.streams.map((s) => s.name);
             const chosen = select.value;
             select.replaceChildren(...(names.length ? names : [""]).map((name) => {

@@ -195,7 +195,9 @@ extension Engine {
         let rows = snapshot.streams.map { stream in
             [
                 stream.name, stream.route.map { "\($0.methods.joined(separator: ",")) \($0.path)" } ?? "", String(stream.clients.count),
-                String(stream.historyCount), stream.lastId ?? "", stream.clients.map { "\($0.id) \($0.remote)" }.joined(separator: ", "),
+                String(stream.historyCount), stream.lastId ?? "",
+                stream.clients.map { $0.transport == .plain ? "\($0.id) \($0.remote)" : "\($0.id) \($0.remote) \($0.transport)" }.joined(
+                    separator: ", "),
             ]
         }
         report(.info("streams"), Self.table(["stream", "route", "clients", "history", "last id", "subscribers (id remote)"], rows))

@@ -18,6 +18,8 @@ struct Connect: AsyncParsableCommand {
             content type fails (exit 1); redirects are followed; when an open stream ends or breaks it reconnects after \
             the reconnection time (3 s until the server sends retry:), sending Last-Event-ID.
             A first connection that cannot be made fails at once.
+            Over https it speaks HTTP/2 when the server offers it by ALPN (--http2 requires it, --http1.1 refuses it); \
+            plain http is always HTTP/1.1.
             Ctrl-C closes the stream (exit 0).
             """
     )

@@ -2,6 +2,7 @@ import ArgumentParser
 import EventStream
 import SSEClient
 import SSELoad
+import SSEServer
 import Workbench
 
 struct Load: AsyncParsableCommand {
@@ -17,11 +18,13 @@ struct Load: AsyncParsableCommand {
             With --churn N, N more connections churn while the events are published (subscribe, read a few events, \
             vanish by a reset or an abrupt close, and again), so a soak can check that the steady subscribers lose \
             nothing while the server sheds the others; the report adds the churn cycles and the peak of open connections.
+            Over https each subscriber has a TLS connection of its own (HTTP/1.1), or, with --http2, is a stream of one of \
+            --connections HTTP/2 connections; the publisher speaks HTTP/1.1 over TLS.
             Exit status: 0 when every subscriber connected and nothing was lost, 1 otherwise.
             """
     )
 
-    @Argument(help: "The stream to subscribe to (http://…).")
+    @Argument(help: "The stream to subscribe to (http:// or https://).")
     var url: String
 
     @Option(help: "Subscriptions to open.")
@@ -66,6 +69,18 @@ struct Load: AsyncParsableCommand {
     @Option(help: "The most events a churning connection reads before it vanishes (1 to this, at random).")
     var churnReads = 20
 
+    @Flag(help: "Subscribe as HTTP/2 streams (https only), spread over --connections connections.")
+    var http2 = false
+
+    @Option(help: "With --http2: the HTTP/2 connections the subscribers share (at most 100 streams each).")
+    var connections = 1
+
+    @Flag(help: "Skip TLS certificate verification (https).")
+    var insecure = false
+
+    @Option(name: .customLong("cacert"), help: "Also trust the certificates in this PEM file (https; repeatable).")
+    var trustedCertificates: [String] = []
+
     @Flag(help: "Print the report as one JSON object.")
     var json = false
 
@@ -77,6 +92,13 @@ struct Load: AsyncParsableCommand {
         guard pipeline > 0 else { throw ValidationError("--pipeline must be at least 1") }
         guard churn >= 0 else { throw ValidationError("--churn must be 0 or more") }
         guard churnReads > 0 else { throw ValidationError("--churn-reads must be at least 1") }
+        guard connections > 0 else { throw ValidationError("--connections must be at least 1") }
+        if http2, clients > connections * SSEServer.maxStreamsPerConnection {
+            throw ValidationError(
+                "--clients \(clients) over --connections \(connections) is more than \(SSEServer.maxStreamsPerConnection) streams per connection (drip serve's SETTINGS_MAX_CONCURRENT_STREAMS; nginx's default is 128); give --connections \((clients + SSEServer.maxStreamsPerConnection - 1) / SSEServer.maxStreamsPerConnection) or more"
+            )
+        }
+        if !http2, connections != 1 { throw ValidationError("--connections spreads HTTP/2 streams; it needs --http2") }
         if churn > 0, publish == nil { throw ValidationError("--churn needs --publish: connections churn while events are published") }
         if let rate, !LoadOptions.rates.contains(rate) {
             throw ValidationError(
@@ -88,7 +110,7 @@ struct Load: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let options: LoadOptions
+        var options: LoadOptions
         do {
             options = LoadOptions(
                 url: try HTTPURL(parsing: url),
@@ -106,6 +128,8 @@ struct Load: AsyncParsableCommand {
                 churners: churn,
                 churnReads: churnReads
             )
+            options.tls = TLSOptions(trustedCertificateFiles: trustedCertificates, verifiesCertificates: !insecure)
+            options.http2Connections = http2 ? connections : nil
         } catch {
             throw ValidationError(String(describing: error))
         }

@@ -13,6 +13,11 @@ struct Serve: AsyncParsableCommand {
             or a JSON body {"event","data","id","retry"}), GET /streams lists streams and clients as JSON, and \
             GET / is a viewer page for a browser (with a live timeline, from GET /timeline: an event stream of timeline entries).
             Logs connects, disconnects (with the reason) and publishes.
+            With --tls it speaks HTTPS only, offering HTTP/2 and HTTP/1.1 by ALPN; the certificate is made at start \
+            (P-256, self-signed for 127.0.0.1, ::1 and localhost) unless --cert and --key name one, and its SHA-256 \
+            fingerprint and public key pin are printed for clients to trust it by (curl --pinnedpubkey, Chromium's \
+            --ignore-certificate-errors-spki-list). Over HTTP/2 each EventSource is a stream: drop mode=stream resets one, \
+            mode=connection ends the whole connection.
             SIGINT or SIGTERM ends every stream cleanly.
             A port that cannot be bound exits with status 1.
             """

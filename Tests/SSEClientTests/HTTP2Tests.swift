@@ -55,14 +55,12 @@ struct HTTP2Tests {
 
     @Test("drop mode=stream resets one stream; its sibling on the same connection goes on")
     func streamReset() async throws {
-        try await withServer { server, base, options in
-            let connection = try await HTTP2Connection.connect(
-                to: try HTTPURL(parsing: base), options: options, group: MultiThreadedEventLoopGroup.singleton)
-            defer { connection.channel.close(promise: nil) }
-            let first = try await H2Exchange(on: connection, "GET /streams/s HTTP/1.1\r\nHost: x\r\n\r\n")
-            let second = try await H2Exchange(on: connection, "GET /streams/s HTTP/1.1\r\nHost: x\r\n\r\n")
-            try await waitForClients(server, 2)
-            let victim = try #require(try await server.snapshot().streams.first?.clients.map(\.id).min())
+        try await withTwoStreams { server, connection, first, second in
+            let clients = try #require(try await server.snapshot().streams.first?.clients)
+            // Both are HTTP/2 streams of one connection: one remote address, two stream ids.
+            #expect(Set(clients.map(\.transport.description)) == ["h2 stream 1", "h2 stream 3"])
+            #expect(Set(clients.map(\.remote)).count == 1)
+            let victim = try #require(clients.map(\.id).min())
             #expect(try await server.drop(.client(victim), mode: .stream) == 1)
             try await waitFor { first.ending != nil || second.ending != nil }
             try await server.publish(stream: "s", event: ServerSentEvent(data: "after"))
@@ -75,14 +73,26 @@ struct HTTP2Tests {
         }
     }
 
+    @Test("drop mode=clean ends the stream with END_STREAM (the body's end), not a reset")
+    func cleanEnd() async throws {
+        try await withServer { server, base, options in
+            let connection = try await connect(base, options)
+            defer { connection.channel.close(promise: nil) }
+            let stream = try await H2Exchange(on: connection, H2Exchange.subscribe)
+            try await waitForClients(server, 1)
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "last", id: "1"))
+            try await waitFor { stream.text.contains("data: last") }
+            #expect(try await server.drop(.stream("s"), mode: .clean) == 1)
+            try await waitFor { stream.ending != nil }
+            #expect(stream.ending == "end")
+            #expect(stream.text.hasSuffix("0\r\n\r\n"), "\(stream.text.suffix(20).debugDescription)")
+            #expect(stream.text.contains("content-type: text/event-stream") || stream.text.contains("Content-Type: text/event-stream"))
+        }
+    }
+
     @Test("drop mode=connection (GOAWAY and close) breaks every stream of the connection at once")
     func connectionClose() async throws {
-        try await withServer { server, base, options in
-            let connection = try await HTTP2Connection.connect(
-                to: try HTTPURL(parsing: base), options: options, group: MultiThreadedEventLoopGroup.singleton)
-            let first = try await H2Exchange(on: connection, "GET /streams/s HTTP/1.1\r\nHost: x\r\n\r\n")
-            let second = try await H2Exchange(on: connection, "GET /streams/s HTTP/1.1\r\nHost: x\r\n\r\n")
-            try await waitForClients(server, 2)
+        try await withTwoStreams { server, connection, first, second in
             let one = try #require(try await server.snapshot().streams.first?.clients.map(\.id).min())
             #expect(try await server.drop(.client(one), mode: .connection) == 1)
             try await waitFor { first.ending != nil && second.ending != nil }
@@ -91,13 +101,43 @@ struct HTTP2Tests {
         }
     }
 
+    @Test("stall on one stream holds it alone; its sibling on the connection gets the event at once")
+    func stallOneStream() async throws {
+        try await withTwoStreams { server, connection, first, second in
+            let clients = try #require(try await server.snapshot().streams.first?.clients.map(\.id).sorted())
+            try await server.stall(.client(clients[0]), for: .seconds(30))
+            try await server.publish(stream: "s", event: ServerSentEvent(data: "now"))
+            try await waitFor { first.text.contains("data: now") || second.text.contains("data: now") }
+            #expect(first.text.contains("data: now") != second.text.contains("data: now"), "exactly one stream got it")
+        }
+    }
+
+    @Test("token and CORS over h2: refused without the token, answered with it and with the allowed origin")
+    func tokenAndCORS() async throws {
+        let tls = try ServerTLS.generated()
+        let server = SSEServer(configuration: ServerConfiguration(token: "sesame", allowedOrigins: ["https://app.example"], tls: tls))
+        let base = SSEServer.url(for: try await server.start(), secure: true)
+        var options = ClientOptions(request: ClientRequest(url: try HTTPURL(parsing: base)))
+        options.tls = TLSOptions(usesSystemTrustRoots: false)
+        options.tls.trustedCertificates = tls.certificateChain
+        let connection = try await connect(base, options)
+        let refused = try await H2Exchange(on: connection, "GET /streams HTTP/1.1\r\nHost: x\r\n\r\n")
+        let allowed = try await H2Exchange(
+            on: connection, "GET /streams HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sesame\r\nOrigin: https://app.example\r\n\r\n")
+        try await waitFor { refused.ending != nil && allowed.ending != nil }
+        #expect(refused.text.hasPrefix("HTTP/1.1 401"), "\(refused.text)")
+        #expect(allowed.text.hasPrefix("HTTP/1.1 200"), "\(allowed.text)")
+        #expect(allowed.text.lowercased().contains("access-control-allow-origin: https://app.example"))
+        connection.channel.close(promise: nil)
+        await server.stop()
+    }
+
     @Test("a POST publish over h2 is answered and reaches a subscriber")
     func publishOverHTTP2() async throws {
         try await withServer { server, base, options in
-            let connection = try await HTTP2Connection.connect(
-                to: try HTTPURL(parsing: base), options: options, group: MultiThreadedEventLoopGroup.singleton)
+            let connection = try await connect(base, options)
             defer { connection.channel.close(promise: nil) }
-            let subscriber = try await H2Exchange(on: connection, "GET /streams/s HTTP/1.1\r\nHost: x\r\n\r\n")
+            let subscriber = try await H2Exchange(on: connection, H2Exchange.subscribe)
             try await waitForClients(server, 1)
             let publish = try await H2Exchange(
                 on: connection, "POST /streams/s?event=note&id=9 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
@@ -119,11 +159,10 @@ struct HTTP2Tests {
                 if case .disconnected(_, _, let reason) = entry { reasons.lock.withLock { $0.append(reason) } }
             }
         ) { server, base, options in
-            let connection = try await HTTP2Connection.connect(
-                to: try HTTPURL(parsing: base), options: options, group: MultiThreadedEventLoopGroup.singleton)
+            let connection = try await connect(base, options)
             defer { connection.channel.close(promise: nil) }
-            let stalled = try await H2Exchange(on: connection, "GET /streams/s HTTP/1.1\r\nHost: x\r\n\r\n", reads: false)
-            let reader = try await H2Exchange(on: connection, "GET /streams/s HTTP/1.1\r\nHost: x\r\n\r\n")
+            let stalled = try await H2Exchange(on: connection, H2Exchange.subscribe, reads: false)
+            let reader = try await H2Exchange(on: connection, H2Exchange.subscribe)
             try await waitForClients(server, 2)
             let data = String(repeating: "x", count: 10_000)
             // 400 events of 10 kB: far past the stalled stream's window (1 MiB) and the 256 KiB limit,
@@ -168,6 +207,22 @@ struct HTTP2Tests {
         }
     }
 
+    /// A server, one HTTP/2 connection to it and two subscribers on it (streams 1 and 3), subscribed.
+    func withTwoStreams(_ body: (SSEServer, HTTP2Connection, H2Exchange, H2Exchange) async throws -> Void) async throws {
+        try await withServer { server, base, options in
+            let connection = try await connect(base, options)
+            defer { connection.channel.close(promise: nil) }
+            let first = try await H2Exchange(on: connection, H2Exchange.subscribe)
+            let second = try await H2Exchange(on: connection, H2Exchange.subscribe)
+            try await waitForClients(server, 2)
+            try await body(server, connection, first, second)
+        }
+    }
+
+    func connect(_ base: String, _ options: ClientOptions) async throws -> HTTP2Connection {
+        try await HTTP2Connection.connect(to: try HTTPURL(parsing: base), options: options, group: MultiThreadedEventLoopGroup.singleton)
+    }
+
     func waitForClients(_ server: SSEServer, _ count: Int) async throws {
         try await waitFor { (try? await server.snapshot().streams.first?.clients.count ?? 0) == count }
     }
@@ -198,6 +253,8 @@ final class H2Exchange: Sendable {
 
     var text: String { seen.lock.withLock { $0.text } }
     var ending: String? { seen.lock.withLock { $0.ending } }
+
+    static let subscribe = "GET /streams/s HTTP/1.1\r\nHost: x\r\n\r\n"
 
     /// `reads: false` never reads the answer: a reader that stopped.
     init(on connection: HTTP2Connection, _ request: String, reads: Bool = true) async throws {

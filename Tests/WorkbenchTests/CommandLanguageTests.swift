@@ -53,7 +53,7 @@ struct ParserTests {
             ("emit news evnt=tick", "emit: unknown option 'evnt='; did you mean 'event='?", 11),
             ("emit", "emit: missing STREAM (usage: emit STREAM [event=TEXT] [id=TEXT] [data=DATA|@FILE] [retry=DURATION] [to=N])", 5),
             ("stall news 5x", "stall: DURATION '5x' has an unknown unit 'x' (ms, s, m, h or d)", 12),
-            ("drop news mode=rest", "drop: mode= 'rest' is not one of clean, truncate, reset; did you mean 'reset'?", 16),
+            ("drop news mode=rest", "drop: mode= 'rest' is not one of clean, truncate, reset, stream, connection; did you mean 'reset'?", 16),
             ("drop news client=x", "drop: client= 'x' is not a whole number", 18),
             ("emit news event=a event=b", "emit: event= is given twice", 19),
             ("clients now", "clients: unexpected 'now' (usage: clients)", 9),

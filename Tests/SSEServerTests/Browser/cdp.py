@@ -3,7 +3,7 @@
 JavaScript EXPRESSION every 200 ms until its string value contains every --until text, and prints it.
 
   cdp.py URL EXPRESSION [--until TEXT]... [--timeout SECONDS] [--screenshot FILE.png] [--width PX]
-         [--fail-on-errors]
+         [--fail-on-errors] [--chromium-arg=ARG]...
 
 Exit status 0 when every --until text appeared, 1 on timeout (the last value is printed either way),
 2 when Chromium could not be driven, 3 with --fail-on-errors when the page threw an uncaught error or
@@ -21,7 +21,7 @@ import time
 
 
 class Browser:
-    def __init__(self):
+    def __init__(self, extra_args=()):
         # Debian's /usr/bin/chromium is a shell wrapper; run the browser itself when it is there.
         binary = next((path for path in ("/usr/lib/chromium/chromium",) if os.access(path, os.X_OK)), None) \
             or shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
@@ -39,7 +39,7 @@ class Browser:
             os.set_inheritable(4, True)
         self.process = subprocess.Popen(
             [binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-pipe",
-             f"--user-data-dir={self.profile}", "--window-size=1200,900", "about:blank"],
+             f"--user-data-dir={self.profile}", "--window-size=1200,900", *extra_args, "about:blank"],
             preexec_fn=wire_fds, close_fds=False,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_chrome_read)
@@ -104,10 +104,11 @@ def main():
     parser.add_argument("--screenshot")
     parser.add_argument("--width", type=int, help="the viewport's width for the screenshot (the page's full height is taken)")
     parser.add_argument("--fail-on-errors", action="store_true")
+    parser.add_argument("--chromium-arg", action="append", default=[], help="one more argument for Chromium (repeatable)")
     args = parser.parse_args()
 
     try:
-        browser = Browser()
+        browser = Browser(args.chromium_arg)
     except OSError as error:
         sys.exit(f"cdp.py: cannot start chromium: {error}")
     status, value = 1, ""
