@@ -55,7 +55,9 @@ let package = Package(
             ]),
         .target(
             name: "SSEClient",
-            dependencies: ["EventStream", "ScriptClock", nioCore, nioPosix, nioHTTP1, nioSSL, nioHTTP2, .product(name: "NIOTLS", package: "swift-nio")]),
+            dependencies: [
+                "EventStream", "ScriptClock", nioCore, nioPosix, nioHTTP1, nioSSL, nioHTTP2, .product(name: "NIOTLS", package: "swift-nio"),
+            ]),
         // drip load: many subscribers and a publisher, measuring delivery; over SSEClient's request
         // writer and response reader.
         .target(name: "SSELoad", dependencies: ["EventStream", "SSEClient", nioCore, nioPosix, nioSSL]),

@@ -149,6 +149,34 @@ package final class Acceptor: Sendable {
     }
 }
 
+/// The process's descriptor limit (`ulimit -n`), which bounds how many connections one drip holds.
+package enum DescriptorLimit {
+    /// Descriptors a drip process keeps for itself (listening sockets, wake pipes, the acceptor's
+    /// reserve, event loops, files): a wanted count above `limit - reserved` cannot fit.
+    package static let reserved = 100
+
+    /// Raises the soft limit to the hard one (a process may, without privilege) and returns the
+    /// soft limit now in force; -1 when it cannot be read.
+    @discardableResult
+    package static func raiseToHard() -> Int {
+        var limit = rlimit()
+        guard getrlimit(RLIMIT_NOFILE_VALUE, &limit) == 0 else { return -1 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(RLIMIT_NOFILE_VALUE, &raised) == 0 { return Int(clamping: raised.rlim_max) }
+        }
+        return Int(clamping: limit.rlim_cur)
+    }
+
+    /// A sentence for a count of `what` (connections, subscribers) that cannot fit under the limit;
+    /// nil when `wanted` fits.
+    package static func warning(wanted: Int, what: String, limit: Int = Acceptor.descriptorLimit()) -> String? {
+        guard limit > 0, wanted > limit - reserved else { return nil }
+        return "ulimit -n is \(limit): at most ~\(max(0, limit - reserved)) \(what) fit in one process, fewer than the \(wanted) asked"
+    }
+}
+
 // The system calls under names of their own: inside the types here, `close`, `bind`, `listen` and
 // `pipe` would mean other methods.
 private func closeDescriptor(_ descriptor: CInt) {

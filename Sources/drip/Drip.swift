@@ -1,6 +1,7 @@
 import ArgumentParser
 import EventStream
 import LineEditor
+import SSEServer
 import Workbench
 
 #if canImport(Glibc)
@@ -32,6 +33,8 @@ struct Drip: AsyncParsableCommand {
     /// handle (a client dropped, `drip connect | head` ending quietly), never a reason to die.
     static func main() async {
         signal(SIGPIPE, SIG_IGN)
+        // Every connection is a descriptor: take all the process may have (`ulimit -Hn`).
+        DescriptorLimit.raiseToHard()
         if let word = CommandLine.arguments.dropFirst().first, let message = unknownSubcommand(word) {
             Console.standardError.line(message)
             Glibc.exit(2)

@@ -133,6 +133,12 @@ struct Load: AsyncParsableCommand {
         } catch {
             throw ValidationError(String(describing: error))
         }
+        if let warning = DescriptorLimit.warning(
+            wanted: (http2 ? connections : clients + churn) + (publish == nil ? 0 : 1), what: http2 ? "connections" : "subscribers")
+        {
+            Console.standardError.line(
+                "drip load: warning: \(warning); the rest fail to connect and are reported (run several drip load processes for more)")
+        }
         let status = await LoadTool(options: options, json: json).run()
         if status != 0 { throw ExitCode(status) }
     }

@@ -128,6 +128,9 @@ struct Serve: AsyncParsableCommand {
                 deadPeerTimeoutMilliseconds: deadPeerTimeout.milliseconds, maxStreams: maxStreams, maxHistoryBytes: maxHistorySize.bytes),
             tls: serverTLS
         )
+        if let warning = DescriptorLimit.warning(wanted: maxConnections, what: "connections") {
+            Console.standardError.line("drip serve: warning: \(warning) (--max-connections); past them new connections get 503")
+        }
         let status = await ServeTool(configuration: configuration, script: script, fileSizeLimit: maxFileSize.bytes, once: once).run()
         if status != 0 { throw ExitCode(status) }
     }
