@@ -34,6 +34,8 @@ public struct LoadOptions: Sendable {
     /// Subscribers as HTTP/2 streams spread over this many connections (https only); nil: HTTP/1.1,
     /// a connection each.
     public var http2Connections: Int?
+    /// Local addresses the subscribers' connections are made from, in turn (`--source`); nil: the system's choice.
+    public var sources: SourceAddresses?
 
     /// One event loop per core.
     public static var defaultThreads: Int { System.coreCount }

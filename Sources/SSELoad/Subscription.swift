@@ -17,14 +17,15 @@ struct LoadTransport: Sendable {
     let tls: NIOSSLContext?
     let tlsOptions: TLSOptions
     let http2: [HTTP2Connection]
+    var sources: SourceAddresses?
 
     static let plain = LoadTransport(tls: nil, tlsOptions: TLSOptions(), http2: [])
 
     /// Opens the HTTP/2 connections a run asks for, or makes the TLS context of an https URL.
     static func prepare(_ options: LoadOptions, group: EventLoopGroup) async throws -> LoadTransport {
         guard let count = options.http2Connections else {
-            guard options.url.isSecure else { return .plain }
-            return LoadTransport(tls: try options.tls.makeContext(applicationProtocols: ["http/1.1"]), tlsOptions: options.tls, http2: [])
+            let tls = options.url.isSecure ? try options.tls.makeContext(applicationProtocols: ["http/1.1"]) : nil
+            return LoadTransport(tls: tls, tlsOptions: options.tls, http2: [], sources: options.sources)
         }
         guard options.url.isSecure else { throw LoadError("--http2 needs an https URL (HTTP/2 is negotiated by TLS); \(options.url) is http") }
         var client = ClientOptions(request: ClientRequest(url: options.url))
@@ -46,7 +47,17 @@ struct LoadTransport: Sendable {
     func channel(to url: HTTPURL, group: EventLoopGroup, index: Int) async throws -> Channel {
         if !http2.isEmpty { return try await http2[index % http2.count].openStream { _ in } }
         let (tls, tlsOptions) = (self.tls, self.tlsOptions)
-        return try await ClientBootstrap(group: group)
+        var bootstrap = ClientBootstrap(group: group)
+        if let sources {
+            let source = sources.address(for: index)
+            do {
+                bootstrap = bootstrap.bind(to: try SocketAddress(ipAddress: source, port: 0))
+            } catch {
+                throw LoadError("--source \(source) is not an address to connect from: \(error)")
+            }
+        }
+        return
+            try await bootstrap
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in

@@ -75,6 +75,12 @@ struct Load: AsyncParsableCommand {
     @Option(help: "With --http2: the HTTP/2 connections the subscribers share (at most 100 streams each).")
     var connections = 1
 
+    @Option(
+        help: ArgumentHelp(
+            "Local addresses to connect from, in turn: a range (127.0.0.1-127.0.0.4), a list (a,b) or one; one address has about 28,000 ports toward one server.",
+            valueName: "addresses"))
+    var source: String?
+
     @Flag(help: "Skip TLS certificate verification (https).")
     var insecure = false
 
@@ -97,6 +103,10 @@ struct Load: AsyncParsableCommand {
             throw ValidationError(
                 "--clients \(clients) over --connections \(connections) is more than \(SSEServer.maxStreamsPerConnection) streams per connection (drip serve's SETTINGS_MAX_CONCURRENT_STREAMS; nginx's default is 128); give --connections \((clients + SSEServer.maxStreamsPerConnection - 1) / SSEServer.maxStreamsPerConnection) or more"
             )
+        }
+        if let source {
+            do throws(LoadError) { _ = try SourceAddresses(parsing: source) } catch { throw ValidationError(error.description) }
+            if http2 { throw ValidationError("--source spreads HTTP/1.1 connections; with --http2 the subscribers share --connections connections") }
         }
         if !http2, connections != 1 { throw ValidationError("--connections spreads HTTP/2 streams; it needs --http2") }
         if churn > 0, publish == nil { throw ValidationError("--churn needs --publish: connections churn while events are published") }
@@ -130,6 +140,7 @@ struct Load: AsyncParsableCommand {
             )
             options.tls = TLSOptions(trustedCertificateFiles: trustedCertificates, verifiesCertificates: !insecure)
             options.http2Connections = http2 ? connections : nil
+            options.sources = try source.map { (text) throws(LoadError) in try SourceAddresses(parsing: text) }
         } catch {
             throw ValidationError(String(describing: error))
         }

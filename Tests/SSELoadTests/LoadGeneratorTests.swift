@@ -40,3 +40,51 @@ struct LoadGeneratorTests {
         await #expect(throws: (any Error).self) { try await LoadGenerator.run(plain) { _ in } }
     }
 }
+
+/// `drip load --source`: the local addresses connections are made from.
+@Suite("Load: --source parsing")
+struct SourceAddressesTests {
+    @Test("a range, a list and one address; round robin over them")
+    func parses() throws {
+        let range = try SourceAddresses(parsing: "127.0.0.1-127.0.0.4")
+        #expect(range.addresses == ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"])
+        #expect((0..<6).map(range.address(for:)) == ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.1", "127.0.0.2"])
+        #expect(try SourceAddresses(parsing: "10.0.0.255-10.0.1.1").addresses == ["10.0.0.255", "10.0.1.0", "10.0.1.1"])
+        #expect(try SourceAddresses(parsing: "127.0.0.1, ::1").addresses == ["127.0.0.1", "::1"])
+        #expect(try SourceAddresses(parsing: "127.0.0.9").addresses == ["127.0.0.9"])
+        let edge = try SourceAddresses(parsing: "10.0.0.0-10.0.3.255")
+        #expect(edge.addresses.count == SourceAddresses.maxCount)
+    }
+
+    @Test(
+        "what is not addresses is refused, naming it",
+        arguments: [
+            ("", "empty"), ("127.0.0.4-127.0.0.1", "backwards"), ("127.0.0.1-", "not a range"), ("127.0.0.256", "not an IP address"),
+            ("10.0.0.0-10.0.4.0", "at most 1024"), ("localhost", "not an IP address"), ("1.2.3", "not an IP address"),
+        ])
+    func refuses(text: String, fragment: String) {
+        #expect {
+            _ = try SourceAddresses(parsing: text)
+        } throws: { error in
+            "\(error)".contains(fragment)
+        }
+    }
+
+    @Test("subscribers connect from each source address in turn")
+    func connectsFromSources() async throws {
+        let server = SSEServer(configuration: ServerConfiguration())
+        let url = try HTTPURL(parsing: SSEServer.url(for: try await server.start()) + "/streams/from")
+        var options = LoadOptions(url: url, clients: 4, duration: .seconds(2), threads: 1)
+        options.sources = try SourceAddresses(parsing: "127.0.0.2-127.0.0.3")
+        let running = Task { try await LoadGenerator.run(options) { _ in } }
+        var remotes: Set<String> = []
+        for _ in 0..<500 where remotes.count < 2 {
+            remotes = Set((try await server.snapshot().streams.first?.clients ?? []).map { String($0.remote.prefix { $0 != ":" }) })
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let report = try await running.value
+        #expect(report.subscribersConnected == 4)
+        #expect(remotes == ["127.0.0.2", "127.0.0.3"])
+        await server.stop()
+    }
+}
