@@ -11,6 +11,8 @@ import PackageDescription
 //   client; framing, HPACK and flow control are NIO's, none written here.
 // - swift-certificates (X509), swift-crypto (Crypto) and swift-asn1 (SwiftASN1, the IP addresses in it): the certificate `drip serve --tls` makes at
 //   start (a P-256 key, a self-signed certificate for 127.0.0.1, ::1 and localhost) and its fingerprint.
+// - hdrhistogram-swift (Histogram): drip load's latency histogram, written in its --json report so that
+//   `drip load merge` combines the reports of several processes into true percentiles.
 // Platforms: built and tested on Linux only (no macOS claim: nothing here builds or tests on macOS;
 // the libc calls have Darwin branches, untested). DocC is built by scripts/docs with the toolchain's
 // own docc, so no documentation plugin is a dependency.
@@ -39,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // Wire format only: parser, encoder, event model. No I/O, no NIO.
@@ -60,7 +63,9 @@ let package = Package(
             ]),
         // drip load: many subscribers and a publisher, measuring delivery; over SSEClient's request
         // writer and response reader.
-        .target(name: "SSELoad", dependencies: ["EventStream", "SSEClient", nioCore, nioPosix, nioSSL]),
+        .target(
+            name: "SSELoad",
+            dependencies: ["EventStream", "SSEClient", nioCore, nioPosix, nioSSL, .product(name: "Histogram", package: "hdrhistogram-swift")]),
         // drip proxy: a reverse proxy that relays event streams event by event; over SSEClient's
         // request writer, response reader and TLS options, and SSEServer's fault vocabulary.
         .target(

@@ -77,8 +77,10 @@ public enum LoadGenerator {
             ? Double(MonotonicTime.nanoseconds() - started) / 1e9 : Double(max(lastDelivery, started) - started) / 1e9
         var lost = 0
         var latencies: [Double] = []
+        var histogram = LatencyHistogram()
         for record in records {
             latencies += record.latencies.map { Double($0) / 1000 }
+            for microseconds in record.latencies { histogram.record(microseconds: UInt64(microseconds)) }
             if published > 0, !record.isClosed, record.streamError == nil { lost += max(0, published - record.distinctSequences) }
         }
         return LoadReport(
@@ -97,13 +99,14 @@ public enum LoadGenerator {
             disconnected: records.filter(\.isClosed).count,
             churned: churn.cycles,
             churnFailures: churn.failures,
-            peakConnections: max(connected.count, churn.peak)
+            peakConnections: max(connected.count, churn.peak),
+            latencyHistogram: histogram
         )
     }
 
-    /// `{"seq":N,"t":NANOSECONDS,"pad":"…"}`, padded to `size` bytes.
+    /// `{"seq":N,"t":NANOSECONDS,"pad":"…"}` (t on the wall clock, since 1970), padded to `size` bytes.
     static func payload(sequence: Int, size: Int) -> String {
-        let head = "{\"seq\":\(sequence),\"t\":\(MonotonicTime.nanoseconds()),\"pad\":\""
+        let head = "{\"seq\":\(sequence),\"t\":\(WallTime.nanoseconds()),\"pad\":\""
         let padding = max(0, size - head.utf8.count - 2)
         return head + String(repeating: "x", count: padding) + "\"}"
     }
@@ -163,7 +166,17 @@ struct SubscriberRecord: Sendable {
     var streamError: String?
 }
 
-/// The monotonic clock in nanoseconds, shared by the publisher and subscribers of one process.
+/// The wall clock in nanoseconds since 1970: an event's send time, so that subscribers in other
+/// processes and on other hosts (with clocks in step, NTP) measure its latency too.
+enum WallTime {
+    static func nanoseconds() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return UInt64(max(0, time.tv_sec)) * 1_000_000_000 + UInt64(max(0, time.tv_nsec))
+    }
+}
+
+/// The monotonic clock in nanoseconds, for the durations of one process (connect times, deadlines).
 enum MonotonicTime {
     static func nanoseconds() -> UInt64 {
         var time = timespec()

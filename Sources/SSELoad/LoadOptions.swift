@@ -63,7 +63,8 @@ public struct LoadOptions: Sendable {
 }
 
 /// What a load run measured. Latencies are from the publisher's send timestamp to the subscriber's
-/// parse of the event, both on this process's monotonic clock.
+/// parse of the event, both on the wall clock (so subscribers on other hosts measure it too, as well as
+/// their clocks agree).
 public struct LoadReport: Sendable {
     public var subscribersConnected: Int
     public var connectFailures: [String: Int]
@@ -87,6 +88,8 @@ public struct LoadReport: Sendable {
     public var churnFailures: Int = 0
     /// The most subscriptions this run held open at once (steady and churning).
     public var peakConnections: Int = 0
+    /// Every latency, for merging reports of several processes (`drip load merge`).
+    public var latencyHistogram = LatencyHistogram()
 
     public var deliveredPerSecond: Double { deliverySeconds > 0 ? Double(delivered) / deliverySeconds : 0 }
 }

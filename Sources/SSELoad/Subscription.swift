@@ -140,6 +140,7 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         let now = MonotonicTime.nanoseconds()
+        let wallNow = WallTime.nanoseconds()
         do {
             try buffer.withUnsafeReadableBytes { bytes in
                 try response.read(bytes) { event in
@@ -157,7 +158,7 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
                     case .body(let range):
                         do {
                             try parser.parse(UnsafeRawBufferPointer(rebasing: bytes[range])) { (event: EventStreamParser.BorrowedEvent) in
-                                note(event.data, at: now)
+                                note(event.data, at: now, wall: wallNow)
                             }
                         } catch {
                             // A stream the subscriber cannot read on is a failure of its own, not events lost.
@@ -177,11 +178,12 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
         }
     }
 
-    private func note(_ data: UnsafeBufferPointer<UInt8>, at now: UInt64) {
+    /// Counts one event read at `now` (monotonic) and `wall` (the wall clock its send time is on).
+    private func note(_ data: UnsafeBufferPointer<UInt8>, at now: UInt64, wall: UInt64) {
         record.received += 1
         record.lastReceivedAt = now
         guard let (sequence, sentAt) = Self.sequenceAndTimestamp(data), sequence <= highestSequence else { return }
-        if sentAt <= now { record.latencies.append(UInt32(clamping: (now - sentAt) / 1000)) }
+        if sentAt <= wall { record.latencies.append(UInt32(clamping: (wall - sentAt) / 1000)) }
         let word = sequence / 64
         if word >= seen.count { seen.append(contentsOf: repeatElement(0, count: word - seen.count + 1)) }
         let bit = UInt64(1) << UInt64(sequence % 64)

@@ -256,7 +256,6 @@ public enum ServerLogEntry: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A read-only picture of the server for listings (`GET /streams`, the REPL's `streams`/`clients`).
 /// How a client's connection speaks: HTTP/1.1 or an HTTP/2 stream (with its id), in clear or over TLS.
 public struct Transport: Sendable, Hashable, CustomStringConvertible {
     /// "1.1" or "2".
@@ -280,6 +279,7 @@ public struct Transport: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// A read-only picture of the server for listings (`GET /streams`, the REPL's `streams`/`clients`).
 public struct ServerSnapshot: Sendable, Hashable {
     /// One subscribed connection: the server's number for it, its stream, its peer address, when it
     /// connected (seconds since 1970) and how many events it was sent.

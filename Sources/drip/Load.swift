@@ -10,9 +10,52 @@ struct Load: AsyncParsableCommand {
         commandName: "load",
         abstract: "Open many subscriptions at once (and optionally publish) and report delivery: what wrk is for HTTP, for SSE.",
         discussion: """
+            drip load URL … (drip load run) runs a load; drip load merge A.json B.json … sums the --json reports of \
+            several runs (several processes or machines) into one, with percentiles from their merged latency histograms.
+            """,
+        subcommands: [LoadRun.self, LoadMerge.self],
+        defaultSubcommand: LoadRun.self
+    )
+}
+
+struct LoadMerge: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Sum the --json reports of several drip load runs into one report.",
+        discussion: """
+            A load larger than one machine runs as several drip load --json processes, started by whatever runs them \
+            (a CI matrix, a Kubernetes Job, ssh), each writing its report to a file. merge adds their subscribers, \
+            deliveries, losses and failures, takes the longest delivery time and the most events published, and \
+            computes the latency percentiles from the sum of their HdrHistograms: true percentiles of every delivery, \
+            not averages of each run's.
+            Exit status: 0 when nothing was lost and every subscriber connected, 1 otherwise, 2 when a report cannot be read.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("The reports: each the output of drip load --json.", valueName: "report.json"))
+    var reports: [String] = []
+
+    @Flag(help: "Print the merged report as one JSON object (itself mergeable).")
+    var json = false
+
+    func validate() throws {
+        guard !reports.isEmpty else { throw ValidationError("give the reports to merge (each written by drip load --json)") }
+    }
+
+    func run() async throws {
+        let status = LoadTool.merge(paths: reports, json: json)
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+struct LoadRun: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a load (the default: drip load URL is drip load run URL).",
+        discussion: """
             Opens --clients subscriptions to URL, at most --connect-concurrency at a time.
             With --publish, POSTs --events events to that URL (at --rate per second, or as fast as it answers), each \
-            carrying {"seq":N,"t":NANOSECONDS}, and reports delivered events/s, latency percentiles, connect time, and \
+            carrying {"seq":N,"t":NANOSECONDS} (the wall clock's), and reports delivered events/s, latency percentiles, connect time, and \
             events lost, duplicated or out of order per subscriber.
             Without --publish, it stays subscribed for --duration and counts what arrives.
             With --churn N, N more connections churn while the events are published (subscribe, read a few events, \
@@ -87,7 +130,7 @@ struct Load: AsyncParsableCommand {
     @Option(name: .customLong("cacert"), help: "Also trust the certificates in this PEM file (https; repeatable).")
     var trustedCertificates: [String] = []
 
-    @Flag(help: "Print the report as one JSON object.")
+    @Flag(help: "Print the report as one JSON object, with its latency histogram (drip load merge sums such reports).")
     var json = false
 
     func validate() throws {

@@ -1,3 +1,5 @@
+import EventStream
+import Foundation
 import SSEClient
 import SSELoad
 import SSEServer
@@ -86,5 +88,57 @@ struct SourceAddressesTests {
         #expect(report.subscribersConnected == 4)
         #expect(remotes == ["127.0.0.2", "127.0.0.3"])
         await server.stop()
+    }
+}
+
+/// `drip load merge`: reports of several processes summed, percentiles from the added histograms.
+@Suite("Load: merging reports")
+struct LoadMergeTests {
+    /// A report as `drip load --json` writes it, with `samples` latencies in microseconds.
+    func reportJSON(subscribers: Int, delivered: Int, lost: Int = 0, samples: [(microseconds: UInt64, count: Int)]) -> String {
+        var histogram = LatencyHistogram()
+        for (microseconds, count) in samples { for _ in 0..<count { histogram.record(microseconds: microseconds) } }
+        return JSONValue.object([
+            ("subscribers", .number(String(subscribers))), ("connectFailures", .number("0")), ("published", .number("10")),
+            ("delivered", .number(String(delivered))), ("deliverySeconds", .number("2.00")), ("lost", .number(String(lost))),
+            ("streamErrors", .number("0")), ("duplicated", .number("0")), ("outOfOrder", .number("0")), ("disconnected", .number("0")),
+            ("peakConnections", .number(String(subscribers))), ("latencyHistogram", histogram.json),
+        ]).serialized
+    }
+
+    @Test("9,000 deliveries at 1 ms and 1,000 at 100 ms: merged p50 1 ms and p99 100 ms (averaged p99s would say 50.5)")
+    func knownPercentiles() throws {
+        let fast = try LoadReportFile(json: reportJSON(subscribers: 900, delivered: 9000, samples: [(1000, 9000)]), what: "a.json")
+        let slow = try LoadReportFile(json: reportJSON(subscribers: 100, delivered: 1000, lost: 3, samples: [(100_000, 1000)]), what: "b.json")
+        #expect(fast.latency.milliseconds(atPercentile: 99) < 1.01 && slow.latency.milliseconds(atPercentile: 99) > 99.9)
+        let merged = LoadReportFile.merge([fast, slow])
+        #expect(merged.processes == 2 && merged.subscribers == 1000 && merged.delivered == 10_000 && merged.lost == 3)
+        #expect(merged.latency.count == 10_000)
+        #expect(abs(merged.latency.milliseconds(atPercentile: 50) - 1) < 0.01)
+        #expect(abs(merged.latency.milliseconds(atPercentile: 90) - 1) < 0.01)
+        #expect(abs(merged.latency.milliseconds(atPercentile: 99) - 100) < 0.1)
+        #expect(abs(merged.deliveredPerSecond - 5000) < 0.01)
+        // The merged report's histogram reads back as the same histogram (a merge of merges).
+        let again = try LatencyHistogram(json: merged.latency.json, what: "merged")
+        #expect(again.count == 10_000 && again.milliseconds(atPercentile: 99) == merged.latency.milliseconds(atPercentile: 99))
+    }
+
+    @Test("reports that are not drip load --json reports are refused, naming the file and the field")
+    func refuses() throws {
+        let good = reportJSON(subscribers: 1, delivered: 1, samples: [(1000, 1)])
+        let cases: [(String, String)] = [
+            ("not json", "is not JSON"),
+            (good.replacingOccurrences(of: "\"lost\":0", with: "\"lost\":-1"), "lost is missing or not a count"),
+            (good.replacingOccurrences(of: "\"digits\":3", with: "\"digits\":2"), "not the form drip load --json writes"),
+            (good.replacingOccurrences(of: "[[", with: "[[0,1],["), "a latencyHistogram bucket"),
+            (good.replacingOccurrences(of: ",1]]", with: ",1000000000000000001]]"), "more than"),
+        ]
+        for (text, fragment) in cases {
+            #expect {
+                _ = try LoadReportFile(json: text, what: "r.json")
+            } throws: { error in
+                "\(error)".contains("r.json") && "\(error)".contains(fragment)
+            }
+        }
     }
 }

@@ -60,28 +60,90 @@ public struct LoadTool: Sendable {
     }
 
     static func json(_ report: LoadReport) -> String {
-        func number(_ value: Double) -> JSONValue { .number(String(format2: value)) }
-        func percentiles(_ value: Percentiles) -> JSONValue {
-            .object([("p50", number(value.p50)), ("p99", number(value.p99)), ("max", number(value.max))])
+        JSONValue.object(
+            [("connectMs", percentiles(report.connectMilliseconds.p50, report.connectMilliseconds.p99, report.connectMilliseconds.max))]
+                + fields(
+                    LoadReportFile(report),
+                    latency: percentiles(report.latencyMilliseconds.p50, report.latencyMilliseconds.p99, report.latencyMilliseconds.max))
+                + [("churned", .number(String(report.churned))), ("churnFailures", .number(String(report.churnFailures)))]
+        ).serialized
+    }
+
+    private static func number(_ value: Double) -> JSONValue { .number(String(format2: value)) }
+
+    private static func percentiles(_ p50: Double, _ p99: Double, _ max: Double) -> JSONValue {
+        .object([("p50", number(p50)), ("p99", number(p99)), ("max", number(max))])
+    }
+
+    /// The fields a run's report and a merged one share (what `drip load merge` reads back).
+    private static func fields(_ summary: LoadReportFile, latency: JSONValue) -> [(key: String, value: JSONValue)] {
+        [
+            ("subscribers", .number(String(summary.subscribers))),
+            ("connectFailures", .number(String(summary.connectFailures))),
+            ("published", .number(String(summary.published))),
+            ("delivered", .number(String(summary.delivered))),
+            ("deliverySeconds", number(summary.deliverySeconds)),
+            ("deliveredPerSecond", number(summary.deliveredPerSecond)),
+            ("latencyMs", latency),
+            ("lost", .number(String(summary.lost))),
+            ("streamErrors", .number(String(summary.streamErrors))),
+            ("duplicated", .number(String(summary.duplicated))),
+            ("outOfOrder", .number(String(summary.outOfOrder))),
+            ("disconnected", .number(String(summary.disconnected))),
+            ("peakConnections", .number(String(summary.peakConnections))),
+            ("latencyHistogram", summary.latency.json),
+        ]
+    }
+
+    /// `drip load merge`: the reports in `paths` (each a `drip load --json` output) summed, as a
+    /// table or one JSON object; 0 when nothing was lost and no subscriber failed, 1 otherwise, 2
+    /// when a report cannot be read.
+    public static func merge(paths: [String], json: Bool, fileSizeLimit: Int = InputFile.defaultSizeLimit) -> Int32 {
+        guard !paths.isEmpty, paths.count <= LoadReportFile.maxFiles else {
+            Console.standardError.line("drip load merge: give 1 to \(LoadReportFile.maxFiles) reports (drip load --json outputs)")
+            return 2
         }
-        return JSONValue.object([
-            ("subscribers", .number(String(report.subscribersConnected))),
-            ("connectFailures", .number(String(report.connectFailures.values.reduce(0, +)))),
-            ("connectMs", percentiles(report.connectMilliseconds)),
-            ("published", .number(String(report.published))),
-            ("delivered", .number(String(report.delivered))),
-            ("deliverySeconds", number(report.deliverySeconds)),
-            ("deliveredPerSecond", number(report.deliveredPerSecond)),
-            ("latencyMs", percentiles(report.latencyMilliseconds)),
-            ("lost", .number(String(report.lost))),
-            ("streamErrors", .number(String(report.streamErrors.values.reduce(0, +)))),
-            ("duplicated", .number(String(report.duplicated))),
-            ("outOfOrder", .number(String(report.outOfOrder))),
-            ("disconnected", .number(String(report.disconnected))),
-            ("churned", .number(String(report.churned))),
-            ("churnFailures", .number(String(report.churnFailures))),
-            ("peakConnections", .number(String(report.peakConnections))),
-        ]).serialized
+        var reports: [LoadReportFile] = []
+        for path in paths {
+            do throws(ToolError) {
+                let text = String(decoding: try InputFile.contents(of: path, limit: fileSizeLimit), as: UTF8.self)
+                do throws(LoadError) { reports.append(try LoadReportFile(json: text, what: path)) } catch {
+                    throw ToolError(.badInput, error.description)
+                }
+            } catch {
+                Console.standardError.line("drip load merge: \(error.message)")
+                return 2
+            }
+        }
+        let merged = LoadReportFile.merge(reports)
+        Console.standardOutput.line(json ? mergedJSON(merged) : mergedTable(merged))
+        return merged.lost > 0 || merged.connectFailures > 0 || merged.streamErrors > 0 ? 1 : 0
+    }
+
+    static func mergedTable(_ merged: LoadReportFile) -> String {
+        func ms(_ value: Double) -> String { String(format2: value) + " ms" }
+        let latency = merged.latency
+        return [
+            "processes     \(merged.processes) reports merged",
+            "subscribers   \(merged.subscribers) connected" + (merged.connectFailures > 0 ? ", \(merged.connectFailures) failed" : ""),
+            "published     \(merged.published) events (the most any process saw published)",
+            "delivered     \(merged.delivered) events in \(String(format2: merged.deliverySeconds)) s = \(Int(merged.deliveredPerSecond.rounded())) events/s",
+            "latency       p50 \(ms(latency.milliseconds(atPercentile: 50)))  p99 \(ms(latency.milliseconds(atPercentile: 99)))  max \(ms(latency.maxMilliseconds))  (of \(latency.count) deliveries, merged histograms)",
+            "peak          \(merged.peakConnections) connections open at once (summed)",
+            "lost          \(merged.lost)   duplicated \(merged.duplicated)   out of order \(merged.outOfOrder)   disconnected \(merged.disconnected)"
+                + (merged.streamErrors > 0 ? "   stream errors \(merged.streamErrors)" : ""),
+        ].joined(separator: "\n")
+    }
+
+    static func mergedJSON(_ merged: LoadReportFile) -> String {
+        let latency = merged.latency
+        return JSONValue.object(
+            [("processes", .number(String(merged.processes)))]
+                + fields(
+                    merged,
+                    latency: percentiles(
+                        latency.milliseconds(atPercentile: 50), latency.milliseconds(atPercentile: 99), latency.maxMilliseconds))
+        ).serialized
     }
 }
 
