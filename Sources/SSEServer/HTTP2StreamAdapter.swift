@@ -8,10 +8,9 @@ import NIOHTTP2
 /// HTTP/1.1 and HTTP/2.
 ///
 /// Invariants: a response that ended (its last chunk written, or its unframed body's output closed)
-/// ends the stream with END_STREAM; a
-/// close asked for after that lets the stream close by itself when the request ended too, and waits
-/// until the end has been written otherwise; a close before the end resets the stream (RST_STREAM);
-/// one request per stream (a second head is not possible in HTTP/2).
+/// ends the stream with END_STREAM; a close asked for after that lets the stream close by itself
+/// when the request ended too, and waits until the end has been written otherwise; a close before
+/// the end resets the stream (RST_STREAM); one request per stream (HTTP/2 has no second head).
 final class HTTP2StreamAdapter: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart

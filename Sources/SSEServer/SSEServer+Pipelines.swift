@@ -92,14 +92,35 @@ extension SSEServer {
 }
 
 /// Counts a TLS connection against `maxConnections` (its HTTP/2 streams or HTTP/1.1 requests are
-/// not counted again) and closes it at once when the server is full or stopping.
+/// not counted again), closes it at once when the server is full or stopping, and closes it when its
+/// TLS handshake has not completed within the request head timeout (a connection that says nothing
+/// holds a descriptor as long as it is let).
 final class ConnectionGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
 
     private let core: NIOLoopBoundBox<ServerCore>
+    private var handshakeDeadline: Scheduled<Void>?
 
     init(core: NIOLoopBoundBox<ServerCore>) {
         self.core = core
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let tls = event as? TLSUserEvent, case .handshakeCompleted = tls {
+            handshakeDeadline?.cancel()
+            handshakeDeadline = nil
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func armHandshakeDeadline(_ context: ChannelHandlerContext) {
+        let milliseconds = core.value.configuration.limits.requestHeadTimeoutMilliseconds
+        guard milliseconds > 0 else { return }
+        handshakeDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(milliseconds))) { [core] in
+            let remote = HTTPConnectionHandler.describe(context.channel.remoteAddress)
+            core.value.log(.requestError(remote: remote, status: 408, reason: "no TLS handshake within \(milliseconds) ms; closed"))
+            context.close(promise: nil)
+        }
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -110,10 +131,12 @@ final class ConnectionGate: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
+        armHandshakeDeadline(context)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        handshakeDeadline?.cancel()
         core.value.connectionClosed(context.channel)
         context.fireChannelInactive()
     }

@@ -180,6 +180,25 @@ struct HTTP2Tests {
         }
     }
 
+    @Test("a connection that never starts its TLS handshake is closed after the head timeout, logged")
+    func silentTLSConnection() async throws {
+        let reasons = Reasons()
+        var limits = ServerLimits()
+        limits.requestHeadTimeoutMilliseconds = 200
+        try await withServer(
+            limits: limits,
+            log: { entry in
+                if case .requestError(_, 408, let reason) = entry { reasons.lock.withLock { $0.append(reason) } }
+            }
+        ) { _, base, _ in
+            let port = try #require(Int(base.split(separator: ":").last ?? ""))
+            let silent = try RawConnection(port: port)
+            // Waits up to 20 s: the close comes 200 ms in, whatever the machine's load.
+            #expect(silent.read(timeout: 20) == .end)
+            #expect(reasons.lock.withLock { $0 } == ["no TLS handshake within 200 ms; closed"])
+        }
+    }
+
     @Test("a client that does not trust the certificate is refused with a TLS error")
     func untrusted() async throws {
         try await withServer { _, _, options in
