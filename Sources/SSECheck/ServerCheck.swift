@@ -154,7 +154,7 @@ public struct ServerCheck: Sendable {
         do {
             let response = try await HTTPExchange.send(
                 "POST", to: url, headers: options.headers + [("Content-Type", "text/plain; charset=utf-8")], body: Array(data.utf8),
-                limits: .init(maxResponseSize: 64 << 10, timeout: .seconds(5)), group: group)
+                limits: .init(maxResponseSize: 64 << 10, timeout: .seconds(5)), tls: options.tls, group: group)
             return (200..<300).contains(response.status) ? nil : "POST \(url.target) was answered \(response.status)"
         } catch {
             return "POST \(url.target) failed: \(EventSourceClient.describeError(error))"

@@ -2,8 +2,9 @@ import EventStream
 import NIOCore
 import NIOPosix
 
-/// One plain HTTP request and its whole response, over a fresh connection: what a script's `post`
-/// and the contract service's callbacks need (not for streams, which `EventSourceClient` reads).
+/// One HTTP request and its whole response, over a fresh connection (https with `tls`, HTTP/2 when
+/// the server offers it, through `ClientTransport`): what a script's `post` and the contract
+/// service's callbacks need (not for streams, which `EventSourceClient` reads).
 public enum HTTPExchange {
     /// A whole answer: its status and its body (at most the exchange's response limit).
     public struct Response: Sendable {
@@ -30,17 +31,14 @@ public enum HTTPExchange {
 
     public static func send(
         _ method: String, to url: HTTPURL, headers: [(name: String, value: String)] = [], body: [UInt8] = [], limits: Limits = Limits(),
-        group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        tls: TLSOptions = TLSOptions(), group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Response {
-        guard !url.isSecure else { throw HTTPURLError("\(url) is https; this request speaks http only") }
         let head = try RequestHead(
             method: method, url: url, headers: headers.filter { $0.name.lowercased() != "connection" } + [("Connection", "close")])
         let timeout = TimeAmount.nanoseconds(limits.timeout.clampedNanoseconds)
-        let channel = try await ClientBootstrap(group: group)
-            .connectTimeout(min(timeout, .seconds(10)))
-            .connect(host: url.host, port: url.port) { channel in
-                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
-            }
+        var options = ClientOptions(request: ClientRequest(url: url), connectTimeout: min(limits.timeout, .seconds(10)))
+        options.tls = tls
+        let channel = try await ClientTransport.connect(to: url, options: options, group: group)
         let late = LimitExceeded(description: "no complete answer within \(DurationValue(clampingMilliseconds: limits.timeout.clampedMilliseconds))")
         let deadline = channel.channel.eventLoop.scheduleTask(in: timeout) { [channel = channel.channel] in
             channel.pipeline.fireErrorCaught(late)

@@ -30,10 +30,11 @@ extension Engine {
         if let publish = command.option("publish") {
             let publishColumn = command.options.last { $0.name == "publish" }?.value.column ?? 1
             let url = try checkURL(publish, what: "publish=", column: publishColumn)
-            guard !url.isSecure else { throw CommandError("check: publish=\(publish) is https; publishing speaks http only", column: publishColumn) }
             options.publishURL = url
         }
         options.headers = try Self.headers(command)
+        // The embedded server's own certificate (made at start) is trusted for its own URLs.
+        if let serverTLS = server?.configuration.tls { options.tls.trustedCertificates = serverTLS.certificateChain }
         if let origin = command.option("origin") {
             guard !origin.isEmpty, HTTPSyntax.isFieldValue(origin) else {
                 throw CommandError("check: origin=\(origin.debugDescription) is not a header value", column: 1)

@@ -151,7 +151,12 @@ extension Engine {
         if let size = command.option("max-response").flatMap(ByteSize.init(parsing:)) { limits.maxResponseSize = size.bytes }
         if let timeout = command.duration("timeout") { limits.timeout = timeScale.wall(timeout.duration) }
         let response: HTTPExchange.Response
-        do { response = try await HTTPExchange.send(method, to: url, headers: headers, body: body, limits: limits) } catch {
+        // The embedded server's own certificate (made at start) is trusted for its own URLs.
+        var tls = TLSOptions()
+        if let serverURL, urlText.hasPrefix(serverURL), let serverTLS = server?.configuration.tls {
+            tls.trustedCertificates = serverTLS.certificateChain
+        }
+        do { response = try await HTTPExchange.send(method, to: url, headers: headers, body: body, limits: limits, tls: tls) } catch {
             throw CommandError("post: \(url): \(EventSourceClient.describeError(error))", column: 6)
         }
         let text = String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: "\n")

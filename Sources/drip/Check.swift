@@ -82,7 +82,6 @@ struct CheckServer: AsyncParsableCommand {
         }
         var options = ServerCheck.Options(url: try parse(url, ""), idleBudget: idleBudget.duration)
         options.publishURL = try publish.map { try parse($0, "--publish: ") }
-        if options.publishURL?.isSecure == true { throw ValidationError("--publish: \(publish ?? "") is https; publishing speaks http only") }
         do { options.headers = try headers.map(RequestHead.header(parsing:)) } catch { throw ValidationError("--header: \(error)") }
         if let origin {
             guard HTTPSyntax.isFieldValue(origin), !origin.isEmpty else {

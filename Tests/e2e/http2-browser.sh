@@ -25,7 +25,7 @@ pin=$(grep -o 'spki-list=[^ )]*' "$work/tls.log" | head -1 | sed 's/^spki-list=/
 
 # curl over HTTP/2: the stream's events arrive and the version is 2.
 ( sleep 1; curl -sS -k -X POST "$secure/streams/tab1?id=1" -d 'over h2' > /dev/null ) &
-version=$(curl -sS --http2 -k -N --max-time 3 -o "$work/curl-stream.txt" -w '%{http_version}' "$secure/streams/tab1" || true)
+version=$(curl -s --http2 -k -N --max-time 3 -o "$work/curl-stream.txt" -w '%{http_version}' "$secure/streams/tab1" || true)
 [ "$version" = 2 ] || fail "curl read HTTP version '$version', not 2"
 grep -q "data: over h2" "$work/curl-stream.txt" || fail "curl did not get the event over HTTP/2: $(cat "$work/curl-stream.txt")"
 # The pin printed is the certificate's: curl accepts it with --pinnedpubkey and refuses another.
@@ -43,6 +43,11 @@ grep -q '"data":"for drip"' "$work/connect.txt" || fail "drip connect --http2 di
 timeout 4 "$drip" connect --http2 --max-retries 0 "$secure/streams/tab2" > "$work/refused.log" 2>&1 || true
 grep -q "TLS failed" "$work/refused.log" || fail "drip connect trusted the certificate without being told to"
 
+# The REPL's serve tls=on graded by drip check over HTTPS (publishing over HTTPS too): every check passes.
+printf 'serve tls=on retry=3s heartbeat=1s\ncheck server /streams/news?id=auto publish=/streams/news?id=auto idle-budget=2s\n' > "$work/check.drip"
+"$drip" run "$work/check.drip" > "$work/check.log" 2>&1 || fail "drip check of serve tls=on failed"
+grep -q "15 passed, 0 failed" "$work/check.log" || fail "drip check of serve tls=on: $(tail -3 "$work/check.log")"
+
 eight() {  # URL, extra Chromium arguments...: the states of the eight EventSources after up to 3 s
     local url="$1"; shift
     python3 "$root/Tests/SSEServerTests/Browser/cdp.py" "$url/eight" 'JSON.stringify({states, opened})' \
@@ -56,4 +61,4 @@ secure, plain = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 assert secure["states"] == ["open"] * 8, ("https", secure)
 assert sorted(plain["states"]).count("open") == 6 and plain["states"].count("connecting") == 2, ("http", plain)
 PY
-echo "http2-browser: ok (Chromium: 8 of 8 open over HTTP/2, 6 of 8 over HTTP/1.1; curl and drip connect read h2; untrusted refused)"
+echo "http2-browser: ok (Chromium: 8 of 8 open over HTTP/2, 6 of 8 over HTTP/1.1; curl and drip connect read h2; untrusted refused; drip check of serve tls=on all PASS)"
