@@ -33,8 +33,7 @@ extension Engine {
             options.publishURL = url
         }
         options.headers = try Self.headers(command)
-        // The embedded server's own certificate (made at start) is trusted for its own URLs.
-        if let serverTLS = server?.configuration.tls { options.tls.trustedCertificates = serverTLS.certificateChain }
+        options.tls = trustingOwnServer(options.tls)
         if let origin = command.option("origin") {
             guard !origin.isEmpty, HTTPSyntax.isFieldValue(origin) else {
                 throw CommandError("check: origin=\(origin.debugDescription) is not a header value", column: 1)

@@ -62,10 +62,7 @@ extension Engine {
         options.timeScale = timeScale
         options.tls = TLSOptions(trustedCertificateFiles: command.values(of: "cacert"), verifiesCertificates: !(command.toggle("insecure") ?? false))
         options.httpVersion = command.option("http").map { $0 == "2" ? .http2 : $0 == "1.1" ? .http1 : .any } ?? .any
-        // The embedded server's own certificate (made at start) is trusted for its own URLs.
-        if let serverURL, urlText.hasPrefix(serverURL), let tls = server?.configuration.tls {
-            options.tls.trustedCertificates = tls.certificateChain
-        }
+        options.tls = trustingOwnServer(options.tls)
         let controller = ClientController()
         directory.add(name, controller)
         let task = Task { [weak self] in
@@ -132,6 +129,16 @@ extension Engine {
         report(.info("cut \(name)"), ["\(name): connection cut from the client side"])
     }
 
+    /// `tls` that also trusts the embedded server's certificate when it serves TLS: the one it made
+    /// at start is self-signed, and only this process holds its key, so trusting it lets the REPL's
+    /// own `connect`, `post` and `check` reach `serve tls=on` and vouches for nothing else.
+    func trustingOwnServer(_ tls: TLSOptions) -> TLSOptions {
+        guard let serverTLS = server?.configuration.tls else { return tls }
+        var trusting = tls
+        trusting.trustedCertificates += serverTLS.certificateChain
+        return trusting
+    }
+
     func post(_ command: ParsedCommand) async throws(CommandError) {
         let given = command.argument("url") ?? ""
         let urlText: String
@@ -151,11 +158,7 @@ extension Engine {
         if let size = command.option("max-response").flatMap(ByteSize.init(parsing:)) { limits.maxResponseSize = size.bytes }
         if let timeout = command.duration("timeout") { limits.timeout = timeScale.wall(timeout.duration) }
         let response: HTTPExchange.Response
-        // The embedded server's own certificate (made at start) is trusted for its own URLs.
-        var tls = TLSOptions()
-        if let serverURL, urlText.hasPrefix(serverURL), let serverTLS = server?.configuration.tls {
-            tls.trustedCertificates = serverTLS.certificateChain
-        }
+        let tls = trustingOwnServer(TLSOptions())
         do { response = try await HTTPExchange.send(method, to: url, headers: headers, body: body, limits: limits, tls: tls) } catch {
             throw CommandError("post: \(url): \(EventSourceClient.describeError(error))", column: 6)
         }
