@@ -3,7 +3,7 @@
 // - no crash and bounded memory under small limits (libFuzzer's -rss_limit_mb and -malloc_limit_mb);
 // - the same outputs whole, in 1-byte chunks, and in chunks of a size the input picks;
 // - parse → encode → parse giving back the same events, retries and last event id;
-// - the JSON-lines form (`parse(_:appendingJSONLinesTo:)`) writing exactly the lines of the outputs,
+// - the JSON and text line forms (`parse(_:appending:to:)`) writing exactly the lines of the outputs,
 //   with the same last event id and error;
 // - the borrowed form (`parse(_:borrowingEvents:)`) handing over exactly the events of the outputs,
 //   with the same last event id and error;
@@ -42,15 +42,17 @@ private func parse(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.L
     }
 }
 
-private func transcode(_ bytes: [UInt8], chunkSize: Int, limits: EventStreamParser.Limits) -> ([UInt8], String, EventStreamError?) {
+private func transcode(
+    _ bytes: [UInt8], to form: EventStreamParser.LineForm, chunkSize: Int, limits: EventStreamParser.Limits
+) -> ([UInt8], String, EventStreamError?) {
     feed(bytes, chunkSize: chunkSize, limits: limits, form: .bytes) { (index, chunk, parser, lines) throws(EventStreamError) in
         // Into an empty array (written in place) and onto what is there (appended), in turns.
         if index % 2 == 0 {
             var chunkLines: [UInt8] = []
             defer { lines += chunkLines }
-            try parser.parse(chunk, appendingJSONLinesTo: &chunkLines)
+            try parser.parse(chunk, appending: form, to: &chunkLines)
         } else {
-            try parser.parse(chunk, appendingJSONLinesTo: &lines)
+            try parser.parse(chunk, appending: form, to: &lines)
         }
     }
 }
@@ -77,13 +79,17 @@ public func fuzzEventStreamParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> 
         fatalError("chunking changed the outputs: whole \(whole) vs 1-byte \(single) vs \(chunkSize)-byte \(picked)")
     }
 
-    var expectedLines: [UInt8] = []
-    for output in whole.0 { output.appendJSONLine(to: &expectedLines) }
-    let json = transcode(bytes, chunkSize: chunkSize, limits: limits)
-    guard json.0 == expectedLines, json.1 == whole.1, json.2 == whole.2 else {
-        fatalError(
-            "the JSON-lines form differs: \(String(decoding: json.0, as: UTF8.self).debugDescription) vs \(String(decoding: expectedLines, as: UTF8.self).debugDescription), \(json.1) vs \(whole.1), \(String(describing: json.2)) vs \(String(describing: whole.2))"
-        )
+    for form in [EventStreamParser.LineForm.json, .text] {
+        var expectedLines: [UInt8] = []
+        for output in whole.0 {
+            if form == .json { output.appendJSONLine(to: &expectedLines) } else { output.appendTextLines(to: &expectedLines) }
+        }
+        let lines = transcode(bytes, to: form, chunkSize: chunkSize, limits: limits)
+        guard lines.0 == expectedLines, lines.1 == whole.1, lines.2 == whole.2 else {
+            fatalError(
+                "the \(form) lines form differs: \(String(decoding: lines.0, as: UTF8.self).debugDescription) vs \(String(decoding: expectedLines, as: UTF8.self).debugDescription), \(lines.1) vs \(whole.1), \(String(describing: lines.2)) vs \(String(describing: whole.2))"
+            )
+        }
     }
 
     let expectedEvents = whole.0.compactMap { output -> [String]? in

@@ -8,9 +8,21 @@
 /// An event line's `type` defaults to `"message"`; without `lastEventId` the last event id is kept.
 extension EventStreamParser.Output {
     /// Appends this output as one JSON object and a line feed — written by the same code as the
-    /// parser's JSON-line form (`JSONLineSink`), so the two cannot differ.
+    /// parser's JSON-line form (`LineSink`), so the two cannot differ.
     public func appendJSONLine(to output: inout [UInt8]) {
-        var sink = JSONLineSink(capacity: 256)
+        append(in: .json, to: &output)
+    }
+
+    /// Appends this output as the text lines `drip connect` prints, each ending in a line feed, its
+    /// type, data, id or comment shown safely at a terminal (`TerminalText`): `type id=ID: data`
+    /// (`type id=ID:` then each data line indented by two spaces when there are several), `retry N ms`,
+    /// `: comment`. Written by the same code as the parser's text form, so the two cannot differ.
+    public func appendTextLines(to output: inout [UInt8]) {
+        append(in: .text, to: &output)
+    }
+
+    private func append(in form: EventStreamParser.LineForm, to output: inout [UInt8]) {
+        var sink = LineSink(form: form, capacity: 256)
         switch self {
         case .event(let event):
             var type = event.type

@@ -3,9 +3,17 @@ extension EventStreamParser {
     public enum Form: Sendable, Hashable {
         /// `parse(_:_:)`: events materialised as `ServerSentEvent`, retries and comments as `Output`.
         case events
-        /// `parse(_:appendingJSONLinesTo:)` and `parse(_:borrowingEvents:)`: events as bytes, never
-        /// a string per event (the two may take turns on one parser).
+        /// `parse(_:appendingJSONLinesTo:)`, `parse(_:appendingTextLinesTo:)` and
+        /// `parse(_:borrowingEvents:)`: events as bytes, never a string per event (they may take
+        /// turns on one parser).
         case bytes
+    }
+
+    /// The lines a parse of the byte form writes: `EventJSONLine`'s JSON objects, or the text lines
+    /// `drip connect` prints (`Output.appendTextLines`).
+    public enum LineForm: Sendable, Hashable {
+        case json
+        case text
     }
 
     /// Bounds on what one line and one event may hold, in bytes.

@@ -54,9 +54,9 @@ public struct EventStreamParser: Sendable {
     private var idBufferChanged = false
     private var blockRetry: Int?
     private var sawCarriageReturn = false
-    /// Output bytes set aside per input byte for the JSON-line form; doubled when a chunk's lines
+    /// Output bytes set aside per input byte for the line forms; doubled when a chunk's lines
     /// outgrow it (small events expand more).
-    private var jsonRoomPerInputByte = 2
+    private var lineRoomPerInputByte = 2
     private var atStreamStart = true
     private var failure: EventStreamError?
 
@@ -86,9 +86,23 @@ public struct EventStreamParser: Sendable {
     ///
     /// A retry is only written as a line; `reconnectionTime` holds the latest after the call.
     public mutating func parse(_ chunk: UnsafeRawBufferPointer, appendingJSONLinesTo lines: inout [UInt8]) throws(EventStreamError) {
-        let estimate = jsonRoomPerInputByte * chunk.count + 1024
+        try parse(chunk, appending: .json, to: &lines)
+    }
+
+    /// Parses one chunk and appends what it completes to `lines` as the text `drip connect` prints,
+    /// byte for byte what `parse` followed by `appendTextLines` gives, controls escaped for a terminal
+    /// (`TerminalText`) in the same pass, with no string made for an event's data.
+    ///
+    /// A retry is only written as a line; `reconnectionTime` holds the latest after the call.
+    public mutating func parse(_ chunk: UnsafeRawBufferPointer, appendingTextLinesTo lines: inout [UInt8]) throws(EventStreamError) {
+        try parse(chunk, appending: .text, to: &lines)
+    }
+
+    /// Parses one chunk, appending what it completes to `lines` in `form`.
+    public mutating func parse(_ chunk: UnsafeRawBufferPointer, appending form: LineForm, to lines: inout [UInt8]) throws(EventStreamError) {
+        let estimate = lineRoomPerInputByte * chunk.count + 1024
         guard lines.isEmpty else {
-            var sink = JSONLineSink(capacity: estimate)
+            var sink = LineSink(form: form, capacity: estimate)
             defer { sink.appendLines(to: &lines) }
             return try scan(chunk, into: &sink)
         }
@@ -97,7 +111,7 @@ public struct EventStreamParser: Sendable {
         var failure: EventStreamError?
         var outgrown: [UInt8] = []
         lines = [UInt8](unsafeUninitializedCapacity: estimate) { storage, initialized in
-            var sink = JSONLineSink(writingInto: storage)
+            var sink = LineSink(form: form, writingInto: storage)
             do throws(EventStreamError) { try scan(chunk, into: &sink) } catch { failure = error }
             if sink.isInGivenStorage {
                 initialized = sink.count
@@ -108,7 +122,7 @@ public struct EventStreamParser: Sendable {
         }
         if !outgrown.isEmpty {
             lines = outgrown
-            jsonRoomPerInputByte = min(2 * jsonRoomPerInputByte, 16)
+            lineRoomPerInputByte = min(2 * lineRoomPerInputByte, 16)
         }
         if let failure { throw failure }
     }

@@ -105,13 +105,15 @@ public enum EventSourceClient {
     }
 
     /// Runs the source like `run`, but what the stream says — events, retries, and comments when
-    /// `comments` is set — arrives as JSON lines in `EventJSONLine`'s form, encoded straight from the
-    /// bytes read (`EventStreamParser.parse(_:appendingJSONLinesTo:)`): `drip connect --json` without
-    /// a string per event. `lines` gets each read's lines after `handle` got the state changes that
-    /// came before them (an `open`); `.raw` is never reported.
+    /// `comments` is set — arrives as lines of `form` (JSON in `EventJSONLine`'s form, or the text
+    /// `drip connect` prints), encoded straight from the bytes read
+    /// (`EventStreamParser.parse(_:appending:to:)`): `drip connect` without a string per event.
+    /// `lines` gets each read's lines after `handle` got the state changes that came before them
+    /// (an `open`); `.raw` is never reported.
     @discardableResult
-    public static func runEncodingJSONLines(
+    public static func runEncodingLines(
         _ options: ClientOptions,
+        form: EventStreamParser.LineForm,
         comments: Bool,
         group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
@@ -119,7 +121,7 @@ public enum EventSourceClient {
         handle: (ClientEvent) async -> Void,
         lines: ([UInt8]) async -> Void
     ) async -> ClientEvent {
-        await run(options, reading: .jsonLines(comments: comments), group: group, sleep: sleep, controller: controller) { batch in
+        await run(options, reading: .lines(form, comments: comments), group: group, sleep: sleep, controller: controller) { batch in
             for event in batch.events { await handle(event) }
             if !batch.lines.isEmpty { await lines(batch.lines) }
         }
@@ -128,7 +130,7 @@ public enum EventSourceClient {
     /// What a run hands over from the stream.
     private enum Reading {
         case events
-        case jsonLines(comments: Bool)
+        case lines(EventStreamParser.LineForm, comments: Bool)
     }
 
     /// What one read (or one state change) produced: `events` happened before `lines`.
@@ -151,7 +153,7 @@ public enum EventSourceClient {
         machine.allowsInsecureRedirects = options.allowsInsecureRedirects
         var reportsComments = true
         var form = EventStreamParser.Form.events
-        if case .jsonLines(let comments) = reading {
+        if case .lines(_, let comments) = reading {
             reportsComments = comments
             form = .bytes
         }
@@ -286,14 +288,14 @@ public enum EventSourceClient {
                                                     batch.events.append(.retry(milliseconds))
                                                 }
                                             }
-                                        case .jsonLines:
+                                        case .lines(let form, _):
                                             let reconnectionTime = parser.reconnectionTime
                                             defer {
                                                 if let changed = parser.reconnectionTime, changed != reconnectionTime {
                                                     machine.retryChanged(milliseconds: changed)
                                                 }
                                             }
-                                            try parser.parse(body, appendingJSONLinesTo: &batch.lines)
+                                            try parser.parse(body, appending: form, to: &batch.lines)
                                         }
                                     } catch {
                                         decision = .next(machine.fail("the stream broke a limit at line \(error.line): \(error)"))

@@ -33,22 +33,27 @@ public struct ClientOutputStyle: Sendable {
         self.eventTypes = eventTypes
     }
 
-    /// Whether the stream's events, retries and comments can be printed as the client's JSON lines
-    /// (`EventSourceClient.runEncodingJSONLines`), untouched: JSON without timestamps or a type filter.
-    public var encodesStreamDirectly: Bool { json && !timestamps && eventTypes.isEmpty }
+    /// The line form the stream's events, retries and comments can be printed in as the client's
+    /// lines (`EventSourceClient.runEncodingLines`), written straight from the bytes read: JSON, or
+    /// text without pretty-printing; nil with timestamps or a type filter.
+    public var directLineForm: EventStreamParser.LineForm? {
+        guard !timestamps, eventTypes.isEmpty else { return nil }
+        if json { return .json }
+        return prettyJSON ? nil : .text
+    }
 
     /// The lines printed for `event`, possibly none.
     public func lines(for event: ClientEvent, time: @autoclosure () -> String = Console.timestamp()) -> [String] {
         let time = timestamps ? time() : ""
-        return json ? jsonLines(for: event, time: time) : textLines(for: event, time: time).map(\.visibleOnTerminal)
+        return json ? jsonLines(for: event, time: time) : textLines(for: event, time: time)
     }
 
-    /// Appends the lines for `event` to `output`, each ending in LF. Events in JSON without
-    /// timestamps take a direct path (no intermediate strings): that is what a fast stream prints most.
+    /// Appends the lines for `event` to `output`, each ending in LF. Events without timestamps take
+    /// a direct path (no intermediate strings): that is what a fast stream prints most.
     public func append(_ event: ClientEvent, to output: inout [UInt8]) {
-        if json, !timestamps, case .event(let sse) = event {
-            guard eventTypes.isEmpty || eventTypes.contains(sse.type) else { return }
-            EventStreamParser.Output.event(sse).appendJSONLine(to: &output)
+        if let form = directLineForm, case .event(let sse) = event {
+            let event = EventStreamParser.Output.event(sse)
+            if form == .json { event.appendJSONLine(to: &output) } else { event.appendTextLines(to: &output) }
             return
         }
         for line in lines(for: event) {
@@ -57,36 +62,44 @@ public struct ClientOutputStyle: Sendable {
         }
     }
 
+    /// The text lines for `event`, safe at a terminal: what the stream said is written by the same
+    /// code as the parser's text form (`appendTextLines`); the rest is escaped here.
     private func textLines(for event: ClientEvent, time: String) -> [String] {
         let prefix = timestamps ? time + " " : ""
+        func streamLines(_ output: EventStreamParser.Output) -> [String] {
+            var bytes: [UInt8] = []
+            output.appendTextLines(to: &bytes)
+            var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast().map {
+                String(decoding: $0, as: UTF8.self)
+            }
+            if !lines.isEmpty { lines[0] = prefix + lines[0] }
+            return lines
+        }
         switch event {
         case .connecting(let url, let method, let lastEventId):
-            return [prefix + "connecting \(method) \(Secrets.masked(url))" + (lastEventId.map { " (Last-Event-ID: \($0))" } ?? "")]
+            let line = "connecting \(method) \(Secrets.masked(url))" + (lastEventId.map { " (Last-Event-ID: \($0))" } ?? "")
+            return [prefix + line.visibleOnTerminal]
         case .open(let status):
             return [prefix + "open (\(status))"]
         case .refused(let status, let reason, let headers, let body):
-            var lines = [prefix + "the server answered \(status) \(reason)"]
-            if includesHeaders { lines += headers.map { prefix + "  " + Secrets.masked("\($0.name): \($0.value)") } }
-            if !body.isEmpty { lines.append(prefix + "  body: " + Self.bodyStart(body)) }
+            var lines = [prefix + "the server answered \(status) \(reason)".visibleOnTerminal]
+            if includesHeaders { lines += headers.map { prefix + "  " + Secrets.masked("\($0.name): \($0.value)").visibleOnTerminal } }
+            if !body.isEmpty { lines.append(prefix + "  body: " + Self.bodyStart(body).visibleOnTerminal) }
             return lines
-        case .event(let sse):
+        case .event(var sse):
             guard eventTypes.isEmpty || eventTypes.contains(sse.type) else { return [] }
-            var data = sse.data
-            if prettyJSON, let value = try? JSONValue(parsing: data), case .object = value { data = value.prettyPrinted() }
-            let header = prefix + sse.type + ((sse.id ?? "").isEmpty ? "" : " id=\(sse.id ?? "")")
-            let dataLines = data.split(separator: "\n", omittingEmptySubsequences: false)
-            if dataLines.count <= 1 { return [header + ": " + data] }
-            return [header + ":"] + dataLines.map { "  " + $0 }
+            if prettyJSON, let value = try? JSONValue(parsing: sse.data), case .object = value { sse.data = value.prettyPrinted() }
+            return streamLines(.event(sse))
         case .comment(let text):
-            return comments ? [prefix + ": " + text] : []
+            return comments ? streamLines(.comment(text)) : []
         case .retry(let milliseconds):
-            return [prefix + "retry \(milliseconds) ms"]
+            return streamLines(.retry(milliseconds))
         case .raw(let bytes):
-            return raw ? [prefix + "read \(bytes.count) bytes: " + String(decoding: bytes, as: UTF8.self).debugDescription] : []
+            return raw ? [prefix + ("read \(bytes.count) bytes: " + String(decoding: bytes, as: UTF8.self).debugDescription).visibleOnTerminal] : []
         case .reconnecting(let delay, let reason):
-            return [prefix + "reconnecting in \(Self.describe(delay)): \(reason)"]
+            return [prefix + "reconnecting in \(Self.describe(delay)): \(reason)".visibleOnTerminal]
         case .closed(let reason, let isFailure):
-            return [prefix + (isFailure ? "failed: " : "closed: ") + reason]
+            return [prefix + ((isFailure ? "failed: " : "closed: ") + reason).visibleOnTerminal]
         }
     }
 

@@ -2,10 +2,11 @@ import Testing
 
 @testable import EventStream
 
-/// `parse(_:appendingJSONLinesTo:)` against the materialised form: for any bytes, any chunking, any
-/// limits, the lines it writes are `appendJSONLine` of what `parse(_:_:)` outputs, and the state a
-/// reconnect uses (last event id, reconnection time) and the error are the same.
-@Suite("Parsing straight to JSON lines")
+/// `parse(_:appendingJSONLinesTo:)` and `parse(_:appendingTextLinesTo:)` against the materialised
+/// form: for any bytes, any chunking, any limits, the lines they write are `appendJSONLine` (or
+/// `appendTextLines`) of what `parse(_:_:)` outputs, and the state a reconnect uses (last event id,
+/// reconnection time) and the error are the same.
+@Suite("Parsing straight to JSON or text lines")
 struct JSONLineFormTests {
     /// Pieces streams are made of: every field, odd spellings, every line end, the BOM, bytes that
     /// JSON must escape, UTF-8 of every length, ill-formed UTF-8, NUL in ids.
@@ -17,7 +18,8 @@ struct JSONLineFormTests {
             "\n", "\n", "\n", "\r", "\r\n", "\r\n", "\n\n", "\r\r", "\u{FEFF}",
         ].map { Array($0.utf8) } + [
             [0x80], [0xC3], [0xE2, 0x82], [0xF0, 0x9F, 0x98], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xC0, 0xAF], [0xFF],
-            [0x01, 0x1F, 0x7F], Array("data: \u{8}\u{C}".utf8),
+            [0x01, 0x1F, 0x7F], Array("data: \u{8}\u{C}".utf8), Array("data: \u{1B}[31m\u{9B}\u{202E}\u{61C}\u{2066}\u{200D}".utf8),
+            Array("event: \u{1B}]0;t\u{7}".utf8), Array("id: \u{85}\u{2069}".utf8),
         ]
 
     static func randomStream(using generator: inout SeededGenerator, pieces count: Int) -> [UInt8] {
@@ -38,24 +40,29 @@ struct JSONLineFormTests {
         return chunks
     }
 
-    /// Parses `chunks` to JSON lines (`json`, a parser of the bytes form) or to events printed as
-    /// JSON lines (a parser of the events form).
+    /// Parses `chunks` straight to `form`'s lines (`direct`, a parser of the bytes form) or to events
+    /// printed in `form` (a parser of the events form).
     static func parse(
-        _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, lastEventId: String = "", json: Bool
+        _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, lastEventId: String = "",
+        form: EventStreamParser.LineForm = .json, direct: Bool
     ) -> ParseOutcome<[UInt8]> {
-        feed(chunks, form: json ? .bytes : .events, limits: limits, comments: comments, lastEventId: lastEventId) {
+        feed(chunks, form: direct ? .bytes : .events, limits: limits, comments: comments, lastEventId: lastEventId) {
             (index, bytes, parser, lines) throws(EventStreamError) in
-            if json {
+            if direct {
                 // Into an empty array (written in place) and onto what is there (appended), in turns.
                 if index % 2 == 0 {
                     var fresh: [UInt8] = []
                     defer { lines += fresh }
-                    try parser.parse(bytes, appendingJSONLinesTo: &fresh)
-                } else {
+                    try parser.parse(bytes, appending: form, to: &fresh)
+                } else if form == .json {
                     try parser.parse(bytes, appendingJSONLinesTo: &lines)
+                } else {
+                    try parser.parse(bytes, appendingTextLinesTo: &lines)
                 }
             } else {
-                try parser.parse(bytes) { $0.appendJSONLine(to: &lines) }
+                try parser.parse(bytes) { output in
+                    if form == .json { output.appendJSONLine(to: &lines) } else { output.appendTextLines(to: &lines) }
+                }
             }
         }
     }
@@ -80,13 +87,28 @@ struct JSONLineFormTests {
         }
     }
 
-    @Test("random streams, random chunks: the JSON form writes what the materialised form prints", arguments: 0..<8)
+    @Test("random streams, random chunks: the JSON and text forms write what the materialised form prints", arguments: 0..<8)
     func randomStreams(seed: UInt64) {
-        Self.forEachRandomCase(seed: seed) { stream, chunks, limits, comments, generator in
-            let materialised = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7", json: false)
-            let json = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7", json: true)
-            #expect(json == materialised, "stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
+        for form in [EventStreamParser.LineForm.json, .text] {
+            Self.forEachRandomCase(seed: seed) { stream, chunks, limits, comments, generator in
+                let materialised = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7", form: form, direct: false)
+                let direct = Self.parse(chunks, limits: limits, comments: comments, lastEventId: "7", form: form, direct: true)
+                #expect(direct == materialised, "\(form) of stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
+            }
         }
+    }
+
+    @Test("the text form: one line per event, several data lines indented, the id only when set, controls escaped")
+    func textLines() throws {
+        let stream = Array(
+            "retry: 1500\n: hi\u{1B}\ndata: one\n\nid: 4\nevent: tick\ndata: a\ndata:\tb\ndata\n\nid\ndata: \u{1B}[2J\u{202E}x\n\n".utf8)
+        var lines: [UInt8] = []
+        var parser = EventStreamParser(form: .bytes, reportsComments: true)
+        try withBytes(stream) { (bytes) throws(EventStreamError) in try parser.parse(bytes, appendingTextLinesTo: &lines) }
+        let expected = [
+            "retry 1500 ms", #": hi\u{1B}"#, "message: one", "tick id=4:", "  a", "  \tb", "  ", #"message: \u{1B}[2J\u{202E}x"#, "",
+        ]
+        #expect(String(decoding: lines, as: UTF8.self) == expected.joined(separator: "\n"))
     }
 
     @Test("a block spread over many chunks keeps its type, id and data when written as JSON")
@@ -109,8 +131,8 @@ struct JSONLineFormTests {
         let long = String(repeating: "z", count: 30)
         let chunks = [Array("data: first\n\nid: 1\r\ndata: a\r\n\r".utf8), Array("\ndata: b\r\n\r\ndata: \(long)\r\n".utf8)]
         let limits = EventStreamParser.Limits(maxLineLength: 20)
-        let materialised = Self.parse(chunks, limits: limits, comments: false, json: false)
-        let json = Self.parse(chunks, limits: limits, comments: false, json: true)
+        let materialised = Self.parse(chunks, limits: limits, comments: false, direct: false)
+        let json = Self.parse(chunks, limits: limits, comments: false, direct: true)
         #expect(json == materialised)
         #expect(json.error == .lineTooLong(line: 8, limit: 20))
         #expect(String(decoding: json.output, as: UTF8.self).split(separator: "\n").count == 3)
@@ -122,8 +144,8 @@ struct JSONLineFormTests {
         let chunks = [tiny, tiny, tiny, Array("data: last\n\n".utf8)]
         for comments in [false, true] {
             let limits = EventStreamParser.Limits()
-            let materialised = Self.parse(chunks, limits: limits, comments: comments, json: false)
-            let json = Self.parse(chunks, limits: limits, comments: comments, json: true)
+            let materialised = Self.parse(chunks, limits: limits, comments: comments, direct: false)
+            let json = Self.parse(chunks, limits: limits, comments: comments, direct: true)
             #expect(json == materialised)
             #expect(json.output.count > 8 * tiny.count)
         }

@@ -241,8 +241,8 @@ struct JSONLineClientTests {
         // State changes as JSON-free markers and the lines as text, in the order they came.
         let log = Collector<String>()
         let sleeper = SleepRecorder()
-        let final = await EventSourceClient.runEncodingJSONLines(
-            try options(port: server.port), comments: true, sleep: { try await sleeper.sleep($0) }
+        let final = await EventSourceClient.runEncodingLines(
+            try options(port: server.port), form: .json, comments: true, sleep: { try await sleeper.sleep($0) }
         ) {
             event in
             switch event {
@@ -277,7 +277,7 @@ struct JSONLineClientTests {
     @Test("cancelling the task from the lines (output that cannot be written) closes the source as the user would")
     func outputFailureStops() async throws {
         let server = try ScriptedServer([[.send(ScriptedServer.streamHead + "data: one\n\n"), .hold]])
-        let final = await EventSourceClient.runEncodingJSONLines(try options(port: server.port), comments: false) { _ in
+        let final = await EventSourceClient.runEncodingLines(try options(port: server.port), form: .json, comments: false) { _ in
         } lines: { _ in
             withUnsafeCurrentTask { $0?.cancel() }
         }

@@ -40,8 +40,8 @@ public struct ConnectTool: Sendable {
                     do throws(ToolError) { try output.write { style.append(event, to: &$0) } } catch { stop(error) }
                 }
                 let final: ClientEvent
-                if style.encodesStreamDirectly, !options.reportsRawBytes {
-                    final = await EventSourceClient.runEncodingJSONLines(options, comments: style.comments) { event in
+                if let form = style.directLineForm, !options.reportsRawBytes {
+                    final = await EventSourceClient.runEncodingLines(options, form: form, comments: style.comments) { event in
                         print(event)
                         flush()
                     } lines: { lines in

@@ -1,0 +1,160 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Writes a stream's events, retries and comments as lines of one `EventStreamParser.LineForm` into a
+/// buffer of its own, grown as needed and handed over with one copy (`appendLines(to:)`):
+/// `{"type":…,"data":…,"lastEventId":…}`, `{"retry":N}` and `{"comment":…}` in JSON, or what
+/// `drip connect` prints in text (`type id=ID: data`, `retry N ms`, `: comment`).
+struct LineSink: ParserSink, ~Copyable {
+    let form: EventStreamParser.LineForm
+    private var start: UnsafeMutablePointer<UInt8>
+    private var end: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// False while writing into storage the caller owns (and frees).
+    private var ownsStorage: Bool
+
+    init(form: EventStreamParser.LineForm, capacity: Int) {
+        self.form = form
+        self.capacity = capacity
+        start = .allocate(capacity: capacity)
+        end = start
+        ownsStorage = true
+    }
+
+    /// Writes into `storage` until it is full, then moves what it wrote to storage of its own.
+    init(form: EventStreamParser.LineForm, writingInto storage: UnsafeMutableBufferPointer<UInt8>) {
+        self.form = form
+        if let base = storage.baseAddress {
+            start = base
+            capacity = storage.count
+            ownsStorage = false
+        } else {
+            capacity = 256
+            start = .allocate(capacity: capacity)
+            ownsStorage = true
+        }
+        end = start
+    }
+
+    deinit { if ownsStorage { start.deallocate() } }
+
+    /// Whether everything written is still in the storage given to `init(writingInto:)`.
+    var isInGivenStorage: Bool { !ownsStorage }
+    var count: Int { start.distance(to: end) }
+
+    func appendLines(to lines: inout [UInt8]) {
+        lines.append(contentsOf: UnsafeBufferPointer(start: start, count: start.distance(to: end)))
+    }
+
+    static var materialisesEvents: Bool { false }
+
+    /// Not called: this sink takes events as bytes.
+    func event(_ event: consuming ServerSentEvent) {}
+
+    mutating func event(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {
+        switch form {
+        case .json: jsonEvent(type: type, data: data, id: id)
+        case .text: textEvent(type: type, data: data, id: id)
+        }
+    }
+
+    mutating func retry(_ milliseconds: Int) {
+        let digits = String(milliseconds)
+        reserve(16 + digits.utf8.count)
+        var output = Self.copy(form == .json ? #"{"retry":"# : "retry ", to: end)
+        for digit in digits.utf8 {
+            output.pointee = digit
+            output += 1
+        }
+        end = Self.copy(form == .json ? "}\n" : " ms\n", to: output)
+    }
+
+    mutating func comment(_ text: UnsafeBufferPointer<UInt8>) {
+        switch form {
+        case .json:
+            reserve(16 + JSONStringEscaper.maximumLength(of: text.count))
+            let output = Self.copy(#"{"comment":""#, to: end)
+            end = Self.copy("\"}\n", to: JSONStringEscaper.write(text, to: output))
+        case .text:
+            reserve(3 + TerminalText.maximumLength(of: text.count))
+            let output = Self.copy(": ", to: end)
+            end = Self.copy("\n", to: TerminalText.write(text, to: output))
+        }
+    }
+
+    @inline(__always)
+    private mutating func jsonEvent(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {
+        reserve(Self.eventFramingLength + JSONStringEscaper.maximumLength(of: type.count + data.count + id.count))
+        var output = Self.copy(#"{"type":""#, to: end)
+        output = JSONStringEscaper.write(type, to: output)
+        output = Self.copy(#"","data":""#, to: output)
+        output = JSONStringEscaper.write(data, to: output)
+        output = Self.copy(#"","lastEventId":""#, to: output)
+        output = JSONStringEscaper.write(id, to: output)
+        end = Self.copy("\"}\n", to: output)
+    }
+
+    /// `type id=ID: data` on one line, or `type id=ID:` then each data line indented by two spaces
+    /// when the data has several; ` id=ID` only when the last event id is not empty.
+    @inline(__always)
+    private mutating func textEvent(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {
+        // Each data line feed becomes three bytes ("\n  "), within the six per byte set aside.
+        reserve(16 + TerminalText.maximumLength(of: type.count + data.count + id.count))
+        var output = TerminalText.write(type, to: end)
+        if !id.isEmpty { output = TerminalText.write(id, to: Self.copy(" id=", to: output)) }
+        var lineEnd = Self.lineFeed(in: data, from: 0)
+        guard lineEnd < data.count else {
+            end = Self.copy("\n", to: TerminalText.write(data, to: Self.copy(": ", to: output)))
+            return
+        }
+        output = Self.copy(":", to: output)
+        var lineStart = 0
+        while true {
+            output = Self.copy("\n  ", to: output)
+            output = TerminalText.write(UnsafeBufferPointer(rebasing: data[lineStart..<lineEnd]), to: output)
+            guard lineEnd < data.count else { break }
+            lineStart = lineEnd + 1
+            lineEnd = Self.lineFeed(in: data, from: lineStart)
+        }
+        end = Self.copy("\n", to: output)
+    }
+
+    /// The index of the first line feed in `bytes` from `start`, or `bytes.count`.
+    @inline(__always)
+    private static func lineFeed(in bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        guard let base = bytes.baseAddress, start < bytes.count, let found = memchr(base + start, Int32(UInt8.lineFeed), bytes.count - start)
+        else { return bytes.count }
+        return UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
+    }
+
+    /// Computed rather than stored, so that no lazy initialisation is checked per event.
+    private static var eventFramingLength: Int {
+        let framing: StaticString = #"{"type":"","data":"","lastEventId":""}"#
+        return framing.utf8CodeUnitCount + 1
+    }
+
+    /// Makes room for `count` more bytes after `end`.
+    @inline(__always)
+    private mutating func reserve(_ count: Int) {
+        let used = start.distance(to: end)
+        guard capacity - used < count else { return }
+        capacity = max(2 * capacity, used + count)
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        grown.update(from: start, count: used)
+        if ownsStorage { start.deallocate() }
+        ownsStorage = true
+        start = grown
+        end = grown + used
+    }
+
+    @inline(__always)
+    private static func copy(_ text: StaticString, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        memcpy(output, text.utf8Start, text.utf8CodeUnitCount)
+        return output + text.utf8CodeUnitCount
+    }
+}
