@@ -37,7 +37,8 @@ public enum LoadGenerator {
         let connected = subscriptions.compactMap { try? $0.get() }
         var failures: [String: Int] = [:]
         for case .failure(let error) in subscriptions { failures[String(describing: error), default: 0] += 1 }
-        progress("\(connected.count) connected" + (failures.isEmpty ? "" : ", \(subscriptions.count - connected.count) failed"))
+        let failureList = failures.sorted { $0.value > $1.value }.map { "\($0.value)× \($0.key)" }.joined(separator: "; ")
+        progress("\(connected.count) connected" + (failures.isEmpty ? "" : ", \(subscriptions.count - connected.count) failed: \(failureList)"))
 
         var published = 0
         var publishSeconds = 0.0
@@ -47,9 +48,17 @@ public enum LoadGenerator {
             let publisher = try await Publisher.connect(to: publishURL, headers: options.headers, tls: options.tls, group: group)
             let churning = Task { await churn.run() }
             defer { churning.cancel() }
-            publishSeconds = try await publisher.publish(
-                events: options.events, rate: options.rate, pipeline: options.pipeline, payloadSize: options.payloadSize
-            ).get()
+            do {
+                publishSeconds = try await publisher.publish(
+                    events: options.events, rate: options.rate, pipeline: options.pipeline, payloadSize: options.payloadSize
+                ).get()
+            } catch {
+                for subscription in connected { subscription.channel.close(promise: nil) }
+                guard let refused = failures["HTTP 503"] else { throw error }
+                throw LoadError(
+                    "\(error); the server refused \(refused) subscriber\(refused == 1 ? "" : "s") with HTTP 503 too: it may be at its connection limit"
+                )
+            }
             published = max(0, options.events)
             publisher.close()
             churning.cancel()

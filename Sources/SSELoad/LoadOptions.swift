@@ -36,6 +36,9 @@ public struct LoadOptions: Sendable {
     public var http2Connections: Int?
     /// Local addresses the subscribers' connections are made from, in turn (`--source`); nil: the system's choice.
     public var sources: SourceAddresses?
+    /// How long a subscriber may take to connect, and then to get its response head, before it
+    /// counts as failed: a server that accepts and never answers does not hold the run.
+    public var connectTimeout: Duration = .seconds(10)
 
     /// One event loop per core.
     public static var defaultThreads: Int { System.coreCount }

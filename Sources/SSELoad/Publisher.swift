@@ -18,18 +18,21 @@ final class Publisher: Sendable {
         let head = try RequestHead(method: "POST", url: url, headers: headers)
         // Over https the publisher speaks HTTP/1.1 (pipelined), trusting as the subscribers do.
         let context = url.isSecure ? try tls.makeContext(applicationProtocols: ["http/1.1"]) : nil
+        // The handler is in the pipeline before the connection is made, so an answer that comes at
+        // once (a server at its connection limit answers 503 and closes) is read, not lost.
+        let slot = HandlerSlot<PublisherHandler>()
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { if let context { try tls.addHandler(to: channel, for: url, context: context) } }
+                channel.eventLoop.makeCompletedFuture {
+                    if let context { try tls.addHandler(to: channel, for: url, context: context) }
+                    let handler = PublisherHandler(head: head)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    slot.keep(handler, on: channel.eventLoop)
+                }
             }
             .connect(host: url.host, port: url.port).get()
-        let eventLoop = channel.eventLoop
-        let handler = try await eventLoop.submit { () -> NIOLoopBound<PublisherHandler> in
-            let handler = PublisherHandler(head: head)
-            try channel.pipeline.syncOperations.addHandler(handler)
-            return NIOLoopBound(handler, eventLoop: eventLoop)
-        }.get()
+        guard let handler = slot.handler else { throw LoadError("internal: the publisher's reader was not added") }
         return Publisher(channel: channel, handler: handler)
     }
 
@@ -72,6 +75,9 @@ final class PublisherHandler: ChannelInboundHandler {
     private var nextSequence = 1
     private var unanswered = 0
     private var wakeUp: Scheduled<Void>?
+    /// Why publishing cannot start: the connection closed, after an answer nothing asked for (a
+    /// server at its connection limit answers 503 as it accepts).
+    private var closedReason: String?
 
     init(head: RequestHead) {
         self.head = head
@@ -80,6 +86,7 @@ final class PublisherHandler: ChannelInboundHandler {
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func start(_ plan: Plan, on eventLoop: EventLoop) -> EventLoopFuture<Double> {
+        if let closedReason { return eventLoop.makeFailedFuture(LoadError(closedReason)) }
         guard context != nil, finished == nil else { return eventLoop.makeFailedFuture(LoadError("the publisher is not ready to publish")) }
         let promise = eventLoop.makePromise(of: Double.self)
         self.plan = plan
@@ -134,7 +141,10 @@ final class PublisherHandler: ChannelInboundHandler {
                     case .head(let head): status = head.status
                     case .body: break
                     case .end:
-                        guard unanswered > 0 else { return }
+                        guard unanswered > 0 else {
+                            closedReason = "publishing answered HTTP \(status) before any event was sent"
+                            return
+                        }
                         unanswered -= 1
                         guard (200..<300).contains(status) else { return finish(LoadError("publishing answered HTTP \(status)")) }
                         if unanswered == 0, let plan, nextSequence > plan.events { finish(nil) }
@@ -150,7 +160,8 @@ final class PublisherHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        finish(LoadError("the publish connection closed"))
+        if closedReason == nil { closedReason = "the publish connection closed" }
+        finish(LoadError(closedReason ?? ""))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {

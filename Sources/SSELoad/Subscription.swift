@@ -18,6 +18,8 @@ struct LoadTransport: Sendable {
     let tlsOptions: TLSOptions
     let http2: [HTTP2Connection]
     var sources: SourceAddresses?
+    /// The time a connection, and then its response head, may take (`LoadOptions.connectTimeout`).
+    var connectTimeout: Duration = .seconds(10)
 
     static let plain = LoadTransport(tls: nil, tlsOptions: TLSOptions(), http2: [])
 
@@ -25,7 +27,7 @@ struct LoadTransport: Sendable {
     static func prepare(_ options: LoadOptions, group: EventLoopGroup) async throws -> LoadTransport {
         guard let count = options.http2Connections else {
             let tls = options.url.isSecure ? try options.tls.makeContext(applicationProtocols: ["http/1.1"]) : nil
-            return LoadTransport(tls: tls, tlsOptions: options.tls, http2: [], sources: options.sources)
+            return LoadTransport(tls: tls, tlsOptions: options.tls, http2: [], sources: options.sources, connectTimeout: options.connectTimeout)
         }
         guard options.url.isSecure else { throw LoadError("--http2 needs an https URL (HTTP/2 is negotiated by TLS); \(options.url) is http") }
         var client = ClientOptions(request: ClientRequest(url: options.url))
@@ -39,13 +41,16 @@ struct LoadTransport: Sendable {
                 throw LoadError("cannot open an HTTP/2 connection to \(options.url.hostHeader): \(EventSourceClient.describeError(error))")
             }
         }
-        return LoadTransport(tls: nil, tlsOptions: options.tls, http2: connections)
+        return LoadTransport(tls: nil, tlsOptions: options.tls, http2: connections, connectTimeout: options.connectTimeout)
     }
 
     /// A channel speaking HTTP/1.1 bytes to `url`: a connection of its own, or stream `index`'s
-    /// place among the HTTP/2 connections (round robin).
-    func channel(to url: HTTPURL, group: EventLoopGroup, index: Int) async throws -> Channel {
-        if !http2.isEmpty { return try await http2[index % http2.count].openStream { _ in } }
+    /// place among the HTTP/2 connections (round robin); `configure` adds the reader before the
+    /// channel is active, so nothing the server sends at once (a refusal and a close) goes unread.
+    func channel(
+        to url: HTTPURL, group: EventLoopGroup, index: Int, configuring configure: @escaping @Sendable (Channel) throws -> Void
+    ) async throws -> Channel {
+        if !http2.isEmpty { return try await http2[index % http2.count].openStream(configuring: configure) }
         let (tls, tlsOptions) = (self.tls, self.tlsOptions)
         var bootstrap = ClientBootstrap(group: group)
         if let sources {
@@ -59,9 +64,12 @@ struct LoadTransport: Sendable {
         return
             try await bootstrap
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .connectTimeout(.seconds(10))
+            .connectTimeout(.nanoseconds(connectTimeout.clampedNanoseconds))
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { if let tls { try tlsOptions.addHandler(to: channel, for: url, context: tls) } }
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls { try tlsOptions.addHandler(to: channel, for: url, context: tls) }
+                    try configure(channel)
+                }
             }
             .connect(host: url.host, port: url.port).get()
     }
@@ -69,6 +77,16 @@ struct LoadTransport: Sendable {
     func close() {
         for connection in http2 { connection.channel.close(promise: nil) }
     }
+}
+
+/// Hands a handler made in a channel initializer (on the channel's loop) to the task that opened the
+/// channel: a handler is added there so that nothing the peer sends at once goes unread, and a closed
+/// channel's pipeline no longer holds it to look up.
+final class HandlerSlot<Handler>: Sendable {
+    private let stored = Mutex<NIOLoopBound<Handler>?>(nil)
+
+    func keep(_ handler: Handler, on eventLoop: EventLoop) { stored.withLock { $0 = NIOLoopBound(handler, eventLoop: eventLoop) } }
+    var handler: NIOLoopBound<Handler>? { stored.withLock { $0 } }
 }
 
 /// One open subscription of a load run.
@@ -83,13 +101,20 @@ struct Subscription: Sendable {
     ) async throws -> Subscription {
         let request = try ClientRequest(url: url, headers: headers).serialized(url: url, method: "GET", sendsBody: false, lastEventId: "")
         let started = MonotonicTime.nanoseconds()
-        let channel = try await transport.channel(to: url, group: group, index: index)
-        let eventLoop = channel.eventLoop
-        let (handler, opened) = try await eventLoop.submit { () -> (NIOLoopBound<LoadSubscriberHandler>, EventLoopFuture<Void>) in
-            let handler = LoadSubscriberHandler(eventLoop: eventLoop, highestSequence: highestSequence, tally: tally, vanishAfter: plan)
+        let slot = HandlerSlot<LoadSubscriberHandler>()
+        let headTimeout = transport.connectTimeout
+        let channel = try await transport.channel(to: url, group: group, index: index) { channel in
+            let handler = LoadSubscriberHandler(
+                eventLoop: channel.eventLoop, highestSequence: highestSequence, tally: tally, vanishAfter: plan, headTimeout: headTimeout)
             try channel.pipeline.syncOperations.addHandler(handler)
+            slot.keep(handler, on: channel.eventLoop)
+        }
+        guard let handler = slot.handler else { throw LoadError("internal: the subscriber's reader was not added") }
+        let opened = try await channel.eventLoop.submit { () -> EventLoopFuture<Void> in
+            // Written even when the server has already answered and closed: the write then fails
+            // quietly, and `opened` holds the answer.
             channel.writeAndFlush(ByteBuffer(bytes: request), promise: nil)
-            return (NIOLoopBound(handler, eventLoop: eventLoop), handler.opened.futureResult)
+            return handler.value.opened.futureResult
         }.get()
         do {
             try await opened.get()
@@ -128,13 +153,35 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
     /// Where a steady subscriber counts what it got, for the run to see when delivery is complete.
     private let tally: DeliveryTally?
     private var didOpen = false
+    /// How long a connected subscriber waits for the response head before it counts as failed.
+    private let headTimeout: Duration
+    private var headDeadline: Scheduled<Void>?
 
-    init(eventLoop: EventLoop, highestSequence: Int, tally: DeliveryTally?, vanishAfter plan: VanishPlan? = nil) {
+    init(eventLoop: EventLoop, highestSequence: Int, tally: DeliveryTally?, vanishAfter plan: VanishPlan? = nil, headTimeout: Duration) {
+        self.headTimeout = headTimeout
         self.highestSequence = highestSequence
         self.tally = tally
         opened = eventLoop.makePromise()
         closed = eventLoop.makePromise()
         vanishPlan = plan
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { armHeadTimeout(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armHeadTimeout(context)
+        context.fireChannelActive()
+    }
+
+    private func armHeadTimeout(_ context: ChannelHandlerContext) {
+        guard headDeadline == nil, !didOpen else { return }
+        let (opened, timeout) = (self.opened, headTimeout)
+        headDeadline = context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(timeout.clampedNanoseconds)) {
+            opened.fail(LoadError("no response within \(DurationValue(clampingMilliseconds: timeout.clampedMilliseconds))"))
+            context.close(promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -146,6 +193,7 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
                 try response.read(bytes) { event in
                     switch event {
                     case .head(let head):
+                        headDeadline?.cancel()
                         let type = head.value(of: "Content-Type") ?? "(none)"
                         if head.status != 200 {
                             opened.fail(LoadError("HTTP \(head.status)"))
@@ -220,6 +268,7 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        headDeadline?.cancel()
         if !record.isClosed, didOpen { tally?.noteClosed(withDistinct: record.distinctSequences) }
         record.isClosed = true
         opened.fail(LoadError("the connection closed"))

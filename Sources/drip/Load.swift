@@ -63,6 +63,9 @@ struct LoadRun: AsyncParsableCommand {
             nothing while the server sheds the others; the report adds the churn cycles and the peak of open connections.
             Over https each subscriber has a TLS connection of its own (HTTP/1.1), or, with --http2, is a stream of one of \
             --connections HTTP/2 connections; the publisher speaks HTTP/1.1 over TLS.
+            A subscriber refused (an error status such as the 503 of a server at its connection limit) or not answered \
+            within --connect-timeout counts as failed at once; the failures are reported by reason as soon as every \
+            subscriber has connected or failed.
             Exit status: 0 when every subscriber connected and nothing was lost, 1 otherwise.
             """
     )
@@ -75,6 +78,11 @@ struct LoadRun: AsyncParsableCommand {
 
     @Option(help: "Connections being opened at once.")
     var connectConcurrency = 200
+
+    @Option(
+        help: ArgumentHelp(
+            "How long a subscriber may take to connect, and then to get its response head, before it counts as failed.", valueName: "duration"))
+    var connectTimeout = DurationValue(clampingMilliseconds: 10_000)
 
     @Option(help: "Publish to this URL with POST (e.g. the same stream URL on drip).")
     var publish: String?
@@ -136,6 +144,7 @@ struct LoadRun: AsyncParsableCommand {
     func validate() throws {
         guard clients >= 0 else { throw ValidationError("--clients must be 0 or more") }
         guard connectConcurrency > 0 else { throw ValidationError("--connect-concurrency must be at least 1") }
+        guard connectTimeout.milliseconds > 0 else { throw ValidationError("--connect-timeout must be more than 0 (e.g. 10s)") }
         guard events >= 0 else { throw ValidationError("--events must be 0 or more") }
         guard threads > 0 else { throw ValidationError("--threads must be at least 1") }
         guard pipeline > 0 else { throw ValidationError("--pipeline must be at least 1") }
@@ -183,6 +192,7 @@ struct LoadRun: AsyncParsableCommand {
             )
             options.tls = TLSOptions(trustedCertificateFiles: trustedCertificates, verifiesCertificates: !insecure)
             options.http2Connections = http2 ? connections : nil
+            options.connectTimeout = connectTimeout.duration
             options.sources = try source.map { (text) throws(LoadError) in try SourceAddresses(parsing: text) }
         } catch {
             throw ValidationError(String(describing: error))

@@ -22,6 +22,38 @@ struct LoadGeneratorTests {
         server.stop()
     }
 
+    @Test(
+        "subscribers a server refuses at its connection limit are reported by reason at once, and the run ends (several rounds: the refusal may come before the reader is added)",
+        .timeLimit(.minutes(1)))
+    func refusedAtTheLimit() async throws {
+        for _ in 0..<5 {
+            let server = SSEServer(configuration: ServerConfiguration(limits: ServerLimits(maxConnections: 5)))
+            let url = try HTTPURL(parsing: SSEServer.url(for: try await server.start()) + "/streams/full")
+            let report = try await LoadGenerator.run(LoadOptions(url: url, clients: 12, duration: .milliseconds(100), threads: 2)) { _ in }
+            #expect(report.subscribersConnected == 5)
+            #expect(report.connectFailures == ["HTTP 503": 7])
+            // With a publisher, the publish connection is refused too: the run ends with both reasons.
+            let publishing = LoadOptions(url: url, clients: 12, publishURL: url, events: 5, threads: 2)
+            await #expect {
+                _ = try await LoadGenerator.run(publishing) { _ in }
+            } throws: { error in
+                "\(error)".contains("HTTP 503") && "\(error)".contains("refused 7 subscribers with HTTP 503 too")
+            }
+            await server.stop()
+        }
+    }
+
+    @Test("a server that accepts and never answers: each subscriber fails after --connect-timeout, named so")
+    func noAnswer() async throws {
+        let server = try ScriptedServer([[.hold], [.hold]])
+        var options = LoadOptions(url: try HTTPURL(parsing: "http://127.0.0.1:\(server.port)/s"), clients: 2, duration: .milliseconds(10), threads: 1)
+        options.connectTimeout = .milliseconds(200)
+        let report = try await LoadGenerator.run(options) { _ in }
+        #expect(report.subscribersConnected == 0)
+        #expect(report.connectFailures == ["no response within 200ms": 2])
+        server.stop()
+    }
+
     @Test("--http2 --connections 3: 20 subscribers as streams over three HTTPS connections get every event; http is refused")
     func http2Streams() async throws {
         let tls = try ServerTLS.generated()
