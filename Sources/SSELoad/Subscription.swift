@@ -64,6 +64,9 @@ struct LoadTransport: Sendable {
         return
             try await bootstrap
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            // NIO keeps each connection's last read buffer for its next read: starting at 256 bytes
+            // (not 2 KiB) keeps an idle subscriber small; a busy one's reads grow it as needed.
+            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 64 << 10))
             .connectTimeout(.nanoseconds(connectTimeout.clampedNanoseconds))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

@@ -300,14 +300,38 @@ final class HTTPConnectionHandler: ChannelInboundHandler, RemovableChannelHandle
             let admission = try server.admit(subscription) { [self] subscriber in
                 guard case .awaitingScenario = state else { return }
                 state = subscriber.map { .subscribed($0) } ?? .discarding
+                if subscriber != nil { shedRequestDecoder(context) }
             }
             switch admission {
-            case .subscribed(let subscriber): state = .subscribed(subscriber)
+            case .subscribed(let subscriber):
+                state = .subscribed(subscriber)
+                shedRequestDecoder(context)
             case .answered: state = .discarding
             case .awaitingScenario(let ticket): state = .awaitingScenario(ticket: ticket)
             }
         } catch {
             fail(context, Self.status(for: error), error.description, cors: cors, keepAlive: keepAlive)
+        }
+    }
+
+    /// A subscribed HTTP/1.x connection reads no more requests (its stream ends with the
+    /// connection, and later bytes are ignored), so its request decoder goes, with the parser and
+    /// buffers it holds: an idle subscriber keeps only what writing events needs. Bytes that still
+    /// come are dropped by `IgnoredInput`; closes and errors reach this handler as before. Done
+    /// after the current read, not inside the decoder's own call.
+    private func shedRequestDecoder(_ context: ChannelHandlerContext) {
+        guard transport.httpVersion != "2" else { return }
+        let pipeline = context.pipeline
+        context.eventLoop.assumeIsolated().execute { [self] in
+            let operations = pipeline.syncOperations
+            guard case .subscribed = state, let decoder = try? operations.context(handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            else { return }
+            do {
+                try operations.addHandler(IgnoredInput(), position: .before(self))
+                operations.removeHandler(context: decoder, promise: nil)
+            } catch {
+                // The pipeline is closing; nothing is held past the close.
+            }
         }
     }
 

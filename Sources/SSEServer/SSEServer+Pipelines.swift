@@ -28,6 +28,10 @@ extension SSEServer {
                 .channelOption(.writeBufferWaterMark, value: .init(low: limits.maxQueuedBytes / 2, high: limits.maxQueuedBytes))
                 .channelOption(.allowRemoteHalfClosure, value: false)
                 .channelOption(deadPeerTimeoutOption, value: deadPeerTimeoutValue(limits))
+                // Reads start small: NIO keeps each connection's last read buffer for its next read,
+                // so an idle subscriber holds 256 bytes rather than NIO's 2 KiB. A longer request
+                // head takes another read; larger reads (a publish body) grow the buffer as needed.
+                .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 64 << 10))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations

@@ -32,6 +32,23 @@ struct HardeningTests {
             #expect(staying.waitForEvents(3, timeout: 5).last?.data == "still serving")
         }
     }
+
+    @Test("bytes a subscriber sends after its request (a pipelined request, garbage, a huge line) are ignored, unparsed; its stream goes on")
+    func bytesAfterSubscribing() async throws {
+        try await withServer { server, port, log in
+            let subscriber = try StreamSubscriber(port: port, path: "/streams/after")
+            _ = try subscriber.waitForHead()
+            try await waitForClients(server, stream: "after", count: 1)
+            // The request decoder is gone once subscribed: none of this is parsed, answered or held.
+            subscriber.connection.send("POST /streams/after HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+            subscriber.connection.send("\u{0}\u{1}not http at all\r\n\r\n" + String(repeating: "z", count: 256 << 10))
+            try await Task.sleep(for: .milliseconds(50))
+            try await server.publish(stream: "after", event: ServerSentEvent(data: "still here", id: "1"))
+            #expect(subscriber.waitForEvents(1).map(\.data) == ["still here"])
+            #expect(try await server.snapshot().streams.first?.clients.count == 1)
+            #expect(!log.all.contains { if case .requestError = $0 { true } else { false } }, "\(log.all)")
+        }
+    }
 }
 
 @Suite("Server: hostile paths", .serialized)
