@@ -33,7 +33,10 @@ public enum LoadGenerator {
         let transport = try await LoadTransport.prepare(options, group: group)
         defer { transport.close() }
         if let count = options.http2Connections { progress("as HTTP/2 streams over \(count) connection\(count == 1 ? "" : "s")") }
-        let subscriptions = await connectAll(options, group: group, tally: tally, transport: transport)
+        let fanOut = options.publishURL == nil ? nil : FanOutTables(group: group, events: options.events)
+        let connectStarted = MonotonicTime.nanoseconds()
+        let subscriptions = await connectAll(options, group: group, tally: tally, fanOut: fanOut, transport: transport)
+        let connectSeconds = Double(MonotonicTime.nanoseconds() - connectStarted) / 1e9
         let connected = subscriptions.compactMap { try? $0.get() }
         var failures: [String: Int] = [:]
         for case .failure(let error) in subscriptions { failures[String(describing: error), default: 0] += 1 }
@@ -92,8 +95,11 @@ public enum LoadGenerator {
             for microseconds in record.latencies { histogram.record(microseconds: UInt64(microseconds)) }
             if published > 0, !record.isClosed, record.streamError == nil { lost += max(0, published - record.distinctSequences) }
         }
+        let stayed = records.filter { !$0.isClosed && $0.streamError == nil }.count
+        let fanOutTimes = try await fanOut?.combined(subscribers: stayed) ?? []
         return LoadReport(
             subscribersConnected: connected.count,
+            connectSeconds: connectSeconds,
             connectFailures: failures,
             connectMilliseconds: Percentiles(connected.map(\.connectMilliseconds)),
             published: published,
@@ -109,7 +115,8 @@ public enum LoadGenerator {
             churned: churn.cycles,
             churnFailures: churn.failures,
             peakConnections: max(connected.count, churn.peak),
-            latencyHistogram: histogram
+            latencyHistogram: histogram,
+            fanOutMicroseconds: Array(fanOutTimes.prefix(published))
         )
     }
 
@@ -121,7 +128,7 @@ public enum LoadGenerator {
     }
 
     private static func connectAll(
-        _ options: LoadOptions, group: EventLoopGroup, tally: DeliveryTally, transport: LoadTransport
+        _ options: LoadOptions, group: EventLoopGroup, tally: DeliveryTally, fanOut: FanOutTables?, transport: LoadTransport
     ) async -> [Result<Subscription, Error>] {
         await withTaskGroup(of: Result<Subscription, Error>.self) { tasks in
             var results: [Result<Subscription, Error>] = []
@@ -136,7 +143,7 @@ public enum LoadGenerator {
                             return .success(
                                 try await Subscription.open(
                                     options.url, headers: options.headers, group: group, highestSequence: options.events, tally: tally,
-                                    transport: transport, index: index))
+                                    fanOut: fanOut, transport: transport, index: index))
                         } catch {
                             return .failure(error)
                         }

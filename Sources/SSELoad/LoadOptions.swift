@@ -70,6 +70,8 @@ public struct LoadOptions: Sendable {
 /// their clocks agree).
 public struct LoadReport: Sendable {
     public var subscribersConnected: Int
+    /// From the first connection attempt until every subscriber had connected or failed.
+    public var connectSeconds: Double = 0
     public var connectFailures: [String: Int]
     public var connectMilliseconds: Percentiles
     public var published: Int
@@ -93,6 +95,15 @@ public struct LoadReport: Sendable {
     public var peakConnections: Int = 0
     /// Every latency, for merging reports of several processes (`drip load merge`).
     public var latencyHistogram = LatencyHistogram()
+    /// For each published event (the first `FanOutTables.maxTrackedEvents`), the time from its send
+    /// until the last subscriber that stayed connected had it, in microseconds; nil when it did not
+    /// reach them all.
+    public var fanOutMicroseconds: [UInt32?] = []
+
+    /// Subscribers connected per second of the connect phase.
+    public var connectsPerSecond: Double { connectSeconds > 0 ? Double(subscribersConnected) / connectSeconds : 0 }
+    /// The fan-out times of the events that reached every subscriber, in milliseconds.
+    public var fanOutMilliseconds: Percentiles { Percentiles(fanOutMicroseconds.compactMap { $0.map { Double($0) / 1000 } }) }
 
     public var deliveredPerSecond: Double { deliverySeconds > 0 ? Double(delivered) / deliverySeconds : 0 }
 }
@@ -104,7 +115,7 @@ public struct Percentiles: Sendable, Hashable {
     public var max: Double
     public var count: Int
 
-    init(_ samples: [Double]) {
+    public init(_ samples: [Double]) {
         let sorted = samples.sorted()
         count = sorted.count
         func at(_ fraction: Double) -> Double {

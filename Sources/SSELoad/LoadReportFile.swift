@@ -20,6 +20,10 @@ public struct LoadReportFile: Sendable {
     public var disconnected = 0
     public var peakConnections = 0
     public var latency = LatencyHistogram()
+    /// Per published event, the time until every subscriber had it (microseconds; nil: not all did).
+    public var fanOutMicroseconds: [UInt32?] = []
+    /// The longest connect phase (from the first attempt until all connected or failed).
+    public var connectSeconds = 0.0
 
     /// Reports one merge reads at most.
     public static let maxFiles = 1000
@@ -42,7 +46,12 @@ public struct LoadReportFile: Sendable {
         disconnected = report.disconnected
         peakConnections = report.peakConnections
         latency = report.latencyHistogram
+        fanOutMicroseconds = report.fanOutMicroseconds
+        connectSeconds = report.connectSeconds
     }
+
+    /// The fan-out times of the events that reached every subscriber, in milliseconds.
+    public var fanOutMilliseconds: Percentiles { Percentiles(fanOutMicroseconds.compactMap { $0.map { Double($0) / 1000 } }) }
 
     /// The report in `text` (one JSON object from `drip load --json`); `what` (its file) names it in errors.
     public init(json text: String, what: String) throws(LoadError) {
@@ -74,12 +83,39 @@ public struct LoadReportFile: Sendable {
             throw LoadError("\(what) has no latencyHistogram (written by drip load --json from this version on)")
         }
         latency = try LatencyHistogram(json: histogram, what: what)
+        if case .number(let seconds)? = field("connectSeconds"), let parsed = Double(seconds), parsed.isFinite, parsed >= 0, parsed < 1e9 {
+            connectSeconds = parsed
+        }
+        // Absent from reports of runs without a publisher (and of earlier versions): no fan-out then.
+        if let list = field("fanOutMicroseconds") {
+            guard case .array(let items) = list, items.count <= FanOutTables.maxTrackedEvents else {
+                throw LoadError("\(what): fanOutMicroseconds is not a list of at most \(FanOutTables.maxTrackedEvents) entries")
+            }
+            fanOutMicroseconds = try items.map { (item) throws(LoadError) -> UInt32? in
+                if case .null = item { return nil }
+                guard case .number(let text) = item, let value = UInt32(text) else {
+                    throw LoadError("\(what): fanOutMicroseconds holds \(item.serialized), not a number of microseconds or null")
+                }
+                return value
+            }
+        }
     }
 
     /// The sum of `reports`: counts added, the longest delivery time, the histograms added.
     public static func merge(_ reports: [LoadReportFile]) -> LoadReportFile {
         var merged = LoadReportFile()
         merged.processes = reports.count
+        // An event reached everyone when it reached everyone in each process; then the last to have
+        // it anywhere says when. Reports without fan-out (no publisher) leave none to merge.
+        let tracked = reports.map(\.fanOutMicroseconds.count).min() ?? 0
+        merged.fanOutMicroseconds = (0..<tracked).map { index in
+            var latest: UInt32 = 0
+            for report in reports {
+                guard let time = report.fanOutMicroseconds[index] else { return nil }
+                latest = max(latest, time)
+            }
+            return latest
+        }
         for report in reports {
             merged.subscribers += report.subscribers
             merged.connectFailures += report.connectFailures
@@ -94,6 +130,7 @@ public struct LoadReportFile: Sendable {
             merged.disconnected += report.disconnected
             merged.peakConnections += report.peakConnections
             merged.latency.add(report.latency)
+            merged.connectSeconds = max(merged.connectSeconds, report.connectSeconds)
         }
         return merged
     }

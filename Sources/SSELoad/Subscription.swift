@@ -100,7 +100,8 @@ struct Subscription: Sendable {
 
     static func open(
         _ url: HTTPURL, headers: [(name: String, value: String)], group: EventLoopGroup, highestSequence: Int,
-        tally: DeliveryTally? = nil, vanishAfter plan: VanishPlan? = nil, transport: LoadTransport = .plain, index: Int = 0
+        tally: DeliveryTally? = nil, fanOut: FanOutTables? = nil, vanishAfter plan: VanishPlan? = nil, transport: LoadTransport = .plain,
+        index: Int = 0
     ) async throws -> Subscription {
         let request = try ClientRequest(url: url, headers: headers).serialized(url: url, method: "GET", sendsBody: false, lastEventId: "")
         let started = MonotonicTime.nanoseconds()
@@ -108,7 +109,8 @@ struct Subscription: Sendable {
         let headTimeout = transport.connectTimeout
         let channel = try await transport.channel(to: url, group: group, index: index) { channel in
             let handler = LoadSubscriberHandler(
-                eventLoop: channel.eventLoop, highestSequence: highestSequence, tally: tally, vanishAfter: plan, headTimeout: headTimeout)
+                eventLoop: channel.eventLoop, highestSequence: highestSequence, tally: tally, fanOut: fanOut?.table(on: channel.eventLoop),
+                vanishAfter: plan, headTimeout: headTimeout)
             try channel.pipeline.syncOperations.addHandler(handler)
             slot.keep(handler, on: channel.eventLoop)
         }
@@ -155,12 +157,18 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
 
     /// Where a steady subscriber counts what it got, for the run to see when delivery is complete.
     private let tally: DeliveryTally?
+    /// Where a steady subscriber notes when each event reached it, on its loop's table.
+    private let fanOut: FanOutTable?
     private var didOpen = false
     /// How long a connected subscriber waits for the response head before it counts as failed.
     private let headTimeout: Duration
     private var headDeadline: Scheduled<Void>?
 
-    init(eventLoop: EventLoop, highestSequence: Int, tally: DeliveryTally?, vanishAfter plan: VanishPlan? = nil, headTimeout: Duration) {
+    init(
+        eventLoop: EventLoop, highestSequence: Int, tally: DeliveryTally?, fanOut: FanOutTable? = nil, vanishAfter plan: VanishPlan? = nil,
+        headTimeout: Duration
+    ) {
+        self.fanOut = fanOut
         self.headTimeout = headTimeout
         self.highestSequence = highestSequence
         self.tally = tally
@@ -234,7 +242,9 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
         record.received += 1
         record.lastReceivedAt = now
         guard let (sequence, sentAt) = Self.sequenceAndTimestamp(data), sequence <= highestSequence else { return }
-        if sentAt <= wall { record.latencies.append(UInt32(clamping: (wall - sentAt) / 1000)) }
+        // A send time ahead of this clock (another host's, not in step) gives no latency.
+        let microseconds = sentAt <= wall ? UInt32(clamping: (wall - sentAt) / 1000) : nil
+        if let microseconds { record.latencies.append(microseconds) }
         let word = sequence / 64
         if word >= seen.count { seen.append(contentsOf: repeatElement(0, count: word - seen.count + 1)) }
         let bit = UInt64(1) << UInt64(sequence % 64)
@@ -244,6 +254,7 @@ final class LoadSubscriberHandler: ChannelInboundHandler {
             seen[word] |= bit
             record.distinctSequences += 1
             tally?.noteDistinct()
+            fanOut?.note(sequence: sequence, microseconds: microseconds ?? 0)
         }
         if sequence < highest { record.outOfOrder += 1 }
         highest = max(highest, sequence)

@@ -125,7 +125,7 @@ extension ServerCore {
     private func replayHistory(of stream: StreamState, after lastEventId: String?, to subscriber: Subscriber) -> (count: Int, known: Bool)? {
         guard let lastEventId, !lastEventId.isEmpty else { return nil }
         var note: [UInt8] = []
-        let replayed: ArraySlice<StreamState.HistoryEntry>
+        let replayed: CircularBuffer<StreamState.HistoryEntry>
         if let missed = stream.entries(after: lastEventId) {
             // Marked, for whoever reads comments (drip's client shows them): these events are
             // sent again, so what a client sees is at least once, exactly once only with ids.
@@ -138,7 +138,7 @@ extension ServerCore {
         } else {
             encoder.appendComment(
                 "unknown Last-Event-ID \(lastEventId.debugDescription): replaying all \(stream.history.count) events in history", to: &note)
-            replayed = stream.history[...]
+            replayed = stream.history
         }
         if !note.isEmpty { subscriber.send(frame(note, isEvent: false)) }
         for entry in replayed { subscriber.send(entry.frame) }

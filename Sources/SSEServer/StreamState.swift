@@ -22,7 +22,9 @@ final class StreamState {
     /// Set up on purpose (the workbench's `stream`, a fault) rather than created by a request; such
     /// a stream stays when it is unused, one created by a request goes (see `ServerCore.removeIfUnused`).
     var isKept = false
-    private(set) var history: [HistoryEntry] = []
+    /// A ring: adding an entry and dropping the oldest are O(1) however long the history (the
+    /// timeline stream takes one entry per connection; an array's front removal moved them all).
+    private(set) var history = CircularBuffer<HistoryEntry>()
     var nextAutoID = 1
     /// Whether the log has warned that an event without an id went into the history (once per stream).
     var warnedIdless = false
@@ -57,18 +59,19 @@ final class StreamState {
     }
 
     /// Appends `entry` and returns the entries the ring pushed out.
-    func remember(_ entry: HistoryEntry) -> ArraySlice<HistoryEntry> {
+    func remember(_ entry: HistoryEntry) -> [HistoryEntry] {
         history.append(entry)
         return trimHistory()
     }
 
     /// Drops the oldest entries past `settings.historySize` and returns them.
     @discardableResult
-    func trimHistory() -> ArraySlice<HistoryEntry> {
+    func trimHistory() -> [HistoryEntry] {
         let excess = history.count - max(0, settings.historySize)
         guard excess > 0 else { return [] }
-        let removed = history[..<excess]
-        history.removeFirst(excess)
+        var removed: [HistoryEntry] = []
+        removed.reserveCapacity(excess)
+        for _ in 0..<excess { removed.append(history.removeFirst()) }
         return removed
     }
 
@@ -79,8 +82,8 @@ final class StreamState {
     }
 
     /// The entries after the one with `id`, or nil when no entry has that id.
-    func entries(after id: String) -> ArraySlice<HistoryEntry>? {
+    func entries(after id: String) -> CircularBuffer<HistoryEntry>? {
         guard let index = history.lastIndex(where: { $0.id == id }) else { return nil }
-        return history[(index + 1)...]
+        return history[history.index(after: index)...]
     }
 }

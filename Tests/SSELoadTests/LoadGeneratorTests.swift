@@ -54,6 +54,22 @@ struct LoadGeneratorTests {
         server.stop()
     }
 
+    @Test("a run with a publisher reports each event's time to reach every subscriber, and the connect rate")
+    func fanOutOfARun() async throws {
+        let server = SSEServer(configuration: ServerConfiguration())
+        let url = try HTTPURL(parsing: SSEServer.url(for: try await server.start()) + "/streams/fan")
+        let report = try await LoadGenerator.run(LoadOptions(url: url, clients: 30, publishURL: url, events: 40, threads: 2)) { _ in }
+        #expect(report.subscribersConnected == 30 && report.lost == 0)
+        #expect(report.fanOutMicroseconds.count == 40)
+        #expect(report.fanOutMicroseconds.allSatisfy { $0 != nil })
+        // Reaching all takes at least as long as reaching any one: the largest latency is a fan-out time.
+        #expect(abs(report.fanOutMilliseconds.max - report.latencyMilliseconds.max) < 0.002)
+        #expect(report.connectSeconds > 0 && report.connectsPerSecond > 0)
+        let summary = LoadReportFile(report)
+        #expect(summary.fanOutMilliseconds.count == 40)
+        await server.stop()
+    }
+
     @Test("--http2 --connections 3: 20 subscribers as streams over three HTTPS connections get every event; http is refused")
     func http2Streams() async throws {
         let tls = try ServerTLS.generated()
@@ -127,15 +143,19 @@ struct SourceAddressesTests {
 @Suite("Load: merging reports")
 struct LoadMergeTests {
     /// A report as `drip load --json` writes it, with `samples` latencies in microseconds.
-    func reportJSON(subscribers: Int, delivered: Int, lost: Int = 0, samples: [(microseconds: UInt64, count: Int)]) -> String {
+    func reportJSON(
+        subscribers: Int, delivered: Int, lost: Int = 0, samples: [(microseconds: UInt64, count: Int)], fanOut: [UInt32?]? = nil
+    ) -> String {
         var histogram = LatencyHistogram()
         for (microseconds, count) in samples { for _ in 0..<count { histogram.record(microseconds: microseconds) } }
-        return JSONValue.object([
-            ("subscribers", .number(String(subscribers))), ("connectFailures", .number("0")), ("published", .number("10")),
-            ("delivered", .number(String(delivered))), ("deliverySeconds", .number("2.00")), ("lost", .number(String(lost))),
-            ("streamErrors", .number("0")), ("duplicated", .number("0")), ("outOfOrder", .number("0")), ("disconnected", .number("0")),
-            ("peakConnections", .number(String(subscribers))), ("latencyHistogram", histogram.json),
-        ]).serialized
+        return JSONValue.object(
+            [
+                ("subscribers", .number(String(subscribers))), ("connectFailures", .number("0")), ("published", .number("10")),
+                ("delivered", .number(String(delivered))), ("deliverySeconds", .number("2.00")), ("lost", .number(String(lost))),
+                ("streamErrors", .number("0")), ("duplicated", .number("0")), ("outOfOrder", .number("0")), ("disconnected", .number("0")),
+                ("peakConnections", .number(String(subscribers))), ("latencyHistogram", histogram.json),
+            ] + (fanOut.map { [("fanOutMicroseconds", JSONValue.array($0.map { $0.map { .number(String($0)) } ?? .null }))] } ?? [])
+        ).serialized
     }
 
     @Test("9,000 deliveries at 1 ms and 1,000 at 100 ms: merged p50 1 ms and p99 100 ms (averaged p99s would say 50.5)")
@@ -153,6 +173,23 @@ struct LoadMergeTests {
         // The merged report's histogram reads back as the same histogram (a merge of merges).
         let again = try LatencyHistogram(json: merged.latency.json, what: "merged")
         #expect(again.count == 10_000 && again.milliseconds(atPercentile: 99) == merged.latency.milliseconds(atPercentile: 99))
+    }
+
+    @Test("fan-out merges per event: the later of the two processes, and an event one process did not fully get reached no one")
+    func mergesFanOut() throws {
+        let first = try LoadReportFile(json: reportJSON(subscribers: 2, delivered: 6, samples: [], fanOut: [100, 2000, nil, 400]), what: "a")
+        let second = try LoadReportFile(json: reportJSON(subscribers: 3, delivered: 9, samples: [], fanOut: [300, 50, 10, 5000]), what: "b")
+        let merged = LoadReportFile.merge([first, second])
+        #expect(merged.fanOutMicroseconds == [300, 2000, nil, 5000])
+        #expect(merged.fanOutMilliseconds.count == 3 && merged.fanOutMilliseconds.p50 == 2 && merged.fanOutMilliseconds.max == 5)
+        // A process without a publisher has no fan-out: the merged report has none either.
+        let quiet = try LoadReportFile(json: reportJSON(subscribers: 1, delivered: 0, samples: []), what: "c")
+        #expect(LoadReportFile.merge([first, quiet]).fanOutMicroseconds.isEmpty)
+        #expect {
+            _ = try LoadReportFile(
+                json: reportJSON(subscribers: 1, delivered: 0, samples: []).replacingOccurrences(of: "}", with: ",\"fanOutMicroseconds\":[-1]}"),
+                what: "d")
+        } throws: { "\($0)".contains("fanOutMicroseconds") }
     }
 
     @Test("reports that are not drip load --json reports are refused, naming the file and the field")

@@ -33,7 +33,8 @@ public struct LoadTool: Sendable {
             "subscribers   \(report.subscribersConnected) connected"
                 + (report.connectFailures.isEmpty
                     ? "" : ", failed: " + report.connectFailures.map { "\($0.value)× \($0.key)" }.joined(separator: "; ")),
-            "connect       p50 \(ms(report.connectMilliseconds.p50))  p99 \(ms(report.connectMilliseconds.p99))  max \(ms(report.connectMilliseconds.max))",
+            "connect       \(report.subscribersConnected) in \(String(format2: report.connectSeconds)) s = \(Int(report.connectsPerSecond.rounded()))/s   "
+                + "p50 \(ms(report.connectMilliseconds.p50))  p99 \(ms(report.connectMilliseconds.p99))  max \(ms(report.connectMilliseconds.max))",
         ]
         if report.published > 0 {
             lines.append("published     \(report.published) events in \(String(format2: report.publishSeconds)) s")
@@ -46,6 +47,7 @@ public struct LoadTool: Sendable {
                 "latency       p50 \(ms(report.latencyMilliseconds.p50))  p99 \(ms(report.latencyMilliseconds.p99))  max \(ms(report.latencyMilliseconds.max))"
             )
         }
+        if let line = fanOutLine(LoadReportFile(report)) { lines.append(line) }
         if report.churned > 0 || report.churnFailures > 0 {
             lines.append("churned       \(report.churned) connections subscribed, read and vanished; \(report.churnFailures) could not subscribe")
         }
@@ -71,6 +73,16 @@ public struct LoadTool: Sendable {
 
     private static func number(_ value: Double) -> JSONValue { .number(String(format2: value)) }
 
+    /// The time for one event to reach every subscriber, over the events that did; nil without a publisher.
+    static func fanOutLine(_ summary: LoadReportFile) -> String? {
+        guard !summary.fanOutMicroseconds.isEmpty else { return nil }
+        func ms(_ value: Double) -> String { String(format2: value) + " ms" }
+        let fanOut = summary.fanOutMilliseconds
+        return "fan-out       p50 \(ms(fanOut.p50))  p99 \(ms(fanOut.p99))  max \(ms(fanOut.max))  "
+            + "(from send to the last of \(summary.subscribers - summary.disconnected) subscribers; "
+            + "\(fanOut.count) of \(summary.fanOutMicroseconds.count) events reached all)"
+    }
+
     private static func percentiles(_ p50: Double, _ p99: Double, _ max: Double) -> JSONValue {
         .object([("p50", number(p50)), ("p99", number(p99)), ("max", number(max))])
     }
@@ -92,6 +104,18 @@ public struct LoadTool: Sendable {
             ("disconnected", .number(String(summary.disconnected))),
             ("peakConnections", .number(String(summary.peakConnections))),
             ("latencyHistogram", summary.latency.json),
+            ("connectSeconds", number(summary.connectSeconds)),
+        ] + fanOutFields(summary)
+    }
+
+    /// The fan-out percentiles and the per-event times `drip load merge` combines; none without a publisher.
+    private static func fanOutFields(_ summary: LoadReportFile) -> [(key: String, value: JSONValue)] {
+        guard !summary.fanOutMicroseconds.isEmpty else { return [] }
+        let fanOut = summary.fanOutMilliseconds
+        return [
+            ("fanOutMs", percentiles(fanOut.p50, fanOut.p99, fanOut.max)),
+            ("fanOutEventsReachingAll", .number(String(fanOut.count))),
+            ("fanOutMicroseconds", .array(summary.fanOutMicroseconds.map { $0.map { .number(String($0)) } ?? .null })),
         ]
     }
 
@@ -129,10 +153,11 @@ public struct LoadTool: Sendable {
             "published     \(merged.published) events (the most any process saw published)",
             "delivered     \(merged.delivered) events in \(String(format2: merged.deliverySeconds)) s = \(Int(merged.deliveredPerSecond.rounded())) events/s",
             "latency       p50 \(ms(latency.milliseconds(atPercentile: 50)))  p99 \(ms(latency.milliseconds(atPercentile: 99)))  max \(ms(latency.maxMilliseconds))  (of \(latency.count) deliveries, merged histograms)",
+            fanOutLine(merged),
             "peak          \(merged.peakConnections) connections open at once (summed)",
             "lost          \(merged.lost)   duplicated \(merged.duplicated)   out of order \(merged.outOfOrder)   disconnected \(merged.disconnected)"
                 + (merged.streamErrors > 0 ? "   stream errors \(merged.streamErrors)" : ""),
-        ].joined(separator: "\n")
+        ].compactMap { $0 }.joined(separator: "\n")
     }
 
     static func mergedJSON(_ merged: LoadReportFile) -> String {
