@@ -55,7 +55,8 @@ struct LoadRun: AsyncParsableCommand {
         discussion: """
             Opens --clients subscriptions to URL, at most --connect-concurrency at a time.
             With --publish, POSTs --events events to that URL (at --rate per second, or as fast as it answers), each \
-            carrying {"seq":N,"t":NANOSECONDS} (the wall clock's), and reports delivered events/s, latency percentiles, connect time, and \
+            carrying {"seq":N,"t":NANOSECONDS} (the wall clock's), and reports delivered events/s, latency percentiles, the connect \
+            rate and times, each event's fan-out (from its send until the last subscriber had it: p50, p99, max), and \
             events lost, duplicated or out of order per subscriber.
             Without --publish, it stays subscribed for --duration and counts what arrives.
             With --churn N, N more connections churn while the events are published (subscribe, read a few events, \
