@@ -29,7 +29,8 @@ struct FanOutTables: Sendable {
     }
 
     /// Each tracked event's time to reach every one of `subscribers` (microseconds, index = sequence
-    /// − 1), or nil for an event that did not reach them all.
+    /// − 1), or nil for an event that did not reach them all; up to the highest sequence any
+    /// subscriber got (a run that only subscribes does not know how many were published).
     func combined(subscribers: Int) async throws -> [UInt32?] {
         var latest = [UInt32](repeating: 0, count: trackedEvents)
         var arrivals = [Int](repeating: 0, count: trackedEvents)
@@ -40,7 +41,8 @@ struct FanOutTables: Sendable {
                 arrivals[index] += Int(tableArrivals[index])
             }
         }
-        return (0..<trackedEvents).map { arrivals[$0] >= subscribers && subscribers > 0 ? latest[$0] : nil }
+        let reached = (arrivals.lastIndex { $0 > 0 } ?? -1) + 1
+        return (0..<reached).map { arrivals[$0] >= subscribers && subscribers > 0 ? latest[$0] : nil }
     }
 }
 

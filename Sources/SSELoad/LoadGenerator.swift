@@ -33,7 +33,9 @@ public enum LoadGenerator {
         let transport = try await LoadTransport.prepare(options, group: group)
         defer { transport.close() }
         if let count = options.http2Connections { progress("as HTTP/2 streams over \(count) connection\(count == 1 ? "" : "s")") }
-        let fanOut = options.publishURL == nil ? nil : FanOutTables(group: group, events: options.events)
+        // Tracked without a publisher too: subscribers on other hosts of a merged run see the events
+        // of one publisher somewhere, numbered 1 to --events.
+        let fanOut = FanOutTables(group: group, events: options.events)
         let connectStarted = MonotonicTime.nanoseconds()
         let subscriptions = await connectAll(options, group: group, tally: tally, fanOut: fanOut, transport: transport)
         let connectSeconds = Double(MonotonicTime.nanoseconds() - connectStarted) / 1e9
@@ -96,7 +98,7 @@ public enum LoadGenerator {
             if published > 0, !record.isClosed, record.streamError == nil { lost += max(0, published - record.distinctSequences) }
         }
         let stayed = records.filter { !$0.isClosed && $0.streamError == nil }.count
-        let fanOutTimes = try await fanOut?.combined(subscribers: stayed) ?? []
+        let fanOutTimes = try await fanOut.combined(subscribers: stayed)
         return LoadReport(
             subscribersConnected: connected.count,
             connectSeconds: connectSeconds,
@@ -116,7 +118,8 @@ public enum LoadGenerator {
             churnFailures: churn.failures,
             peakConnections: max(connected.count, churn.peak),
             latencyHistogram: histogram,
-            fanOutMicroseconds: Array(fanOutTimes.prefix(published))
+            fanOutMicroseconds: published > 0
+                ? (0..<min(published, fanOut.trackedEvents)).map { $0 < fanOutTimes.count ? fanOutTimes[$0] : nil } : fanOutTimes
         )
     }
 

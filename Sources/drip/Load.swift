@@ -88,7 +88,7 @@ struct LoadRun: AsyncParsableCommand {
     @Option(help: "Publish to this URL with POST (e.g. the same stream URL on drip).")
     var publish: String?
 
-    @Option(help: "Events to publish.")
+    @Option(help: "Events to publish; without --publish, the sequence numbers (1 to this) whose delivery and fan-out are tracked.")
     var events = 1000
 
     @Option(help: "Events per second to publish; as fast as possible when omitted.")

@@ -67,6 +67,25 @@ struct LoadGeneratorTests {
         #expect(report.connectSeconds > 0 && report.connectsPerSecond > 0)
         let summary = LoadReportFile(report)
         #expect(summary.fanOutMilliseconds.count == 40)
+
+        // Subscribers without a publisher of their own (another host's run) track the same numbers.
+        let other = try HTTPURL(parsing: url.description.replacingOccurrences(of: "/streams/fan", with: "/streams/other"))
+        let listener = Task {
+            try await LoadGenerator.run(LoadOptions(url: other, clients: 5, events: 40, duration: .seconds(5), threads: 1)) { _ in }
+        }
+        var clients = 0
+        for _ in 0..<1000 where clients < 5 {
+            clients = try await server.snapshot().streams.first { $0.name == "other" }?.clients.count ?? 0
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(clients == 5)
+        for sequence in 1...3 {
+            let sentAt = UInt64(Date().timeIntervalSince1970 * 1e9)
+            _ = try await server.publish(stream: "other", event: ServerSentEvent(data: "{\"seq\":\(sequence),\"t\":\(sentAt)}"))
+        }
+        let heard = try await listener.value
+        #expect(heard.published == 0)
+        #expect(heard.fanOutMicroseconds.count == 3 && heard.fanOutMicroseconds.allSatisfy { $0 != nil }, "\(heard.fanOutMicroseconds)")
         await server.stop()
     }
 
