@@ -202,7 +202,7 @@ public struct EventStreamParser: Sendable {
     /// line, an `id` line (without NUL) and one `data` line, in any order, each at most once, ended
     /// by LF, CRLF or CR and within the limits, are written straight to `sink` with no other bookkeeping, the
     /// way `process` and `dispatch` would write them. Returns the start of the first block it does
-    /// not take (left to `process`, line by line, with the scanner as it was there).
+    /// not take (left to `process`, line by line, with the scanner rewound to it).
     @inline(__always)
     private mutating func writeSimpleBlocks<Sink: ParserSink & ~Copyable>(
         _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, _ scanner: inout LineEndScanner, _ fields: inout ChunkFields?,
@@ -213,11 +213,10 @@ public struct EventStreamParser: Sendable {
         return committedBytes.withUnsafeBufferPointer { committedBytes in
             let defaultType = UnsafeBufferPointer(start: Self.defaultType.utf8Start, count: Self.defaultType.utf8CodeUnitCount)
             var committed = fields?.lastEventId ?? committedBytes
+            var sawId = false
             var blockStart = start
             var lines = 0
-            var scannerAtBlockStart = scanner
             blocks: while true {
-                scannerAtBlockStart = scanner
                 var type: UnsafeBufferPointer<UInt8>?
                 var id: UnsafeBufferPointer<UInt8>?
                 var data: UnsafeBufferPointer<UInt8>?
@@ -259,14 +258,15 @@ public struct EventStreamParser: Sendable {
                 if let id { committed = id }
                 let eventType = type ?? defaultType
                 sink.event(type: eventType.isEmpty ? defaultType : eventType, data: data, id: committed)
-                if let id {
-                    fields?.lastEventId = id
-                    lastEventIdIsBehind = true
-                }
+                sawId = sawId || id != nil
                 lines += blockLines
                 blockStart = position
             }
-            scanner = scannerAtBlockStart
+            if sawId {
+                fields?.lastEventId = committed
+                lastEventIdIsBehind = true
+            }
+            scanner.rewind(to: blockStart)
             lineNumber += lines
             return blockStart
         }

@@ -53,6 +53,14 @@ struct LineEndScanner {
         return lineEndByWords(from: start)
     }
 
+    /// Lets the next `lineEnd(from:)` start at `start`, earlier than the last one asked: what was
+    /// seen before `start` is forgotten (cheaper than copying the scanner to go back to).
+    mutating func rewind(to start: Int) {
+        if start < windowStart { windowEnd = 0 }
+        nextLineFeed = -1
+        nextCarriageReturn = -1
+    }
+
     #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
         /// A mask of the CR and LF bytes among the 64 at `start`.
         @inline(__always)

@@ -1,5 +1,6 @@
-import EventStream
 import Testing
+
+@testable import EventStream
 
 /// One test per rule of the WHATWG HTML standard's event-stream interpretation (9.2.6), numbered as
 /// in the project's checklist of those rules ("Decoding and lines", "Fields", "Dispatch"); every
@@ -142,6 +143,25 @@ struct FieldTests {
         let result = parseAtEverySplit(["id: 1\ndata: a\n\nid: 2\u{0}3\ndata: b\n\n"])
         #expect(result.outputs == [event("a", id: "1"), event("b", id: "1")])
         #expect(result.lastEventId == "1")
+    }
+
+    @Test("12. a NUL anywhere in an id of any length is found, and no other byte is taken for one")
+    func idNullAtEveryPosition() {
+        // The check reads whole words: every length across several words, NUL at each place, and
+        // the bytes a word-at-a-time test could confuse with zero (0x01, 0x80, 0xFF) beside it.
+        for length in 0...40 {
+            for filler: UInt8 in [0x01, 0x31, 0x80, 0xFF] {
+                let plain = [UInt8](repeating: filler, count: length)
+                plain.withUnsafeBufferPointer { #expect(FieldRules.acceptsId($0), "length \(length), filler \(filler)") }
+                for position in 0..<length {
+                    var withNull = plain
+                    withNull[position] = 0
+                    withNull.withUnsafeBufferPointer { #expect(!FieldRules.acceptsId($0), "length \(length), NUL at \(position)") }
+                }
+            }
+        }
+        let stream = "id: 1\ndata: a\n\nid: 0123456789abcdef\u{0}\ndata: b\n\nid: 01234\u{0}67\ndata: c\n\n"
+        #expect(parseAtEverySplit([stream]).outputs == [event("a", id: "1"), event("b", id: "1"), event("c", id: "1")])
     }
 
     @Test("12. an empty id resets the last event id; `id` alone does too")
