@@ -77,7 +77,10 @@ let package = Package(
             name: "SSECheck",
             dependencies: ["EventStream", "SSEClient", nioCore, nioPosix, nioHTTP1, .product(name: "NIOSSL", package: "swift-nio-ssl")]),
         .target(
-            name: "Workbench", dependencies: ["EventStream", "ScriptClock", "SSEServer", "SSEClient", "SSELoad", "SSEProxy", "SSECheck", nioPosix]),
+            name: "Workbench",
+            dependencies: ["EventStream", "ScriptClock", "SSEServer", "SSEClient", "SSELoad", "SSEProxy", "SSECheck", "CMalloc", nioPosix]),
+        // glibc's mallopt, for drip connect's read buffers (no library to link: it is libc's).
+        .systemLibrary(name: "CMalloc"),
         .systemLibrary(
             name: "CLibEdit",
             pkgConfig: "libedit",
