@@ -30,7 +30,8 @@ struct LineEndScanner {
         count = buffer.count
     }
 
-    /// The offset of the first CR or LF at or after `start`, if any. `start` never goes back.
+    /// The offset of the first CR or LF at or after `start`, if any. `start` never goes back, except
+    /// after `rewind(to:)`.
     @inline(__always)
     mutating func lineEnd(from start: Int) -> Int? {
         #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
@@ -53,8 +54,9 @@ struct LineEndScanner {
         return lineEndByWords(from: start)
     }
 
-    /// Lets the next `lineEnd(from:)` start at `start`, earlier than the last one asked: what was
-    /// seen before `start` is forgotten (cheaper than copying the scanner to go back to).
+    /// Lets the next `lineEnd(from:)` start at `start`, earlier than the last one asked: the next CR
+    /// and LF it remembers are forgotten, and its 64-byte window too when `start` lies before it
+    /// (cheaper than copying the scanner to go back to).
     mutating func rewind(to start: Int) {
         if start < windowStart { windowEnd = 0 }
         nextLineFeed = -1
