@@ -147,8 +147,8 @@ struct FieldTests {
 
     @Test("12. a NUL anywhere in an id of any length is found, and no other byte is taken for one")
     func idNullAtEveryPosition() {
-        // The check reads whole words: every length across several words, NUL at each place, and
-        // the bytes a word-at-a-time test could confuse with zero (0x01, 0x80, 0xFF) beside it.
+        // Every length up to several vectors' worth, NUL at each place, among bytes a vectorised or
+        // word-at-a-time search could confuse with zero (0x01, 0x80, 0xFF) or plain digits.
         for length in 0...40 {
             for filler: UInt8 in [0x01, 0x31, 0x80, 0xFF] {
                 let plain = [UInt8](repeating: filler, count: length)
