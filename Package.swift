@@ -129,7 +129,11 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SSELoadTests", dependencies: ["SSELoad", "SSEClient", "TestSupport"]),
-        .testTarget(name: "SSEProxyTests", dependencies: ["SSEProxy", "SSEServer", "SSEClient", "EventStream", "TestSupport", nioCore]),
+        .testTarget(
+            name: "SSEProxyTests",
+            dependencies: [
+                "SSEProxy", "SSEServer", "SSEClient", "EventStream", "TestSupport", nioCore, .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]),
         .testTarget(name: "SSECheckTests", dependencies: ["SSECheck", "SSEServer", "SSEClient", "TestSupport"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "TestSupport"], exclude: ["Snapshots"]),
         .testTarget(name: "LineEditorTests", dependencies: ["LineEditor"]),

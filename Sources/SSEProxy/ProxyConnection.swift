@@ -20,10 +20,11 @@ import SSEServer
 /// when the exchange ends either way; the upstream is read only while the client's socket takes
 /// what is written (backpressure), and bytes written downstream and not yet taken by the socket (or
 /// held by pacing faults) are at most `limits.maxQueuedBytes`, past which the client is dropped.
-/// Writes are sent at the end of the loop's turn (`DeferredFlushes`), in the order written: directly
-/// to the socket while NIO holds nothing for it, through NIO otherwise; whatever closes the client's
-/// connection sends what was written first (`closeDownstream`).
-final class ProxyConnection {
+/// Writes are sent at the end of the loop's turn, or after a read once enough connections wait
+/// (`DeferredFlushes`), in the order written: directly to the socket while NIO holds nothing for
+/// it, through NIO otherwise; whatever closes the client's connection sends what was written first
+/// (`closeDownstream`).
+final class ProxyConnection: FlushesWrites {
     /// How the answer's body is delimited downstream.
     enum Framing {
         case none, length, chunked, untilClose
@@ -227,6 +228,7 @@ final class ProxyConnection {
                 answerLocally(502, "the upstream's answer broke HTTP framing: \(error)")
             }
         }
+        flushes.flushIfBatchIsFull()
     }
 
     func upstreamClosed() {
