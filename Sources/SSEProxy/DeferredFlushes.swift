@@ -1,10 +1,11 @@
 import NIOCore
 
 /// Sends for the clients written to during one turn of an event loop, done together once the
-/// turn's reads are handled: a wave of events read from many upstream connections goes out as one
-/// burst of writes rather than a read, a write, a read. A reader woken by the first write of a burst
-/// finds the rest waiting; written one at a time, it sleeps and is woken again for each, and on a
-/// busy machine every such wake-up is dearer than the write itself (scripts/bench/proxy, paced case).
+/// turn's reads are handled, or once `maxBatch` clients wait: a wave of events read from many
+/// upstream connections goes out in bursts of writes rather than a read, a write, a read. A reader
+/// woken by the first write of a burst finds the rest waiting; written one at a time, it sleeps and
+/// is woken again for each, and on a busy machine every such wake-up is dearer than the write
+/// itself (scripts/bench/proxy, paced case).
 ///
 /// Invariants: used only on `loop`; what a connection wrote is sent (`ProxyConnection.flushWrites`)
 /// before the loop waits for I/O again (NIO runs tasks queued from the loop before its next wait),
@@ -17,7 +18,8 @@ final class DeferredFlushes {
 
     init(loop: EventLoop) { self.loop = loop }
 
-    /// Sends what `connection` wrote at the end of this turn of the loop.
+    /// Sends what `connection` wrote at the end of this turn of the loop, or sooner when a batch fills
+    /// (`flushIfBatchIsFull`).
     func flushSoon(_ connection: any FlushesWrites) {
         if !flushIsQueued {
             flushIsQueued = true
