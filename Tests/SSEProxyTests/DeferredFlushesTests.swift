@@ -9,15 +9,23 @@ private final class CountingConnection: FlushesWrites {
     func flushWrites() { flushes += 1 }
 }
 
+/// `count` upstream reads in one turn, each writing to a connection of its own, as
+/// `ProxyConnection.upstreamRead` does: write (`flushSoon`), then `flushIfBatchIsFull`.
+private func reads(_ count: Int, through flushes: DeferredFlushes) -> [CountingConnection] {
+    (0..<count).map { _ in
+        let connection = CountingConnection()
+        flushes.flushSoon(connection)
+        // A connection's own write never sends the batch: only the check between reads does.
+        #expect(connection.flushes == 0)
+        flushes.flushIfBatchIsFull()
+        return connection
+    }
+}
+
 @Suite struct DeferredFlushesTests {
     @Test func waitsForTheEndOfTheTurnBelowTheBatch() {
         let loop = EmbeddedEventLoop()
-        let flushes = DeferredFlushes(loop: loop)
-        let connections = (1..<DeferredFlushes.maxBatch).map { _ in CountingConnection() }
-        for connection in connections {
-            flushes.flushSoon(connection)
-            flushes.flushIfBatchIsFull()
-        }
+        let connections = reads(DeferredFlushes.maxBatch - 1, through: DeferredFlushes(loop: loop))
         #expect(connections.allSatisfy { $0.flushes == 0 })
         loop.run()
         #expect(connections.allSatisfy { $0.flushes == 1 })
@@ -27,18 +35,9 @@ private final class CountingConnection: FlushesWrites {
 
     @Test func sendsAFullBatchAtOnceAndTheRestAtTheEndOfTheTurn() {
         let loop = EmbeddedEventLoop()
-        let flushes = DeferredFlushes(loop: loop)
-        let connections = (0..<(DeferredFlushes.maxBatch + 5)).map { _ in CountingConnection() }
-        for (index, connection) in connections.enumerated() {
-            flushes.flushSoon(connection)
-            // Only between reads: a connection's own write never sends the batch.
-            #expect(connections[index].flushes == 0)
-            flushes.flushIfBatchIsFull()
-        }
-        let full = connections.prefix(DeferredFlushes.maxBatch)
-        let rest = connections.dropFirst(DeferredFlushes.maxBatch)
-        #expect(full.allSatisfy { $0.flushes == 1 })
-        #expect(rest.allSatisfy { $0.flushes == 0 })
+        let connections = reads(DeferredFlushes.maxBatch + 5, through: DeferredFlushes(loop: loop))
+        #expect(connections.prefix(DeferredFlushes.maxBatch).allSatisfy { $0.flushes == 1 })
+        #expect(connections.dropFirst(DeferredFlushes.maxBatch).allSatisfy { $0.flushes == 0 })
         loop.run()
         #expect(connections.allSatisfy { $0.flushes == 1 })
     }
@@ -46,14 +45,12 @@ private final class CountingConnection: FlushesWrites {
     @Test func aTurnAfterAFlushQueuesItsOwn() {
         let loop = EmbeddedEventLoop()
         let flushes = DeferredFlushes(loop: loop)
-        let first = CountingConnection()
-        flushes.flushSoon(first)
+        let first = reads(1, through: flushes)
         loop.run()
-        let second = CountingConnection()
-        flushes.flushSoon(second)
-        #expect(second.flushes == 0)
+        let second = reads(1, through: flushes)
+        #expect(second[0].flushes == 0)
         loop.run()
-        #expect(first.flushes == 1)
-        #expect(second.flushes == 1)
+        #expect(first[0].flushes == 1)
+        #expect(second[0].flushes == 1)
     }
 }
