@@ -41,7 +41,7 @@ struct ContractServiceTests {
     @Test("capabilities, create, callbacks in order, listen, restart with Last-Event-ID, close, stop")
     func harnessConversation() async throws {
         let (service, port) = try startService()
-        defer { if service.isRunning { service.terminate() } }
+        defer { service.end() }
         let log = LogCollector()
         let drip = SSEServer(configuration: ServerConfiguration(streamDefaults: StreamSettings(heartbeatMilliseconds: 0))) { log.record($0) }
         let dripPort = try #require(try await drip.start().port)

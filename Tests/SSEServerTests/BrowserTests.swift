@@ -31,9 +31,7 @@ final class HelperProcess {
         return (String(decoding: data, as: UTF8.self), process.terminationStatus)
     }
 
-    deinit {
-        if process.isRunning { process.terminate() }
-    }
+    deinit { process.end() }
 }
 
 /// Real-browser tests, run by scripts/test (which installs Chromium and sets DRIP_BROWSER_TESTS=1).
