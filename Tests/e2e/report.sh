@@ -3,8 +3,8 @@
 # that headless Chromium opens from disk; its SVG holds one lane per server connection and one for the
 # client, a drop, the reconnection gap labelled with its delay, and the resume's Last-Event-ID: 2.
 # Its screenshot is checked for size, and becomes docs/report.png (the README shows it) with
-# DRIP_UPDATE_SCREENSHOTS=1. --timeline writes
-# the same entries as JSON lines. Then every example's report renders without a script error.
+# DRIP_UPDATE_SCREENSHOTS=1. --timeline writes the same entries as JSON lines. Then every example's
+# report renders without a script error.
 #   Tests/e2e/report.sh PATH/TO/drip
 set -euo pipefail
 drip="$1"
