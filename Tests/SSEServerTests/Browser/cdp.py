@@ -11,9 +11,11 @@ logged one to the console (each printed on standard error; failed requests are n
 """
 import argparse
 import base64
+import ctypes
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,6 +34,10 @@ class Browser:
         from_chrome_read, from_chrome_write = os.pipe()
         # Chromium reads commands on fd 3 and writes replies on fd 4.
         def wire_fds():
+            # Chromium dies with this script, however it ends: a test that kills it (SIGKILL, which
+            # nothing can catch) must not leave a browser behind. Linux only (prctl PR_SET_PDEATHSIG).
+            if sys.platform.startswith("linux"):
+                ctypes.CDLL(None).prctl(1, signal.SIGKILL)
             # dup2 onto the same number is a no-op that keeps close-on-exec, so clear it explicitly.
             os.dup2(to_chrome_read, 3)
             os.dup2(from_chrome_write, 4)
