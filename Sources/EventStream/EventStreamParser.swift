@@ -201,7 +201,8 @@ public struct EventStreamParser: Sendable {
     /// The byte form's fast path, from a clean block start: whole blocks made only of an `event`
     /// line, an `id` line (without NUL) and one `data` line, in any order, each at most once, ended
     /// by LF, CRLF or CR and within the limits, are written straight to `sink` with no other bookkeeping, the
-    /// way `process` and `dispatch` would write them. Returns the start of the first block it does
+    /// way `process` and `dispatch` would write them. At each block the sink's own faster path
+    /// (`SimpleBlocks`, for the line forms) goes first. Returns the start of the first block it does
     /// not take (left to `process`, line by line, with the scanner rewound to it).
     @inline(__always)
     private mutating func writeSimpleBlocks<Sink: ParserSink & ~Copyable>(
@@ -217,6 +218,13 @@ public struct EventStreamParser: Sendable {
             var blockStart = start
             var lines = 0
             blocks: while true {
+                var fast = FastBlockProgress(position: blockStart, lastEventId: committed)
+                sink.writeSimpleBlocks(bytes, &fast, limits: limits)
+                if fast.position != blockStart {
+                    (blockStart, committed) = (fast.position, fast.lastEventId)
+                    sawId = sawId || fast.sawId
+                    lines += fast.lines
+                }
                 var type: UnsafeBufferPointer<UInt8>?
                 var id: UnsafeBufferPointer<UInt8>?
                 var data: UnsafeBufferPointer<UInt8>?

@@ -63,40 +63,54 @@ struct LineSink: ParserSink, ~Copyable {
         }
     }
 
+    /// Blocks of the commonest shape go through `SimpleBlocks`, with the room doubled whenever the
+    /// next block might not fit.
+    mutating func writeSimpleBlocks(_ bytes: UnsafeBufferPointer<UInt8>, _ progress: inout FastBlockProgress, limits: EventStreamParser.Limits) {
+        while true {
+            let needsRoom =
+                switch form {
+                case .json: SimpleBlocks.write(JSONBlockForm.self, bytes, &progress, output: &end, outputLimit: start + capacity, limits: limits)
+                case .text: SimpleBlocks.write(TextBlockForm.self, bytes, &progress, output: &end, outputLimit: start + capacity, limits: limits)
+                }
+            guard needsRoom else { return }
+            reserve(capacity &+ 1)
+        }
+    }
+
     mutating func retry(_ milliseconds: Int) {
         let digits = String(milliseconds)
         reserve(16 + digits.utf8.count)
-        var output = Self.copy(form == .json ? #"{"retry":"# : "retry ", to: end)
+        var output = ParserBytes.copy(form == .json ? #"{"retry":"# : "retry ", to: end)
         for digit in digits.utf8 {
             output.pointee = digit
             output += 1
         }
-        end = Self.copy(form == .json ? "}\n" : " ms\n", to: output)
+        end = ParserBytes.copy(form == .json ? "}\n" : " ms\n", to: output)
     }
 
     mutating func comment(_ text: UnsafeBufferPointer<UInt8>) {
         switch form {
         case .json:
             reserve(16 + JSONStringEscaper.maximumLength(of: text.count))
-            let output = Self.copy(#"{"comment":""#, to: end)
-            end = Self.copy("\"}\n", to: JSONStringEscaper.write(text, to: output))
+            let output = ParserBytes.copy(#"{"comment":""#, to: end)
+            end = ParserBytes.copy("\"}\n", to: JSONStringEscaper.write(text, to: output))
         case .text:
             reserve(3 + TerminalText.maximumLength(of: text.count))
-            let output = Self.copy(": ", to: end)
-            end = Self.copy("\n", to: TerminalText.write(text, to: output))
+            let output = ParserBytes.copy(": ", to: end)
+            end = ParserBytes.copy("\n", to: TerminalText.write(text, to: output))
         }
     }
 
     @inline(__always)
     private mutating func jsonEvent(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {
         reserve(Self.eventFramingLength + JSONStringEscaper.maximumLength(of: type.count + data.count + id.count))
-        var output = Self.copy(#"{"type":""#, to: end)
+        var output = ParserBytes.copy(#"{"type":""#, to: end)
         output = JSONStringEscaper.write(type, to: output)
-        output = Self.copy(#"","data":""#, to: output)
+        output = ParserBytes.copy(#"","data":""#, to: output)
         output = JSONStringEscaper.write(data, to: output)
-        output = Self.copy(#"","lastEventId":""#, to: output)
+        output = ParserBytes.copy(#"","lastEventId":""#, to: output)
         output = JSONStringEscaper.write(id, to: output)
-        end = Self.copy("\"}\n", to: output)
+        end = ParserBytes.copy("\"}\n", to: output)
     }
 
     /// `type id=ID: data` on one line, or `type id=ID:` then each data line indented by two spaces
@@ -106,22 +120,22 @@ struct LineSink: ParserSink, ~Copyable {
         // Each data line feed becomes three bytes ("\n  "), within the six per byte set aside.
         reserve(16 + TerminalText.maximumLength(of: type.count + data.count + id.count))
         var output = TerminalText.write(type, to: end)
-        if !id.isEmpty { output = TerminalText.write(id, to: Self.copy(" id=", to: output)) }
+        if !id.isEmpty { output = TerminalText.write(id, to: ParserBytes.copy(" id=", to: output)) }
         var lineEnd = Self.lineFeed(in: data, from: 0)
         guard lineEnd < data.count else {
-            end = Self.copy("\n", to: TerminalText.write(data, to: Self.copy(": ", to: output)))
+            end = ParserBytes.copy("\n", to: TerminalText.write(data, to: ParserBytes.copy(": ", to: output)))
             return
         }
-        output = Self.copy(":", to: output)
+        output = ParserBytes.copy(":", to: output)
         var lineStart = 0
         while true {
-            output = Self.copy("\n  ", to: output)
+            output = ParserBytes.copy("\n  ", to: output)
             output = TerminalText.write(UnsafeBufferPointer(rebasing: data[lineStart..<lineEnd]), to: output)
             guard lineEnd < data.count else { break }
             lineStart = lineEnd + 1
             lineEnd = Self.lineFeed(in: data, from: lineStart)
         }
-        end = Self.copy("\n", to: output)
+        end = ParserBytes.copy("\n", to: output)
     }
 
     /// The index of the first line feed in `bytes` from `start`, or `bytes.count`.
@@ -150,11 +164,5 @@ struct LineSink: ParserSink, ~Copyable {
         ownsStorage = true
         start = grown
         end = grown + used
-    }
-
-    @inline(__always)
-    private static func copy(_ text: StaticString, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
-        memcpy(output, text.utf8Start, text.utf8CodeUnitCount)
-        return output + text.utf8CodeUnitCount
     }
 }

@@ -8,6 +8,13 @@
 
 /// Small byte-buffer moves the parser makes many times per chunk, apart from its rules.
 enum ParserBytes {
+    /// Copies `text` to `output` and returns the end of the copy (the line forms' fixed parts).
+    @inline(__always)
+    static func copy(_ text: StaticString, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        memcpy(output, text.utf8Start, text.utf8CodeUnitCount)
+        return output + text.utf8CodeUnitCount
+    }
+
     /// `borrowed` when there is one, else the bytes of `owned` (without touching an empty array).
     @inline(__always)
     static func withBytes(

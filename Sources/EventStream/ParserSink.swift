@@ -19,6 +19,25 @@ protocol ParserSink: ~Copyable {
     mutating func event(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>)
     mutating func retry(_ milliseconds: Int)
     mutating func comment(_ text: UnsafeBufferPointer<UInt8>)
+    /// Writes whole blocks from `progress.position` by a faster path of the sink's own, if it has
+    /// one (`SimpleBlocks`), exactly as `event(type:data:id:)` would; the default writes none.
+    mutating func writeSimpleBlocks(_ bytes: UnsafeBufferPointer<UInt8>, _ progress: inout FastBlockProgress, limits: EventStreamParser.Limits)
+}
+
+/// How far a sink's own fast path got (`ParserSink.writeSimpleBlocks`).
+struct FastBlockProgress {
+    /// The start of the first block not written yet.
+    var position: Int
+    /// The last event id in force after the blocks written.
+    var lastEventId: UnsafeBufferPointer<UInt8>
+    var sawId = false
+    /// The lines read, blank lines included.
+    var lines = 0
+}
+
+extension ParserSink where Self: ~Copyable {
+    @inline(__always)
+    mutating func writeSimpleBlocks(_ bytes: UnsafeBufferPointer<UInt8>, _ progress: inout FastBlockProgress, limits: EventStreamParser.Limits) {}
 }
 
 struct OutputSink: ParserSink {
