@@ -217,13 +217,17 @@ public struct EventStreamParser: Sendable {
             var sawId = false
             var blockStart = start
             var lines = 0
+            var linesEndWithCarriageReturns = false
             blocks: while true {
-                var fast = FastBlockProgress(position: blockStart, lastEventId: committed)
-                sink.writeSimpleBlocks(bytes, &fast, limits: limits)
-                if fast.position != blockStart {
-                    (blockStart, committed) = (fast.position, fast.lastEventId)
-                    sawId = sawId || fast.sawId
-                    lines += fast.lines
+                if !linesEndWithCarriageReturns {
+                    var fast = FastBlockProgress(position: blockStart, lastEventId: committed)
+                    sink.writeSimpleBlocks(bytes, &fast, limits: limits)
+                    linesEndWithCarriageReturns = fast.metCarriageReturn
+                    if fast.position != blockStart {
+                        (blockStart, committed) = (fast.position, fast.lastEventId)
+                        sawId = sawId || fast.sawId
+                        lines += fast.lines
+                    }
                 }
                 var type: UnsafeBufferPointer<UInt8>?
                 var id: UnsafeBufferPointer<UInt8>?

@@ -33,6 +33,9 @@ struct FastBlockProgress {
     var sawId = false
     /// The lines read, blank lines included.
     var lines = 0
+    /// Set when it stopped at a CR: the stream likely ends every line so (CRLF), and the path is not
+    /// tried again in this chunk.
+    var metCarriageReturn = false
 }
 
 extension ParserSink where Self: ~Copyable {

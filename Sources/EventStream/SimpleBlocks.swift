@@ -66,7 +66,12 @@ enum SimpleBlocks {
                         guard feeds != 0 else { return false }
                     }
                     let lineLength = Int(feeds.trailingZeroBitCount)
-                    guard special & ((1 &<< UInt32(lineLength)) &- 1) == 0, lineLength <= limits.maxLineLength else { return false }
+                    let before = (1 &<< UInt32(lineLength)) &- 1
+                    guard special & before == 0, lineLength <= limits.maxLineLength else {
+                        let returns = _mm_movemask_epi8(_mm_cmpeq_epi8(first, _mm_set1_epi8(CChar(bitPattern: .carriageReturn))))
+                        progress.metCarriageReturn = UInt32(truncatingIfNeeded: returns) & before != 0
+                        return false
+                    }
                     let nameLength = isId ? 3 : 6
                     let valueStart = cursor &+ nameLength &+ (base[cursor &+ nameLength] == .space ? 1 : 0)
                     let valueLength = cursor &+ lineLength &- valueStart
@@ -103,7 +108,10 @@ enum SimpleBlocks {
                     // the form's escaper (the bytes before were ASCII, so no UTF-8 sequence is cut).
                     guard let found = memchr(base + index, Int32(UInt8.lineFeed), count &- index) else { return false }
                     lineEnd = UnsafeRawPointer(base).distance(to: UnsafeRawPointer(found))
-                    guard memchr(base + index, Int32(UInt8.carriageReturn), lineEnd &- index) == nil else { return false }
+                    guard memchr(base + index, Int32(UInt8.carriageReturn), lineEnd &- index) == nil else {
+                        progress.metCarriageReturn = true
+                        return false
+                    }
                     guard outputLimit - out >= Form.Escaper.maximumLength(of: lineEnd &- index) &+ partsRoom else { return true }
                     out = Form.Escaper.write(UnsafeBufferPointer(start: base + index, count: lineEnd &- index), to: out)
                 }

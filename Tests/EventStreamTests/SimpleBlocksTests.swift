@@ -106,6 +106,17 @@ struct SimpleBlocksTests {
             #expect(text.written == Array(String(repeating: textLine, count: 10).utf8))
         }
 
+        @Test("CRLF line ends: no block is taken, and it says it met a CR so that the chunk's other blocks skip it")
+        func carriageReturns() {
+            for block in ["id: 1\r\ndata: x\r\n\r\n", "data: \(String(repeating: "y", count: 40))\r\n\r\n"] {
+                let run = Self.runOnce(JSONBlockForm.self, Array(String(repeating: block, count: 8).utf8), room: 4096)
+                #expect(run.progress.position == 0 && run.written.isEmpty)
+                #expect(run.progress.metCarriageReturn, "\(block.debugDescription)")
+            }
+            let other = Self.runOnce(JSONBlockForm.self, Array(String(repeating: "data: one\ndata: two\n\n", count: 8).utf8), room: 4096)
+            #expect(!other.progress.metCarriageReturn)
+        }
+
         @Test("with too little room it writes nothing of the block and asks for more")
         func asksForRoom() {
             let stream = Array(String(repeating: "data: \(String(repeating: "\"", count: 40))\n\n", count: 4).utf8)
