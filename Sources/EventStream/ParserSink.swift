@@ -33,8 +33,8 @@ struct FastBlockProgress {
     var sawId = false
     /// The lines read, blank lines included.
     var lines = 0
-    /// Set when it stopped at a CR: the stream likely ends every line so (CRLF), and the path is not
-    /// tried again in this chunk.
+    /// Set when it stopped at a CR: the stream likely ends every line so (CRLF), and the parser stops
+    /// offering it the blocks that follow.
     var metCarriageReturn = false
 }
 
