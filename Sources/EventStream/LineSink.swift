@@ -101,32 +101,28 @@ struct LineSink: ParserSink, ~Copyable {
         }
     }
 
+    /// The line `JSONBlockForm` defines, every part escaped.
     @inline(__always)
     private mutating func jsonEvent(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {
         reserve(Self.eventFramingLength + JSONStringEscaper.maximumLength(of: type.count + data.count + id.count))
-        var output = ParserBytes.copy(#"{"type":""#, to: end)
-        output = JSONStringEscaper.write(type, to: output)
-        output = ParserBytes.copy(#"","data":""#, to: output)
-        output = JSONStringEscaper.write(data, to: output)
-        output = ParserBytes.copy(#"","lastEventId":""#, to: output)
-        output = JSONStringEscaper.write(id, to: output)
-        end = ParserBytes.copy("\"}\n", to: output)
+        let output = JSONBlockForm.writeHead(type: LineValue(bytes: type), lastEventId: LineValue(bytes: id), to: end)
+        end = JSONBlockForm.writeTail(lastEventId: LineValue(bytes: id), to: JSONStringEscaper.write(data, to: output))
     }
 
-    /// `type id=ID: data` on one line, or `type id=ID:` then each data line indented by two spaces
-    /// when the data has several; ` id=ID` only when the last event id is not empty.
+    /// `TextBlockForm`'s line, or its label (`type id=ID:`) then each data line indented by two
+    /// spaces when the data has several.
     @inline(__always)
     private mutating func textEvent(type: UnsafeBufferPointer<UInt8>, data: UnsafeBufferPointer<UInt8>, id: UnsafeBufferPointer<UInt8>) {
         // Each data line feed becomes three bytes ("\n  "), within the six per byte set aside.
         reserve(16 + TerminalText.maximumLength(of: type.count + data.count + id.count))
-        var output = TerminalText.write(type, to: end)
-        if !id.isEmpty { output = TerminalText.write(id, to: ParserBytes.copy(" id=", to: output)) }
+        let (type, id) = (LineValue(bytes: type), LineValue(bytes: id))
         var lineEnd = Self.lineFeed(in: data, from: 0)
         guard lineEnd < data.count else {
-            end = ParserBytes.copy("\n", to: TerminalText.write(data, to: ParserBytes.copy(": ", to: output)))
+            let output = TextBlockForm.writeHead(type: type, lastEventId: id, to: end)
+            end = TextBlockForm.writeTail(lastEventId: id, to: TerminalText.write(data, to: output))
             return
         }
-        output = ParserBytes.copy(":", to: output)
+        var output = ParserBytes.copy(":", to: TextBlockForm.writeLabel(type: type, lastEventId: id, to: end))
         var lineStart = 0
         while true {
             output = ParserBytes.copy("\n  ", to: output)

@@ -11,39 +11,36 @@ protocol ByteEscaper {
 extension JSONStringEscaper: ByteEscaper {}
 extension TerminalText: ByteEscaper {}
 
-/// How one line form writes a block that `SimpleBlocks` takes: the parts around the data, sixteen
-/// bytes of data at a time, and the form's escaper for the rest. Each writes exactly what
-/// `LineSink.event` writes in that form.
+/// A type or last event id to write: escaped, unless it is known to be plain bytes (under 32) that
+/// lie in the chunk with 32 bytes readable, which are copied as two vectors.
+struct LineValue {
+    var bytes: UnsafeBufferPointer<UInt8>
+    var isPlainInChunk = false
+
+    @inline(__always)
+    func write<Escaper: ByteEscaper>(escapedBy escaper: Escaper.Type, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
+            if isPlainInChunk, let start = bytes.baseAddress {
+                SimpleBlocks.store32(from: start, to: output)
+                return output + bytes.count
+            }
+        #endif
+        return Escaper.write(bytes, to: output)
+    }
+}
+
+/// How one line form writes an event: the parts around the data (the one definition of the form's
+/// line, which `LineSink` writes too), sixteen bytes of data at a time for `SimpleBlocks`, and the
+/// form's escaper for the rest.
 protocol SimpleBlockForm {
     associatedtype Escaper: ByteEscaper
-    /// What comes before the data. `type` is nil for `message`; `idIsHere` says that the last event
-    /// id is a plain value read in this chunk (`SimpleBlocks.writeId`).
-    static func writeHead(
-        type: UnsafeBufferPointer<UInt8>?, lastEventId: UnsafeBufferPointer<UInt8>, idIsHere: Bool, to output: UnsafeMutablePointer<UInt8>
-    ) -> UnsafeMutablePointer<UInt8>
+    /// What comes before the data.
+    static func writeHead(type: LineValue, lastEventId: LineValue, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8>
     /// What comes after the data, its line end included.
-    static func writeTail(
-        lastEventId: UnsafeBufferPointer<UInt8>, idIsHere: Bool, to output: UnsafeMutablePointer<UInt8>
-    ) -> UnsafeMutablePointer<UInt8>
+    static func writeTail(lastEventId: LineValue, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8>
     /// Copies the sixteen bytes at `input` (all readable), up to a line feed, escaped, when the form
     /// can do so at vector speed; writes at most 48 bytes.
     static func writeData16(from input: UnsafePointer<UInt8>, to output: UnsafeMutablePointer<UInt8>) -> DataStep
-}
-
-extension SimpleBlocks {
-    /// The last event id: copied when it is a plain value read in this chunk, escaped otherwise.
-    @inline(__always)
-    static func writeId<Form: SimpleBlockForm>(
-        _ id: UnsafeBufferPointer<UInt8>, isHere: Bool, in form: Form.Type, to output: UnsafeMutablePointer<UInt8>
-    ) -> UnsafeMutablePointer<UInt8> {
-        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
-            if isHere, let start = id.baseAddress {
-                store32(from: start, to: output)
-                return output + id.count
-            }
-        #endif
-        return Form.Escaper.write(id, to: output)
-    }
 }
 
 /// `{"type":…,"data":…,"lastEventId":…}`: quotes and backslashes in the data are escaped in the
@@ -52,19 +49,15 @@ enum JSONBlockForm: SimpleBlockForm {
     typealias Escaper = JSONStringEscaper
 
     @inline(__always)
-    static func writeHead(
-        type: UnsafeBufferPointer<UInt8>?, lastEventId: UnsafeBufferPointer<UInt8>, idIsHere: Bool, to output: UnsafeMutablePointer<UInt8>
-    ) -> UnsafeMutablePointer<UInt8> {
-        let out = SimpleBlocks.writeType(type, to: ParserBytes.copy(#"{"type":""#, to: output))
+    static func writeHead(type: LineValue, lastEventId: LineValue, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        let out = type.write(escapedBy: Escaper.self, to: ParserBytes.copy(#"{"type":""#, to: output))
         return ParserBytes.copy(#"","data":""#, to: out)
     }
 
     @inline(__always)
-    static func writeTail(
-        lastEventId: UnsafeBufferPointer<UInt8>, idIsHere: Bool, to output: UnsafeMutablePointer<UInt8>
-    ) -> UnsafeMutablePointer<UInt8> {
-        let out = ParserBytes.copy(#"","lastEventId":""#, to: output)
-        return ParserBytes.copy("\"}\n", to: SimpleBlocks.writeId(lastEventId, isHere: idIsHere, in: Self.self, to: out))
+    static func writeTail(lastEventId: LineValue, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        let out = lastEventId.write(escapedBy: Escaper.self, to: ParserBytes.copy(#"","lastEventId":""#, to: output))
+        return ParserBytes.copy("\"}\n", to: out)
     }
 
     @inline(__always)
@@ -110,20 +103,20 @@ enum TextBlockForm: SimpleBlockForm {
     typealias Escaper = TerminalText
 
     @inline(__always)
-    static func writeHead(
-        type: UnsafeBufferPointer<UInt8>?, lastEventId: UnsafeBufferPointer<UInt8>, idIsHere: Bool, to output: UnsafeMutablePointer<UInt8>
-    ) -> UnsafeMutablePointer<UInt8> {
-        var out = SimpleBlocks.writeType(type, to: output)
-        if !lastEventId.isEmpty {
-            out = SimpleBlocks.writeId(lastEventId, isHere: idIsHere, in: Self.self, to: ParserBytes.copy(" id=", to: out))
-        }
-        return ParserBytes.copy(": ", to: out)
+    static func writeHead(type: LineValue, lastEventId: LineValue, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        ParserBytes.copy(": ", to: writeLabel(type: type, lastEventId: lastEventId, to: output))
+    }
+
+    /// `type id=ID`, before the colon: also the first line of an event whose data has several.
+    @inline(__always)
+    static func writeLabel(type: LineValue, lastEventId: LineValue, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
+        let out = type.write(escapedBy: Escaper.self, to: output)
+        guard !lastEventId.bytes.isEmpty else { return out }
+        return lastEventId.write(escapedBy: Escaper.self, to: ParserBytes.copy(" id=", to: out))
     }
 
     @inline(__always)
-    static func writeTail(
-        lastEventId: UnsafeBufferPointer<UInt8>, idIsHere: Bool, to output: UnsafeMutablePointer<UInt8>
-    ) -> UnsafeMutablePointer<UInt8> {
+    static func writeTail(lastEventId: LineValue, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
         ParserBytes.copy("\n", to: output)
     }
 

@@ -84,8 +84,12 @@ enum SimpleBlocks {
                 // Room for everything but the data, which is checked as it is written.
                 let partsRoom = 128 &+ (idIsHere ? 32 : Form.Escaper.maximumLength(of: blockId.count))
                 guard outputLimit - output >= partsRoom else { return true }
-                let type = typeLength > 0 ? UnsafeBufferPointer(start: base + typeStart, count: typeLength) : nil
-                var out = Form.writeHead(type: type, lastEventId: blockId, idIsHere: idIsHere, to: output)
+                let type =
+                    typeLength > 0
+                    ? LineValue(bytes: UnsafeBufferPointer(start: base + typeStart, count: typeLength), isPlainInChunk: true)
+                    : LineValue(bytes: UnsafeBufferPointer(start: Self.defaultType.utf8Start, count: Self.defaultType.utf8CodeUnitCount))
+                let lastEventId = LineValue(bytes: blockId, isPlainInChunk: idIsHere)
+                var out = Form.writeHead(type: type, lastEventId: lastEventId, to: output)
                 let dataStart = cursor &+ 5 &+ (base[cursor &+ 5] == .space ? 1 : 0)
                 var index = dataStart
                 var lineEnd = -1
@@ -119,7 +123,7 @@ enum SimpleBlocks {
                 guard lineEnd &+ 1 < count, base[lineEnd &+ 1] == .lineFeed, lineEnd &- cursor <= limits.maxLineLength,
                     lineEnd &- dataStart < limits.maxEventSize
                 else { return false }
-                output = Form.writeTail(lastEventId: blockId, idIsHere: idIsHere, to: out)
+                output = Form.writeTail(lastEventId: lastEventId, to: out)
                 if idLength >= 0 {
                     (lastId, lastIdIsHere, sawId) = (blockId, true, true)
                 }
@@ -168,23 +172,12 @@ enum SimpleBlocks {
         }
     #endif
 
-    /// The type, copied (under 32 plain bytes that lie in the chunk), or `message` when there is none.
-    @inline(__always)
-    static func writeType(_ type: UnsafeBufferPointer<UInt8>?, to output: UnsafeMutablePointer<UInt8>) -> UnsafeMutablePointer<UInt8> {
-        #if arch(x86_64) && canImport(_Builtin_intrinsics.intel)
-            if let type, let start = type.baseAddress {
-                store32(from: start, to: output)
-                return output + type.count
-            }
-        #endif
-        return ParserBytes.copy("message", to: output)
-    }
-
     // The field names with their colons, as the little-endian words that start such lines
     // (computed rather than stored, so that no lazy initialisation is checked per line).
     private static var dataName: UInt64 { 0x3A_6174_6164 }  // "data:"
     private static var idName: UInt64 { 0x3A_6469 }  // "id:"
     private static var eventName: UInt64 { 0x3A74_6E65_7665 }  // "event:"
+    private static var defaultType: StaticString { "message" }
 }
 
 /// What one vector step of the data copied: `consumed` input bytes (16, or fewer when the line
