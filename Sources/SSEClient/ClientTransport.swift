@@ -63,9 +63,10 @@ enum ClientTransport {
             .connectTimeout(.nanoseconds(options.connectTimeout.clampedNanoseconds))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             // Each read goes to the reader as soon as it is made, so that parsing keeps pace with
-            // the socket instead of waiting for a batch; reads grow to 128 KiB on a fast stream.
+            // the socket instead of waiting for a batch; reads grow to `maximumReadSize` on a fast stream.
             .channelOption(.maxMessagesPerRead, value: 1)
-            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 128 << 10))
+            .channelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: max(2048, options.maximumReadSize)))
         // An IP address literal is connected to as it is: no resolver, no name-service files read.
         let address = try? SocketAddress(ipAddress: serverName, port: url.port)
         let wantsHTTP2 = options.httpVersion == .http2

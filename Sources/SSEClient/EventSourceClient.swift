@@ -35,6 +35,10 @@ public struct ClientOptions: Sendable {
     public var allowsInsecureRedirects = false
     /// Which HTTP to speak over https (`--http2`, `--http1.1`).
     public var httpVersion = HTTPVersionChoice.any
+    /// The largest read from the socket: reads start small and grow to this on a fast stream. The
+    /// default suits many clients in one process; `drip connect`, alone, reads more at a time.
+    public var maximumReadSize = ClientOptions.defaultMaximumReadSize
+    public static let defaultMaximumReadSize = 128 << 10
 
     public init(
         request: ClientRequest, policy: ReconnectPolicy = ReconnectPolicy(), reconnects: Bool = true, retriesInitialConnection: Bool = false,

@@ -1,5 +1,6 @@
 import EventStream
 import Foundation
+import NIOPosix
 import SSEClient
 import SSEServer
 import Synchronization
@@ -274,6 +275,37 @@ struct JSONLineClientTests {
             request.split(separator: "\r\n").first { $0.hasPrefix("Last-Event-ID: ") }.map { String($0.dropFirst(15)) }
         }
         #expect(ids == [nil, "7", "7"])
+    }
+
+    @Test("on an EventLoopTaskExecutor the client reads, parses and hands over on that loop's thread, reconnecting as anywhere")
+    func onItsOwnLoop() async throws {
+        let server = try ScriptedServer([
+            [.send(ScriptedServer.streamHead + "id: 1\ndata: one\n\n"), .pause(milliseconds: 20), .send("data: two\n\n"), .close],
+            [.send(ScriptedServer.status(204, "No Content")), .close],
+        ])
+        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = loops.next()
+        let clientOptions = try options(port: server.port)
+        // Where each hand-over ran: true when on the loop's thread.
+        let onLoop = Collector<Bool>()
+        let lines = Collector<String>()
+        let final = await withTaskExecutorPreference(EventLoopTaskExecutor(loop)) {
+            await EventSourceClient.runEncodingLines(clientOptions, form: .json, comments: false, group: loop, sleep: { _ in }) { _ in
+                onLoop.record(loop.inEventLoop)
+            } lines: {
+                onLoop.record(loop.inEventLoop)
+                lines.record(String(decoding: $0, as: UTF8.self))
+            }
+        }
+        try await loops.shutdownGracefully()
+        #expect(final == .closed(reason: "the server answered 204 No Content: stop", isFailure: false))
+        #expect(
+            lines.all.joined() == """
+                {"type":"message","data":"one","lastEventId":"1"}
+                {"type":"message","data":"two","lastEventId":"1"}
+
+                """)
+        #expect(onLoop.all.count >= 6 && !onLoop.all.contains(false))
     }
 
     @Test("cancelling the task from the lines (output that cannot be written) closes the source as the user would")
