@@ -1,8 +1,10 @@
 import NIOCore
 
 /// Runs tasks on one event loop: a task that prefers it (`withTaskExecutorPreference`) runs its
-/// code on the loop's thread, so a client that reads there hands each read to its parser without a
-/// hop to another thread. Work it enqueues runs in order, after the loop's current work.
+/// code on the loop's thread, so a client whose connection is on that loop hands each read to its
+/// parser without a hop to another thread. Jobs run in the order enqueued, after the loop's current
+/// work. The loop must outlive every task that prefers it: a job enqueued on a loop that has shut
+/// down never runs.
 public final class EventLoopTaskExecutor: TaskExecutor {
     public let loop: any EventLoop
 

@@ -29,7 +29,7 @@ public struct ConnectTool: Sendable {
         typealias Ending = (final: ClientEvent, outputError: ToolError?)
         // The client runs on its own one-thread event loop, reading, parsing and printing there: each
         // read goes to the parser on the thread that made it, not across to another, which keeps a
-        // fast stream's work on one core (half the CPU time per event on `scripts/bench/connect`).
+        // fast stream's work on one core (about 40% less CPU time for `scripts/bench/connect`'s stream).
         // Printing blocks that loop when the reader of the output is slow, which is the
         // back-pressure wanted: nothing else runs on it.
         let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
@@ -96,8 +96,8 @@ public struct ConnectTool: Sendable {
 
     /// The one client of the process reads up to 512 KiB at a time (four times a client's default):
     /// each read costs the same hand-over from the socket to the parser however large, and on a fast
-    /// stream fewer reads mean fewer wake-ups of the sender (`scripts/bench/connect`: about 4 ms less
-    /// for 50 MB than 128 KiB reads).
+    /// stream fewer reads mean fewer wake-ups of the sender (`scripts/bench/connect`: 1 to 5 ms less
+    /// for 50 MB than with 128 KiB reads).
     static let maximumReadSize = 512 << 10
 
     /// A fast stream is read into buffers of up to 512 KiB that are freed as soon as they are parsed. glibc
