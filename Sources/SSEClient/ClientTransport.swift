@@ -65,8 +65,7 @@ enum ClientTransport {
             // Each read goes to the reader as soon as it is made, so that parsing keeps pace with
             // the socket instead of waiting for a batch; reads grow to `maximumReadSize` on a fast stream.
             .channelOption(.maxMessagesPerRead, value: 1)
-            .channelOption(
-                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: max(2048, options.maximumReadSize)))
+            .channelOption(.recvAllocator, value: readAllocator(upTo: options.maximumReadSize))
         // An IP address literal is connected to as it is: no resolver, no name-service files read.
         let address = try? SocketAddress(ipAddress: serverName, port: url.port)
         let wantsHTTP2 = options.httpVersion == .http2
@@ -112,6 +111,12 @@ enum ClientTransport {
             made = try await bootstrap.connect(host: serverName, port: url.port, channelInitializer: initialize)
         }
         return try await made.get()
+    }
+
+    /// Reads that start at 2 KiB and grow to `maximumReadSize` (never below the start).
+    private static func readAllocator(upTo maximumReadSize: Int) -> AdaptiveRecvByteBufferAllocator {
+        let firstRead = 2048
+        return AdaptiveRecvByteBufferAllocator(minimum: 64, initial: firstRead, maximum: max(firstRead, maximumReadSize))
     }
 
     private static func protocols(_ choice: HTTPVersionChoice) -> [String] {

@@ -6,7 +6,7 @@ import NIOCore
 /// work. The loop must outlive every task that prefers it: a job enqueued on a loop that has shut
 /// down never runs.
 public final class EventLoopTaskExecutor: TaskExecutor {
-    public let loop: any EventLoop
+    private let loop: any EventLoop
 
     public init(_ loop: any EventLoop) {
         self.loop = loop

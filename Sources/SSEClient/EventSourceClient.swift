@@ -35,8 +35,9 @@ public struct ClientOptions: Sendable {
     public var allowsInsecureRedirects = false
     /// Which HTTP to speak over https (`--http2`, `--http1.1`).
     public var httpVersion = HTTPVersionChoice.any
-    /// The largest read from the socket: reads start small and grow to this on a fast stream. The
-    /// default suits many clients in one process; `drip connect`, alone, reads more at a time.
+    /// The largest read from the socket: reads start at 2 KiB and grow to this on a fast stream
+    /// (rounded up to a power of two; at least 2 KiB, at most NIO's 1 GiB). The default suits many
+    /// clients in one process; `drip connect`, alone, reads more at a time.
     public var maximumReadSize = ClientOptions.defaultMaximumReadSize
     public static let defaultMaximumReadSize = 128 << 10
 

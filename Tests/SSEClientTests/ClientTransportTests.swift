@@ -8,8 +8,11 @@ import Testing
 @Suite("Client transport: the socket options a connection is made with")
 struct ClientTransportTests {
     @Test(
-        "reads grow to the options' maximum read size (a power of two, at least 2 KiB), from 2 KiB",
-        arguments: [(ClientOptions.defaultMaximumReadSize, 128 << 10), (512 << 10, 512 << 10), (300_000, 512 << 10), (0, 2048)])
+        "reads grow to the options' maximum read size (a power of two, 2 KiB to 1 GiB), from 2 KiB",
+        arguments: [
+            (ClientOptions.defaultMaximumReadSize, 128 << 10), (512 << 10, 512 << 10), (300_000, 512 << 10), (0, 2048), (-1, 2048),
+            (Int.max, 1 << 30),
+        ])
     func readSize(asked: Int, expected: Int) async throws {
         let server = try ScriptedServer([[.hold]])
         defer { server.stop() }

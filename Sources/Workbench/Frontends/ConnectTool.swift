@@ -22,8 +22,6 @@ public struct ConnectTool: Sendable {
 
     public func run() async -> Int32 {
         Self.keepFreedReadBuffers()
-        var readingOptions = self.options
-        readingOptions.maximumReadSize = Self.maximumReadSize
         let options = readingOptions
         let style = self.style
         typealias Ending = (final: ClientEvent, outputError: ToolError?)
@@ -99,6 +97,13 @@ public struct ConnectTool: Sendable {
     /// stream fewer reads mean fewer wake-ups of the sender (`scripts/bench/connect`: 1 to 5 ms less
     /// for 50 MB than with 128 KiB reads).
     static let maximumReadSize = 512 << 10
+
+    /// The options as given, with this tool's read size.
+    private var readingOptions: ClientOptions {
+        var options = options
+        options.maximumReadSize = Self.maximumReadSize
+        return options
+    }
 
     /// A fast stream is read into buffers of up to 512 KiB that are freed as soon as they are parsed. glibc
     /// serves blocks that size with mmap(2) at first, and gives the top of its heap back to the system
