@@ -45,7 +45,10 @@ let package = Package(
     ],
     targets: [
         // Wire format only: parser, encoder, event model. No I/O, no NIO.
-        .target(name: "EventStream"),
+        .target(name: "EventStream", dependencies: ["CSimpleBlocks"]),
+        // The line forms' widest path, in C because Swift cannot compile one function for AVX-512
+        // (VectorBlocks in EventStream chooses it at run time).
+        .target(name: "CSimpleBlocks"),
         // How fast a workbench's clock runs (drip run --speed): shared by the server, the client and
         // the engine, and no part of the wire format.
         .target(name: "ScriptClock"),

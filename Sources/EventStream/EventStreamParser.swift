@@ -59,6 +59,9 @@ public struct EventStreamParser: Sendable {
     private var lineRoomPerInputByte = 2
     private var atStreamStart = true
     private var failure: EventStreamError?
+    /// Whether the line forms use `VectorBlocks` where the processor has it; tests turn it off to
+    /// check the Swift paths on their own.
+    var usesVectorBlocks = true
 
     /// A parser for one form (`.events` for `parse(_:_:)`, `.bytes` for the JSON lines and borrowed
     /// events), with `lastEventId` as the id a stream resumed from.
@@ -103,6 +106,7 @@ public struct EventStreamParser: Sendable {
         let estimate = lineRoomPerInputByte * chunk.count + 1024
         guard lines.isEmpty else {
             var sink = LineSink(form: form, capacity: estimate)
+            sink.usesVectorBlocks = sink.usesVectorBlocks && usesVectorBlocks
             defer { sink.appendLines(to: &lines) }
             return try scan(chunk, into: &sink)
         }
@@ -112,6 +116,7 @@ public struct EventStreamParser: Sendable {
         var outgrown: [UInt8] = []
         lines = [UInt8](unsafeUninitializedCapacity: estimate) { storage, initialized in
             var sink = LineSink(form: form, writingInto: storage)
+            sink.usesVectorBlocks = sink.usesVectorBlocks && usesVectorBlocks
             do throws(EventStreamError) { try scan(chunk, into: &sink) } catch { failure = error }
             if sink.isInGivenStorage {
                 initialized = sink.count

@@ -17,6 +17,8 @@ struct LineSink: ParserSink, ~Copyable {
     private var capacity: Int
     /// False while writing into storage the caller owns (and frees).
     private var ownsStorage: Bool
+    /// Whether `VectorBlocks` goes first; tests turn it off to check `SimpleBlocks` on its own.
+    var usesVectorBlocks = VectorBlocks.isAvailable
 
     init(form: EventStreamParser.LineForm, capacity: Int) {
         self.form = form
@@ -63,9 +65,13 @@ struct LineSink: ParserSink, ~Copyable {
         }
     }
 
-    /// Blocks of the commonest shape go through `SimpleBlocks`, with the room doubled whenever the
-    /// next block might not fit.
+    /// Blocks of the commonest shape go through `VectorBlocks` (where the processor has it, unless
+    /// `usesVectorBlocks` is off), then `SimpleBlocks` from the first block it leaves, with the room
+    /// doubled whenever the next block might not fit.
     mutating func writeSimpleBlocks(_ bytes: UnsafeBufferPointer<UInt8>, _ progress: inout FastBlockProgress, limits: EventStreamParser.Limits) {
+        while usesVectorBlocks, VectorBlocks.write(form, bytes, &progress, output: &end, outputLimit: start + capacity, limits: limits) {
+            reserve(capacity &+ 1)
+        }
         while true {
             let needsRoom =
                 switch form {

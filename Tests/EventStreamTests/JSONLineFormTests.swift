@@ -44,9 +44,9 @@ struct JSONLineFormTests {
     /// printed in `form` (a parser of the events form).
     static func parse(
         _ chunks: [[UInt8]], limits: EventStreamParser.Limits, comments: Bool, lastEventId: String = "",
-        form: EventStreamParser.LineForm = .json, direct: Bool
+        form: EventStreamParser.LineForm = .json, direct: Bool, vectorBlocks: Bool = true
     ) -> ParseOutcome<[UInt8]> {
-        feed(chunks, form: direct ? .bytes : .events, limits: limits, comments: comments, lastEventId: lastEventId) {
+        feed(chunks, form: direct ? .bytes : .events, limits: limits, comments: comments, lastEventId: lastEventId, vectorBlocks: vectorBlocks) {
             (index, bytes, parser, lines) throws(EventStreamError) in
             if direct {
                 // Into an empty array (written in place) and onto what is there (appended), in turns.
@@ -187,12 +187,14 @@ struct ParseOutcome<Output: Equatable>: Equatable {
 }
 
 /// Feeds `chunks` one at a time to `parseChunk` (chunk index, bytes, parser, output so far) with a
-/// parser made of `limits`, `comments` and `lastEventId`, until the first error; then ends the stream.
+/// parser made of `limits`, `comments` and `lastEventId` (and `VectorBlocks` in use or not), until
+/// the first error; then ends the stream.
 func feed<Output: Equatable & RangeReplaceableCollection>(
     _ chunks: [[UInt8]], form: EventStreamParser.Form, limits: EventStreamParser.Limits, comments: Bool, lastEventId: String,
-    _ parseChunk: (Int, UnsafeRawBufferPointer, inout EventStreamParser, inout Output) throws(EventStreamError) -> Void
+    vectorBlocks: Bool = true, _ parseChunk: (Int, UnsafeRawBufferPointer, inout EventStreamParser, inout Output) throws(EventStreamError) -> Void
 ) -> ParseOutcome<Output> {
     var parser = EventStreamParser(form: form, limits: limits, reportsComments: comments, lastEventId: lastEventId)
+    parser.usesVectorBlocks = vectorBlocks
     var outcome = ParseOutcome(output: Output())
     for (index, chunk) in chunks.enumerated() {
         do throws(EventStreamError) {

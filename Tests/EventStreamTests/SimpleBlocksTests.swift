@@ -61,30 +61,52 @@ struct SimpleBlocksTests {
                 let lastEventId = Bool.random(using: &generator) ? "7" : ""
                 let materialised = JSONLineFormTests.parse(
                     chunks, limits: limits, comments: false, lastEventId: lastEventId, form: form, direct: false)
-                let direct = JSONLineFormTests.parse(chunks, limits: limits, comments: false, lastEventId: lastEventId, form: form, direct: true)
-                #expect(direct == materialised, "\(form) of stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
+                // With VectorBlocks first (where this processor has it), and with SimpleBlocks alone.
+                for vectorBlocks in [true, false] {
+                    let direct = JSONLineFormTests.parse(
+                        chunks, limits: limits, comments: false, lastEventId: lastEventId, form: form, direct: true, vectorBlocks: vectorBlocks)
+                    #expect(
+                        direct == materialised,
+                        "\(form), vector blocks \(vectorBlocks), of stream \(String(decoding: stream, as: UTF8.self).debugDescription)")
+                }
             }
         }
     }
 
-    #if arch(x86_64)
-        /// Runs the fast path once over `stream` in `form`, with `room` bytes to write into.
-        static func runOnce<Form: SimpleBlockForm>(
-            _ form: Form.Type, _ stream: [UInt8], room: Int
-        ) -> (progress: FastBlockProgress, needsRoom: Bool, written: [UInt8]) {
-            var output = [UInt8](repeating: 0, count: room)
-            var progress = FastBlockProgress(position: 0, lastEventId: .init(start: nil, count: 0))
-            var needsRoom = false
-            var written = 0
+    /// Runs a fast path (`write`, given the input, the progress, the output end and its limit) once
+    /// over `stream`, with `room` bytes to write into and `lastEventId` in force.
+    static func runFastPath(
+        _ stream: [UInt8], room: Int, lastEventId: [UInt8] = [],
+        _ write: (UnsafeBufferPointer<UInt8>, inout FastBlockProgress, inout UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<UInt8>) -> Bool
+    ) -> (progress: FastBlockProgress, needsRoom: Bool, written: [UInt8]) {
+        var output = [UInt8](repeating: 0, count: room)
+        var needsRoom = false
+        var written = 0
+        var progress = FastBlockProgress(position: 0, lastEventId: .init(start: nil, count: 0))
+        lastEventId.withUnsafeBufferPointer { lastEventId in
+            progress.lastEventId = lastEventId
             stream.withUnsafeBufferPointer { input in
                 output.withUnsafeMutableBufferPointer { output in
                     guard let start = output.baseAddress else { return }
                     var end = start
-                    needsRoom = SimpleBlocks.write(form, input, &progress, output: &end, outputLimit: start + output.count, limits: .init())
+                    needsRoom = write(input, &progress, &end, start + output.count)
                     written = start.distance(to: end)
                 }
             }
-            return (progress, needsRoom, Array(output[..<written]))
+        }
+        // The id's bytes are gone once the call returns.
+        progress.lastEventId = .init(start: nil, count: 0)
+        return (progress, needsRoom, Array(output[..<written]))
+    }
+
+    #if arch(x86_64)
+        /// Runs `SimpleBlocks` once over `stream` in `form`, with `room` bytes to write into.
+        static func runOnce<Form: SimpleBlockForm>(
+            _ form: Form.Type, _ stream: [UInt8], room: Int
+        ) -> (progress: FastBlockProgress, needsRoom: Bool, written: [UInt8]) {
+            runFastPath(stream, room: room) { input, progress, end, limit in
+                SimpleBlocks.write(form, input, &progress, output: &end, outputLimit: limit, limits: .init())
+            }
         }
 
         @Test("the path takes every simple block but those in the last 64 bytes, and stops at the first other one")
