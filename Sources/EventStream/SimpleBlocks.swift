@@ -10,9 +10,11 @@
     import _Builtin_intrinsics.intel
 #endif
 
-/// The line forms' fastest path, for the commonest block: an `id:` line and an `event:` line (either,
-/// both or neither, in either order, each line under 32 bytes of printable ASCII other than `"` and
-/// `\`, so no NUL), then one `data:` line, then the blank line, every line ended by LF alone. Such
+/// The line forms' fast path for the commonest block (where the processor has AVX-512 VBMI2,
+/// `VectorBlocks` takes such blocks first, and this goes on from the first it leaves): an `id:` line
+/// and an `event:` line (either, both or neither, in either order, each line under 32 bytes of
+/// printable ASCII other than `"` and `\`, so no NUL), then one `data:` line, then the blank line,
+/// every line ended by LF alone. Such
 /// blocks are written in one pass over their bytes: the data is copied and escaped sixteen bytes at a
 /// time while its line end is looked for, instead of a scan for the end and a second pass to escape.
 ///
