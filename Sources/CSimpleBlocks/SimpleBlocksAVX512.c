@@ -129,7 +129,7 @@ DRIP_VBMI2 DRIP_INLINE bool write_blocks(drip_line_form form, const uint8_t *bas
     bool last_id_plain = last_id_in_chunk || last_id_count == 0 ||
                          (last_id_count < 256 && last_id != NULL && is_plain(last_id, last_id_count));
     bool saw_id = progress->saw_id;
-    intptr_t lines = progress->lines;
+    intptr_t lines = progress->lines, blocks = progress->blocks;
     bool needs_room = false;
     const __m512i line_feeds = _mm512_set1_epi8('\n');
     while (count - position >= 128) {
@@ -273,6 +273,7 @@ DRIP_VBMI2 DRIP_INLINE bool write_blocks(drip_line_form form, const uint8_t *bas
             saw_id = true;
         }
         lines += header_lines + 2;
+        blocks += 1;
         position += line_end + 2;
     }
 done:
@@ -282,6 +283,7 @@ done:
     progress->last_event_id_in_chunk = last_id_in_chunk;
     progress->saw_id = saw_id;
     progress->lines = lines;
+    progress->blocks = blocks;
     *written = output;
     return needs_room;
 }

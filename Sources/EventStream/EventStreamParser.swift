@@ -105,8 +105,7 @@ public struct EventStreamParser: Sendable {
     public mutating func parse(_ chunk: UnsafeRawBufferPointer, appending form: LineForm, to lines: inout [UInt8]) throws(EventStreamError) {
         let estimate = lineRoomPerInputByte * chunk.count + 1024
         guard lines.isEmpty else {
-            var sink = LineSink(form: form, capacity: estimate)
-            sink.usesVectorBlocks = sink.usesVectorBlocks && usesVectorBlocks
+            var sink = LineSink(form: form, capacity: estimate, vectorBlocks: usesVectorBlocks)
             defer { sink.appendLines(to: &lines) }
             return try scan(chunk, into: &sink)
         }
@@ -115,8 +114,7 @@ public struct EventStreamParser: Sendable {
         var failure: EventStreamError?
         var outgrown: [UInt8] = []
         lines = [UInt8](unsafeUninitializedCapacity: estimate) { storage, initialized in
-            var sink = LineSink(form: form, writingInto: storage)
-            sink.usesVectorBlocks = sink.usesVectorBlocks && usesVectorBlocks
+            var sink = LineSink(form: form, writingInto: storage, vectorBlocks: usesVectorBlocks)
             do throws(EventStreamError) { try scan(chunk, into: &sink) } catch { failure = error }
             if sink.isInGivenStorage {
                 initialized = sink.count

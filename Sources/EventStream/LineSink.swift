@@ -17,11 +17,13 @@ struct LineSink: ParserSink, ~Copyable {
     private var capacity: Int
     /// False while writing into storage the caller owns (and frees).
     private var ownsStorage: Bool
-    /// Whether `VectorBlocks` goes first; tests turn it off to check `SimpleBlocks` on its own.
-    var usesVectorBlocks = VectorBlocks.isAvailable
+    /// Whether `VectorBlocks` goes first: where the processor has it, unless the parser says not
+    /// (tests check `SimpleBlocks` on its own), until it cannot take a block.
+    private var usesVectorBlocks: Bool
 
-    init(form: EventStreamParser.LineForm, capacity: Int) {
+    init(form: EventStreamParser.LineForm, capacity: Int, vectorBlocks: Bool = true) {
         self.form = form
+        usesVectorBlocks = vectorBlocks && VectorBlocks.isAvailable
         self.capacity = capacity
         start = .allocate(capacity: capacity)
         end = start
@@ -29,8 +31,9 @@ struct LineSink: ParserSink, ~Copyable {
     }
 
     /// Writes into `storage` until it is full, then moves what it wrote to storage of its own.
-    init(form: EventStreamParser.LineForm, writingInto storage: UnsafeMutableBufferPointer<UInt8>) {
+    init(form: EventStreamParser.LineForm, writingInto storage: UnsafeMutableBufferPointer<UInt8>, vectorBlocks: Bool = true) {
         self.form = form
+        usesVectorBlocks = vectorBlocks && VectorBlocks.isAvailable
         if let base = storage.baseAddress {
             start = base
             capacity = storage.count
@@ -67,10 +70,20 @@ struct LineSink: ParserSink, ~Copyable {
 
     /// Blocks of the commonest shape go through `VectorBlocks` (where the processor has it, unless
     /// `usesVectorBlocks` is off), then `SimpleBlocks` from the first block it leaves, with the room
-    /// doubled whenever the next block might not fit.
+    /// doubled whenever the next block might not fit. When `VectorBlocks` takes fewer than two blocks
+    /// before one it cannot take, it is not offered the chunk's later blocks: they are likely of that
+    /// other shape (several data lines, say) as often, and the parser offers each such block in turn,
+    /// so asking again would cost a failed attempt per block (a third more time for such a stream).
     mutating func writeSimpleBlocks(_ bytes: UnsafeBufferPointer<UInt8>, _ progress: inout FastBlockProgress, limits: EventStreamParser.Limits) {
-        while usesVectorBlocks, VectorBlocks.write(form, bytes, &progress, output: &end, outputLimit: start + capacity, limits: limits) {
-            reserve(capacity &+ 1)
+        if usesVectorBlocks {
+            var blocks = 0
+            while true {
+                let run = VectorBlocks.write(form, bytes, &progress, output: &end, outputLimit: start + capacity, limits: limits)
+                blocks &+= run.blocks
+                guard run.needsRoom else { break }
+                reserve(capacity &+ 1)
+            }
+            if blocks < 2 { usesVectorBlocks = false }
         }
         while true {
             let needsRoom =

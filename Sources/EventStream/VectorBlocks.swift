@@ -13,15 +13,15 @@ enum VectorBlocks {
 
     /// Writes the blocks from `progress.position` on at `output` in `form`, moving both past each
     /// block written. Returns whether it stopped because the next block might not fit before
-    /// `outputLimit`. Only when `isAvailable`.
+    /// `outputLimit`, and how many blocks it wrote. Only when `isAvailable`.
     static func write(
         _ form: EventStreamParser.LineForm, _ input: UnsafeBufferPointer<UInt8>, _ progress: inout FastBlockProgress,
         output: inout UnsafeMutablePointer<UInt8>, outputLimit: UnsafeMutablePointer<UInt8>, limits: EventStreamParser.Limits
-    ) -> Bool {
-        guard let base = input.baseAddress else { return false }
+    ) -> (needsRoom: Bool, blocks: Int) {
+        guard let base = input.baseAddress else { return (false, 0) }
         var state = drip_block_progress(
             position: progress.position, last_event_id: progress.lastEventId.baseAddress, last_event_id_count: progress.lastEventId.count,
-            last_event_id_in_chunk: false, saw_id: progress.sawId, lines: progress.lines)
+            last_event_id_in_chunk: false, saw_id: progress.sawId, lines: progress.lines, blocks: 0)
         let needsRoom = drip_simple_blocks_write(
             form == .json ? DRIP_FORM_JSON : DRIP_FORM_TEXT, base, input.count, &state, &output, outputLimit, limits.maxLineLength,
             limits.maxEventSize)
@@ -29,6 +29,6 @@ enum VectorBlocks {
         progress.lastEventId = UnsafeBufferPointer(start: state.last_event_id, count: state.last_event_id_count)
         progress.sawId = state.saw_id
         progress.lines = state.lines
-        return needsRoom
+        return (needsRoom, state.blocks)
     }
 }

@@ -17,7 +17,7 @@ struct VectorBlocksTests {
         _ form: EventStreamParser.LineForm, _ stream: [UInt8], room: Int, lastEventId: [UInt8] = []
     ) -> (progress: FastBlockProgress, needsRoom: Bool, written: [UInt8]) {
         SimpleBlocksTests.runFastPath(stream, room: room, lastEventId: lastEventId) { input, progress, end, limit in
-            VectorBlocks.write(form, input, &progress, output: &end, outputLimit: limit, limits: .init())
+            VectorBlocks.write(form, input, &progress, output: &end, outputLimit: limit, limits: .init()).needsRoom
         }
     }
 

@@ -18,6 +18,8 @@ typedef struct {
     bool saw_id;
     /// The lines read, blank lines included.
     intptr_t lines;
+    /// The blocks written.
+    intptr_t blocks;
 } drip_block_progress;
 
 /// The line form to write.
