@@ -148,8 +148,7 @@ DRIP_VBMI2 DRIP_INLINE bool write_blocks(drip_line_form form, const uint8_t *bas
                                _mm512_cmpeq_epi8_mask(low, _mm512_set1_epi8('"')) |
                                _mm512_cmpeq_epi8_mask(low, _mm512_set1_epi8('\\'));
         // Where the block ends, when its blank line lies in these bytes: the first line feed
-        // followed by another. The next block's start comes from this alone, so the walk from one
-        // block to the next waits on nothing else; the rest of the block is checked against it.
+        // followed by another, which must end the data line.
         uint64_t pairs_low = feeds_low & ((feeds_low >> 1) | (feeds_high << 63));
         uint64_t pairs_high = feeds_high & (feeds_high >> 1);
         intptr_t block_end = pairs_low != 0 ? (intptr_t)_tzcnt_u64(pairs_low)
