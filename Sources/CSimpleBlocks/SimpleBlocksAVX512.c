@@ -182,14 +182,12 @@ DRIP_VBMI2 DRIP_INLINE bool write_blocks(drip_line_form form, const uint8_t *bas
         // No byte before the header lines' last line feed may be special but those line feeds.
         if (data_line > 0 && (_bzhi_u64(special_low & ~feeds_low, (unsigned)data_line) != 0)) goto done;
         intptr_t data_start = data_line + 5 + (block[data_line + 5] == ' ' ? 1 : 0);
-        // The data line's end: just before the blank line found above, or, for a longer block,
-        // found by a scan for the first control byte after these bytes (which must be the line feed).
-        intptr_t line_end;
-        if (block_end >= 0) {
-            if (first_bit_from(feeds_low, feeds_high, data_line) != block_end) goto done;
-            line_end = block_end;
-        } else {
-            if (first_bit_from(feeds_low, feeds_high, data_line) >= 0) goto done;
+        // The data line's end: just before the blank line found above, or, for a longer block (no
+        // line feed after the data line starts, in these bytes), found by a scan for the first
+        // control byte after them (which must be the line feed).
+        if (first_bit_from(feeds_low, feeds_high, data_line) != block_end) goto done;
+        intptr_t line_end = block_end;
+        if (block_end < 0) {
             intptr_t index = 128;
             for (;;) {
                 if (position + index > count - 64 || index - data_line > max_line_length) goto done;
