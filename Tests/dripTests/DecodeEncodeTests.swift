@@ -173,4 +173,28 @@ struct CommandLineTests {
         #expect(help.status == 0)
         #expect(help.stdout.contains("USAGE: drip connect"))
     }
+
+    @Test("a subcommand parsed on its own (the quick start) still answers as drip SUB: usage, errors, --version")
+    func leafSubcommandAnswersAsDrip() throws {
+        let missing = try Drip.run(["connect"])
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("Error: Missing expected argument '<url>'"), "\(missing.stderr)")
+        #expect(missing.stderr.contains("Usage: drip connect [<options>] <url>"), "\(missing.stderr)")
+        let invalid = try Drip.run(["connect", "--backoff", "0", "http://127.0.0.1:1/"])
+        #expect(invalid.status == 64)
+        #expect(invalid.stderr.contains("Error: --backoff must be 1 or more"), "\(invalid.stderr)")
+        #expect(invalid.stderr.contains("Usage: drip connect"), "\(invalid.stderr)")
+        // Only the root has a version: the subcommand alone would call --version unknown.
+        let version = try Drip.run(["connect", "--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout == (try Drip.run(["--version"])).stdout)
+        #expect(!version.stdout.isEmpty)
+        // A failure in run() is reported by the root, as before.
+        let refused = try Drip.run(["connect", "ftp://x/"])
+        #expect(refused.status == 64)
+        #expect(refused.stderr.contains(#"Error: "ftp://x/" is not an http:// or https:// URL"#), "\(refused.stderr)")
+        let parsed = try Drip.run(["decode", "--comments", Drip.fixtures.appendingPathComponent("capture.txt").path])
+        #expect(parsed.status == 0)
+        #expect(parsed.stdout.hasPrefix(#"{"#))
+    }
 }
