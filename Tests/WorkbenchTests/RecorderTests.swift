@@ -18,6 +18,10 @@ struct RecorderTests {
             ("post /streams/x?TOKEN=s3cret header='Cookie: sid=abc; b=c'", "post /streams/x?TOKEN=*** header='Cookie: ***'"),
             ("GET /streams/%zz?token=S3cret → 400", "GET /streams/%zz?token=*** → 400"),
             ("header='Proxy-Authorization: Basic dXNlcg=='", "header='Proxy-Authorization: Basic ***'"),
+            ("header='AUTHORIZATION: Bearer abc'", "header='AUTHORIZATION: Bearer ***'"),
+            ("Set-COOKIE: sid=abc", "Set-COOKIE: ***"),
+            ("connect c1 'café?ToKeN=s3cret'", "connect c1 'café?ToKeN=***'"),
+            ("connect c1 http://127.0.0.1:8080/tokens/cookie-jar", "connect c1 http://127.0.0.1:8080/tokens/cookie-jar"),
         ])
     func masking(line: String, masked: String) {
         #expect(Secrets.masked(line) == masked)
