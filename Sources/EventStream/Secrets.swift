@@ -33,12 +33,13 @@ public enum Secrets {
         let needles: [[UInt8]] = [Array("token=".utf8), Array("authorization".utf8), Array("cookie".utf8)]
         var line = line
         return line.withUTF8 { bytes in
-            bytes.contains { $0 >= 0x80 } || needles.contains { needle in
-                guard bytes.count >= needle.count else { return false }
-                return (0...(bytes.count - needle.count)).contains { start in
-                    needle.indices.allSatisfy { asciiLowercased(bytes[start + $0]) == needle[$0] }
+            bytes.contains { $0 >= 0x80 }
+                || needles.contains { needle in
+                    guard bytes.count >= needle.count else { return false }
+                    return (0...(bytes.count - needle.count)).contains { start in
+                        needle.indices.allSatisfy { asciiLowercased(bytes[start + $0]) == needle[$0] }
+                    }
                 }
-            }
         }
     }
 

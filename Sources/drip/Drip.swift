@@ -36,6 +36,8 @@ struct Drip: AsyncParsableCommand {
         // Every connection is a descriptor: take all the process may have (`ulimit -Hn`).
         DescriptorLimit.raiseToHard()
         let arguments = Array(CommandLine.arguments.dropFirst())
+        // The client's event loop starts on another core while the arguments are parsed.
+        if arguments.first == Connect.configuration.commandName { ConnectTool.startLoop() }
         if var command = parsedLeafSubcommand(arguments) {
             // As `main` runs what it parses, and reports a failure the same way (for the root, drip).
             do {
