@@ -30,7 +30,6 @@ public enum Secrets {
     /// case (every secret `masked` replaces follows one of them), or text beyond ASCII, which the
     /// expressions match case-insensitively by Unicode's rules (K, the Kelvin sign, is a k there).
     static func mentionsSecret(_ line: String) -> Bool {
-        let needles: [[UInt8]] = [Array("token=".utf8), Array("authorization".utf8), Array("cookie".utf8)]
         var line = line
         return line.withUTF8 { bytes in
             bytes.contains { $0 >= 0x80 }
@@ -42,6 +41,8 @@ public enum Secrets {
                 }
         }
     }
+
+    private static let needles: [[UInt8]] = [Array("token=".utf8), Array("authorization".utf8), Array("cookie".utf8)]
 
     private static func asciiLowercased(_ byte: UInt8) -> UInt8 {
         (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte

@@ -57,10 +57,9 @@ struct Drip: AsyncParsableCommand {
     /// `drip SUB ARGS…` for a subcommand without subcommands of its own, parsed with SUB as the root.
     /// The parse from drip's root also reflects on SUB's options and on the REPL's (the default
     /// subcommand) to find where SUB's arguments begin: 0.6 ms of `drip connect`'s start, which this
-    /// parse does without. Only a clean parse is taken: for
-    /// help, a completion request or any error (a missing or invalid value, `--version`, which only the
-    /// root knows) this is nil, and the parse from the root runs and prints what it always prints
-    /// (usage that names `drip SUB`).
+    /// parse does without. Only a clean parse is taken: for help, a completion request or any error
+    /// (a missing or invalid value, `--version`, which only the root knows) this is nil, and the parse
+    /// from the root runs and prints what it always prints (usage that names `drip SUB`).
     static func parsedLeafSubcommand(_ arguments: [String]) -> ParsableCommand? {
         guard let name = arguments.first,
             let subcommand = configuration.subcommands.first(where: { $0.configuration.commandName == name }),

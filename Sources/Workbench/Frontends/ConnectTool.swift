@@ -151,16 +151,17 @@ private final class EarlyLoop: Sendable {
 
     /// The group `start()` made (waiting for it to be made), or a new one.
     func take() -> MultiThreadedEventLoopGroup {
-        if let ready = pending.withLockedValue({ pending in
-            defer { pending = nil }; return pending
-        }) {
-            ready.wait()
-            if let group = made.withLockedValue({ made in
-                defer { made = nil }; return made
-            }) {
-                return group
-            }
+        let ready = pending.withLockedValue { pending in
+            let ready = pending
+            pending = nil
+            return ready
         }
-        return MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        ready?.wait()
+        let group = made.withLockedValue { made in
+            let group = made
+            made = nil
+            return group
+        }
+        return group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
     }
 }
