@@ -39,13 +39,14 @@ struct Drip: AsyncParsableCommand {
         // The client's event loop starts on another core while the arguments are parsed.
         if arguments.first == Connect.configuration.commandName { ConnectTool.startLoop() }
         if var command = parsedLeafSubcommand(arguments) {
-            // As `main` runs what it parses, and reports a failure the same way (for the root, drip).
+            // As `main` runs what it parses, reports a failure the same way (for the root, drip), and
+            // ends the process (here, rather than by returning, which ends it from a thread made for that).
             do {
                 if var asyncCommand = command as? AsyncParsableCommand { try await asyncCommand.run() } else { try command.run() }
             } catch {
                 exit(withError: error)
             }
-            return
+            exit()
         }
         if let word = arguments.first, let message = unknownSubcommand(word) {
             Console.standardError.line(message)
