@@ -132,6 +132,14 @@ DRIP_VBMI2 DRIP_INLINE bool write_blocks(drip_line_form form, const uint8_t *bas
     intptr_t lines = progress->lines, blocks = progress->blocks;
     bool needs_room = false;
     const __m512i line_feeds = _mm512_set1_epi8('\n');
+    // The last block's event line, when it had an id line and then an event line (`repeat_event_mask`
+    // marks its bytes, line feed included; 0 when there is none to repeat).
+    __m256i repeat_event_line = _mm256_setzero_si256();
+    intptr_t repeat_event_length = 0, repeat_type_offset = 0, repeat_type_length = 0;
+    uint32_t repeat_event_mask = 0;
+    // In the JSON form, the text before the data of such a block.
+    __m512i repeat_prefix = _mm512_setzero_si512();
+    intptr_t repeat_prefix_length = 0;
     while (count - position >= 128) {
         // The block's first 128 bytes, classified at once: the line ends of its id and event lines
         // (and of a short data line) come from these bits, not from a scan that starts where the
@@ -158,6 +166,29 @@ DRIP_VBMI2 DRIP_INLINE bool write_blocks(drip_line_form form, const uint8_t *bas
         // Up to two header lines (id, event, in either order, each under 32 bytes), then `data:`.
         intptr_t type_start = 0, type_length = -1, id_start = 0, id_length = -1;
         intptr_t header_lines = 0, data_line = 0;
+        bool repeats = false;
+        // A block laid out as the last one (an id line, then the same event line, then `data:`) is
+        // read from that: one comparison of its event line instead of a walk over its header lines.
+        if (repeat_event_mask != 0 && first_end <= 31 && first_end <= max_line_length) {
+            uint64_t word;
+            memcpy(&word, block, 8);
+            intptr_t event_line = first_end + 1;
+            uint32_t same = _mm256_cmpeq_epi8_mask(load32(block + event_line), repeat_event_line);
+            intptr_t after = event_line + repeat_event_length;
+            uint64_t after_word;
+            memcpy(&after_word, block + after, 8);
+            if ((word & 0xFFFFFF) == id_name && (same & repeat_event_mask) == repeat_event_mask &&
+                (after_word & 0xFFFFFFFFFFULL) == data_name) {
+                id_start = 3 + (block[3] == ' ' ? 1 : 0);
+                id_length = first_end - id_start;
+                type_start = event_line + repeat_type_offset;
+                type_length = repeat_type_length;
+                header_lines = 2;
+                data_line = after;
+                repeats = true;
+                goto headers_read;
+            }
+        }
         for (;;) {
             uint64_t word;
             memcpy(&word, block + data_line, 8);
@@ -179,6 +210,29 @@ DRIP_VBMI2 DRIP_INLINE bool write_blocks(drip_line_form form, const uint8_t *bas
             header_lines += 1;
             data_line = line_end + 1;
         }
+        // An id line then an event line (of up to 32 bytes with its line feed): the next block may repeat it.
+        if (header_lines == 2 && id_start < type_start && data_line - first_end - 1 <= 32) {
+            repeat_event_line = load32(block + first_end + 1);
+            repeat_event_length = data_line - first_end - 1;
+            repeat_event_mask = (uint32_t)_bzhi_u64(~0ULL, (unsigned)repeat_event_length);
+            repeat_type_offset = type_start - (first_end + 1);
+            repeat_type_length = type_length;
+            if (form == DRIP_FORM_JSON) {
+                // What a repeat writes before its data, as one vector.
+                uint8_t prefix[96] = {0};
+                uint8_t *end = prefix;
+                COPY_LITERAL(end, "{\"type\":\"");
+                if (type_length > 0) {
+                    end = write_value(end, block + type_start, type_length, true);
+                } else {
+                    COPY_LITERAL(end, "message");
+                }
+                COPY_LITERAL(end, "\",\"data\":\"");
+                repeat_prefix = _mm512_loadu_si512(prefix);
+                repeat_prefix_length = end - prefix;
+            }
+        }
+    headers_read:
         // No byte before the header lines' last line feed may be special but those line feeds.
         if (data_line > 0 && (_bzhi_u64(special_low & ~feeds_low, (unsigned)data_line) != 0)) goto done;
         intptr_t data_start = data_line + 5 + (block[data_line + 5] == ' ' ? 1 : 0);
@@ -220,16 +274,21 @@ DRIP_VBMI2 DRIP_INLINE bool write_blocks(drip_line_form form, const uint8_t *bas
             goto done;
         }
         uint8_t *out = output;
-        if (form == DRIP_FORM_JSON) {
-            COPY_LITERAL(out, "{\"type\":\"");
-        }
-        if (type_length > 0) {
-            out = write_value(out, block + type_start, type_length, true);
+        if (form == DRIP_FORM_JSON && repeats) {
+            _mm512_storeu_si512(out, repeat_prefix);
+            out += repeat_prefix_length;
         } else {
-            COPY_LITERAL(out, "message");
+            if (form == DRIP_FORM_JSON) {
+                COPY_LITERAL(out, "{\"type\":\"");
+            }
+            if (type_length > 0) {
+                out = write_value(out, block + type_start, type_length, true);
+            } else {
+                COPY_LITERAL(out, "message");
+            }
         }
         if (form == DRIP_FORM_JSON) {
-            COPY_LITERAL(out, "\",\"data\":\"");
+            if (!repeats) COPY_LITERAL(out, "\",\"data\":\"");
         } else {
             if (block_id_count > 0) {
                 COPY_LITERAL(out, " id=");

@@ -64,6 +64,30 @@ struct VectorBlocksTests {
     }
 
     @Test(
+        "a block laid out as the last one is read from that; a new type, a different id or a byte it may not take is seen",
+        .enabled(if: VectorBlocks.isAvailable, "this processor lacks AVX-512 VBMI2"))
+    func repeatedLayout() {
+        func block(_ id: String, _ type: String) -> String { "id: \(id)\nevent: \(type)\ndata: {\"n\":\"\(id)\"}\n\n" }
+        let padding = String(repeating: "data: pad\n\n", count: 12)
+        let stream = [
+            block("1", "a"), block("22", "a"), block("333", "bb"), "id: 6\nevent:bb\ndata: y\n\n", block("4", "bb"), "id:5\nevent: bb\ndata: x\n\n",
+        ]
+        .joined()
+        let json = Self.runOnce(.json, Array((stream + block("7\"", "bb") + padding).utf8), room: 16 << 10)
+        var expected = ""
+        for (id, type) in [("1", "a"), ("22", "a"), ("333", "bb")] {
+            expected += #"{"type":"\#(type)","data":"{\"n\":\"\#(id)\"}","lastEventId":"\#(id)"}"# + "\n"
+        }
+        expected += #"{"type":"bb","data":"y","lastEventId":"6"}"# + "\n"
+        expected += #"{"type":"bb","data":"{\"n\":\"4\"}","lastEventId":"4"}"# + "\n" + #"{"type":"bb","data":"x","lastEventId":"5"}"# + "\n"
+        #expect(String(decoding: json.written, as: UTF8.self) == expected)
+        // The block whose id holds a quote has the last one's event line, and is still left to the Swift path.
+        #expect(json.progress.position == stream.utf8.count)
+        let text = Self.runOnce(.text, Array((stream + padding).utf8), room: 16 << 10)
+        #expect(String(decoding: text.written, as: UTF8.self).hasPrefix("a id=1: {\"n\":\"1\"}\na id=22: {\"n\":\"22\"}\nbb id=333: "))
+    }
+
+    @Test(
         "with too little room it writes nothing of the block and asks for more",
         .enabled(if: VectorBlocks.isAvailable, "this processor lacks AVX-512 VBMI2"))
     func asksForRoom() {
