@@ -84,7 +84,9 @@ public struct ConnectTool: Sendable {
             }
             return first
         }
-        try? await loops.shutdownGracefully()
+        // The loop's thread ends on its own; `run` does not wait for it (`drip connect` exits next,
+        // and waiting costs its end a wake-up and a thread to resume on).
+        loops.shutdownGracefully { _ in }
         if let outputError = ending?.outputError {
             if outputError.readerLeft { return 0 }
             Console.standardError.line("drip connect: cannot write the output: \(outputError.message)")
