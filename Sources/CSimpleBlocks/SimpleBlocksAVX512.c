@@ -7,7 +7,9 @@
 // Per block: its first 128 bytes are classified at once (line feeds, and bytes a header value may
 // not hold), so its id, event and data lines are found from those bits rather than by a scan from
 // the end of each line; the data is copied 32 bytes a step, and in the JSON form a backslash goes
-// before each `"` and `\` by one VPEXPANDB per step, with no branch per quote.
+// before each `"` and `\` by one VPEXPANDB per step, with no branch per quote. A block laid out as
+// the one before it in the chunk (an id line, then the same event line) is read from that layout,
+// its event line checked by one comparison.
 //
 // Memory: it reads only inside the chunk (`input`, `count`): a block is taken only when its first
 // 128 bytes, and 32 bytes after its data line's last byte, lie in the chunk; every load is within
