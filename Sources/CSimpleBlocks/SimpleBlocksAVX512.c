@@ -88,6 +88,19 @@ DRIP_VBMI2 DRIP_INLINE uint8_t *write_value(uint8_t *out, const uint8_t *value, 
         (out) += sizeof(literal) - 1;                  \
     } while (0)
 
+/// What a block writes before its data: `{"type":"TYPE","data":"` in the JSON form, the type alone in
+/// the text form (its id follows); `message` for an empty type. Writes up to 32 bytes past the end.
+DRIP_VBMI2 DRIP_INLINE uint8_t *write_head(drip_line_form form, uint8_t *out, const uint8_t *type, intptr_t type_length) {
+    if (form == DRIP_FORM_JSON) COPY_LITERAL(out, "{\"type\":\"");
+    if (type_length > 0) {
+        out = write_value(out, type, type_length, true);
+    } else {
+        COPY_LITERAL(out, "message");
+    }
+    if (form == DRIP_FORM_JSON) COPY_LITERAL(out, "\",\"data\":\"");
+    return out;
+}
+
 /// Whether `bytes` are all printable ASCII other than `"` and `\` (a last event id kept from another
 /// chunk, copied as it is when so).
 static bool is_plain(const uint8_t *bytes, intptr_t count) {
@@ -220,18 +233,10 @@ DRIP_VBMI2 DRIP_INLINE bool write_blocks(drip_line_form form, const uint8_t *bas
             repeat_type_offset = type_start - (first_end + 1);
             repeat_type_length = type_length;
             if (form == DRIP_FORM_JSON) {
-                // What a repeat writes before its data, as one vector.
+                // What a repeat writes before its data (at most 50 bytes), as one vector.
                 uint8_t prefix[96] = {0};
-                uint8_t *end = prefix;
-                COPY_LITERAL(end, "{\"type\":\"");
-                if (type_length > 0) {
-                    end = write_value(end, block + type_start, type_length, true);
-                } else {
-                    COPY_LITERAL(end, "message");
-                }
-                COPY_LITERAL(end, "\",\"data\":\"");
+                repeat_prefix_length = write_head(DRIP_FORM_JSON, prefix, block + type_start, type_length) - prefix;
                 repeat_prefix = _mm512_loadu_si512(prefix);
-                repeat_prefix_length = end - prefix;
             }
         }
     headers_read:
@@ -280,18 +285,9 @@ DRIP_VBMI2 DRIP_INLINE bool write_blocks(drip_line_form form, const uint8_t *bas
             _mm512_storeu_si512(out, repeat_prefix);
             out += repeat_prefix_length;
         } else {
-            if (form == DRIP_FORM_JSON) {
-                COPY_LITERAL(out, "{\"type\":\"");
-            }
-            if (type_length > 0) {
-                out = write_value(out, block + type_start, type_length, true);
-            } else {
-                COPY_LITERAL(out, "message");
-            }
+            out = write_head(form, out, block + type_start, type_length);
         }
-        if (form == DRIP_FORM_JSON) {
-            if (!repeats) COPY_LITERAL(out, "\",\"data\":\"");
-        } else {
+        if (form == DRIP_FORM_TEXT) {
             if (block_id_count > 0) {
                 COPY_LITERAL(out, " id=");
                 out = write_value(out, block_id, block_id_count, id_in_chunk);

@@ -131,8 +131,10 @@ public struct ConnectTool: Sendable {
     }
 }
 
-/// A one-thread event loop group started ahead on a dispatch thread (`ConnectTool.startLoop()`) and
-/// taken by the next `take()`; a `take()` with none started makes a new group.
+/// A one-thread event loop group started ahead (`ConnectTool.startLoop()`) and taken by the next
+/// `take()`; a `take()` with none started makes a new group. The group is made on a serial queue of
+/// its own, which dispatch always gives a thread (an overcommitting one): `take()` may wait on one of
+/// the few threads that run tasks, and must not wait for another of them to be free.
 private final class EarlyLoop: Sendable {
     private let pending = NIOLockedValueBox<DispatchSemaphore?>(nil)
     private let made = NIOLockedValueBox<MultiThreadedEventLoopGroup?>(nil)
@@ -145,7 +147,7 @@ private final class EarlyLoop: Sendable {
             return true
         }
         guard isFirst else { return }
-        DispatchQueue.global().async { [made] in
+        DispatchQueue(label: "drip.connect.early-loop").async { [made] in
             made.withLockedValue { $0 = MultiThreadedEventLoopGroup(numberOfThreads: 1) }
             ready.signal()
         }
