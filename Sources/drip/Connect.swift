@@ -153,7 +153,7 @@ struct Connect: AsyncParsableCommand {
         let style = ClientOutputStyle(
             json: json, comments: comments, raw: raw, timestamps: timestamps, prettyJSON: pretty, eventTypes: Set(eventTypes),
             includesHeaders: include)
-        let status = await ConnectTool(options: options, style: style).run()
+        let status = await ConnectTool(options: options, style: style).run(endingProcess: true)
         if status != 0 { throw ExitCode(status) }
     }
 }
