@@ -59,13 +59,16 @@ enum ClientTransport {
         let readTimeout = options.readTimeout.map(options.timeScale.wall)
         let tlsContext = url.isSecure ? try options.tls.makeContext(applicationProtocols: protocols(options.httpVersion)) : nil
         let serverName = url.host
-        let bootstrap = ClientBootstrap(group: group)
+        var bootstrap = ClientBootstrap(group: group)
             .connectTimeout(.nanoseconds(options.connectTimeout.clampedNanoseconds))
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             // Each read goes to the reader as soon as it is made, so that parsing keeps pace with
             // the socket instead of waiting for a batch; reads grow to `maximumReadSize` on a fast stream.
             .channelOption(.maxMessagesPerRead, value: 1)
             .channelOption(.recvAllocator, value: readAllocator(upTo: options.maximumReadSize))
+        if options.fixesLocalReceiveBuffer, LocalReceiveBuffer.isLocal(host: serverName), LocalReceiveBuffer.isGranted {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(LocalReceiveBuffer.size))
+        }
         // An IP address literal is connected to as it is: no resolver, no name-service files read.
         let address = try? SocketAddress(ipAddress: serverName, port: url.port)
         let wantsHTTP2 = options.httpVersion == .http2

@@ -20,6 +20,9 @@ struct Connect: AsyncParsableCommand {
             A first connection that cannot be made fails at once.
             Over https it speaks HTTP/2 when the server offers it by ALPN (--http2 requires it, --http1.1 refuses it); \
             plain http is always HTTP/1.1.
+            To a server on this machine (127.0.0.0/8, ::1, localhost) its socket has an 8 MiB receive buffer when the system \
+            grants one (net.core.rmem_max at least 4 MiB: Linux doubles what a socket asks for), so that TCP's window never \
+            holds up a fast local stream; otherwise, and for other servers, the buffer is TCP's autotuning.
             Ctrl-C closes the stream (exit 0).
             """
     )

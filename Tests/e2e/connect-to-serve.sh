@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# drip connect as a user runs it, against drip serve: text and JSON output, Ctrl-C ends with status 0,
-# reconnection with Last-Event-ID after the server restarts, and one clear line for a refused connection.
+# drip connect as a user runs it, against drip serve: text and JSON output, its receive buffer, Ctrl-C
+# ends with status 0, reconnection with Last-Event-ID after the server restarts, and one clear line for a refused connection.
 #   Tests/e2e/connect-to-serve.sh PATH/TO/drip
 set -euo pipefail
 drip="$1"
@@ -22,6 +22,15 @@ json=$!
 wait_for "$work/serve.log" 'client 2 connected'
 curl -s -d $'line one\nline two' "$url/streams/news?event=greeting&id=auto" > /dev/null
 wait_for "$work/json.log" '"data":"line one'
+
+# A server on this machine: each client's socket has an 8 MiB receive buffer when the system grants
+# a socket 4 MiB (net.core.rmem_max; Linux reports twice what it grants), and autotuning's otherwise.
+buffers=$(ss -tmn "dst 127.0.0.1:$port" | grep -o 'rb[0-9]*' | sort | uniq -c | awk '{print $1, $2}')
+if [ "$(cat /proc/sys/net/core/rmem_max)" -ge 4194304 ]; then
+    [ "$buffers" = "2 rb8388608" ] || fail "the two clients' receive buffers: '$buffers', not 2 of rb8388608"
+else
+    case "$buffers" in *rb8388608*) fail "a receive buffer was fixed without the system granting it: $buffers" ;; esac
+fi
 
 # The server goes away and comes back: both clients reconnect with Last-Event-ID: 1.
 kill -INT "$server"; wait "$server" || true

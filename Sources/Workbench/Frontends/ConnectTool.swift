@@ -125,10 +125,11 @@ public struct ConnectTool: Sendable {
     /// for 50 MB than with 128 KiB reads).
     static let maximumReadSize = 512 << 10
 
-    /// The options as given, with this tool's read size.
+    /// The options as given, with this tool's read size and receive buffer.
     private var readingOptions: ClientOptions {
         var options = options
         options.maximumReadSize = Self.maximumReadSize
+        options.fixesLocalReceiveBuffer = true
         return options
     }
 
