@@ -5,9 +5,9 @@
 #endif
 
 /// The receive buffer a client with `ClientOptions.fixesLocalReceiveBuffer` asks for when its server
-/// is on this machine, and whether the system grants it. Linux doubles what a socket asks for (half
-/// is bookkeeping) and caps it at twice `net.core.rmem_max` (208 KiB by default, below what
-/// autotuning would reach; 4 MiB on a machine tuned for throughput).
+/// is on this machine, and whether the system grants it. Linux grants what a socket asks for up to
+/// `net.core.rmem_max` (208 KiB by default, less than autotuning would reach; often raised on machines
+/// tuned for throughput) and reports twice what it granted (half is bookkeeping).
 enum LocalReceiveBuffer {
     /// What is asked for: 4 MiB, so 8 MiB of buffer, above the 4 MiB send buffer Linux gives a sender
     /// at most by default (`net.ipv4.tcp_wmem`), so that a local sender is held by its own buffer,
