@@ -12,11 +12,13 @@ fail() { echo "swift-example: FAILED: $*"; echo "--- watch"; cat "$work/watch.tx
 # A scratch folder of its own (ignored by git as .build-*): the example resolves drip's
 # dependencies as any package depending on drip would.
 scratch="$root/.build-example"
-# SwiftPM can keep a scratch folder's build plan when a source file is added to drip (a path
-# dependency): the first build then compiles without the new file and fails; a second one plans anew.
-# So a failed build is tried once more before it counts (a fresh clone builds the first time).
-swift build --package-path "$root/examples/swift" --scratch-path "$scratch" > "$work/build.log" 2>&1 ||
-    swift build --package-path "$root/examples/swift" --scratch-path "$scratch" > "$work/build.log" 2>&1 ||
+# SwiftPM can keep a scratch folder's build plan when source files are added to drip (a path
+# dependency): a build then compiles without the new files and fails, and a second build may fail the
+# same way (it did with two files added). So a failed build is tried once more with the plan and the
+# build database removed, which makes SwiftPM plan anew, before it counts (a fresh clone builds the
+# first time).
+build_example() { swift build --package-path "$root/examples/swift" --scratch-path "$scratch" > "$work/build.log" 2>&1; }
+build_example || { rm -f "$scratch"/*.yaml "$scratch/build.db" && build_example; } ||
     { cat "$work/build.log"; fail "the example did not build"; }
 watch="$(swift build --package-path "$root/examples/swift" --scratch-path "$scratch" --show-bin-path)/Watch"
 
