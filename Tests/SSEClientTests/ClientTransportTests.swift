@@ -39,10 +39,13 @@ struct ClientTransportTests {
 
     @Test("which hosts are this machine: IPv4 loopback literals, ::1 and localhost, nothing that only starts like them")
     func localHosts() {
-        for host in ["127.0.0.1", "127.1.2.3", "127.255.255.255", "::1", "localhost", "LocalHost"] {
+        for host in ["127.0.0.1", "127.1.2.3", "127.255.255.255", "::1", "localhost", "LocalHost", "LOCALHOST"] {
             #expect(LocalReceiveBuffer.isLocal(host: host), "\(host)")
         }
-        for host in ["128.0.0.1", "127.0.0.256", "127.0.0", "127.0.0.1.example.com", "127.example", "localhost.example", "::2", "10.0.0.1", ""] {
+        for host in [
+            "128.0.0.1", "127.0.0.256", "127.0.0", "127.0.0.1.example.com", "127.example", "localhost.example", "localhosT2", "lOcalhos", "::2",
+            "10.0.0.1", "",
+        ] {
             #expect(!LocalReceiveBuffer.isLocal(host: host), "\(host)")
         }
     }

@@ -1,3 +1,4 @@
+import NIOPosix
 import SSEClient
 import TestSupport
 import Testing
@@ -17,5 +18,23 @@ struct ConnectToolTests {
         #expect(await tool.run() == 0)
         #expect(await tool.run() == 0)
         #expect(server.requests.count == 2)
+    }
+
+    @Test("the group started ahead is the one the next take gets (two starts make one); a take with none started makes its own")
+    func earlyLoopHandsOverItsGroup() async throws {
+        let made = Collector<ObjectIdentifier>()
+        let early = EarlyLoop {
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            made.record(ObjectIdentifier(group))
+            return group
+        }
+        early.start()
+        early.start()
+        let first = early.take()
+        #expect(made.all == [ObjectIdentifier(first)])
+        let second = early.take()
+        #expect(made.all == [ObjectIdentifier(first), ObjectIdentifier(second)])
+        try await first.shutdownGracefully()
+        try await second.shutdownGracefully()
     }
 }

@@ -150,9 +150,15 @@ public struct ConnectTool: Sendable {
 /// `take()`; a `take()` with none started makes a new group. The group is made on a serial queue of
 /// its own, which dispatch always gives a thread (an overcommitting one): `take()` may wait on one of
 /// the few threads that run tasks, and must not wait for another of them to be free.
-private final class EarlyLoop: Sendable {
+final class EarlyLoop: Sendable {
     private let pending = NIOLockedValueBox<DispatchSemaphore?>(nil)
     private let made = NIOLockedValueBox<MultiThreadedEventLoopGroup?>(nil)
+    private let makeGroup: @Sendable () -> MultiThreadedEventLoopGroup
+
+    /// `makeGroup` makes each group (tests count them).
+    init(makeGroup: @escaping @Sendable () -> MultiThreadedEventLoopGroup = { MultiThreadedEventLoopGroup(numberOfThreads: 1) }) {
+        self.makeGroup = makeGroup
+    }
 
     func start() {
         let ready = DispatchSemaphore(value: 0)
@@ -162,8 +168,8 @@ private final class EarlyLoop: Sendable {
             return true
         }
         guard isFirst else { return }
-        DispatchQueue(label: "drip.connect.early-loop").async { [made] in
-            made.withLockedValue { $0 = MultiThreadedEventLoopGroup(numberOfThreads: 1) }
+        DispatchQueue(label: "drip.connect.early-loop").async { [made, makeGroup] in
+            made.withLockedValue { $0 = makeGroup() }
             ready.signal()
         }
     }
@@ -181,6 +187,6 @@ private final class EarlyLoop: Sendable {
             made = nil
             return group
         }
-        return group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        return group ?? makeGroup()
     }
 }
